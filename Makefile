@@ -1,0 +1,32 @@
+# Every target creates the virtualenv (.venv) and installs nnifc into it on first use.
+VENV  := .venv
+BIN   := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The quick start: a real 20-trial experiment on this machine (trials run with the venv's python).
+run: $(STAMP)
+	PATH="$(BIN):$$PATH" $(BIN)/nnifc create --config configs/quickstart.yml
+
+lint: $(STAMP)
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
+
+test: lint
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/tuners.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,53 @@
+"""Quick-start trial: a one-hidden-layer network in numpy on scikit-learn's bundled digits.
+
+Unmodified NNI trial code: it gets its parameters from `nni.get_next_parameter()` and reports an
+accuracy per epoch and a final accuracy. Nothing is downloaded; the digits ship with scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nni
+import numpy as np
+from sklearn.datasets import load_digits
+
+
+def one_hot(labels: Any, classes: int) -> Any:
+    return np.eye(classes)[labels]
+
+
+def main() -> None:
+    params = {"hidden_size": 32, "learning_rate": 0.1, "batch_size": 32, "epochs": 10, "l2": 1e-4}
+    params.update(nni.get_next_parameter() or {})
+    rng = np.random.default_rng(0)
+    digits = load_digits()
+    x, y = digits.data / 16.0, digits.target
+    order = rng.permutation(len(x))
+    split = int(0.8 * len(x))
+    train, test = order[:split], order[split:]
+    hidden, lr, l2 = int(params["hidden_size"]), float(params["learning_rate"]), float(params["l2"])
+    batch = int(params["batch_size"])
+    w1 = rng.normal(0, 1 / np.sqrt(64), (64, hidden))
+    w2 = rng.normal(0, 1 / np.sqrt(hidden), (hidden, 10))
+    accuracy = 0.0
+    for epoch in range(int(params["epochs"])):
+        for start in range(0, split, batch):
+            idx = train[start : start + batch]
+            h = np.maximum(x[idx] @ w1, 0)
+            logits = h @ w2
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            grad = (p - one_hot(y[idx], 10)) / len(idx)
+            grad_h = (grad @ w2.T) * (h > 0)
+            w2 -= lr * (h.T @ grad + l2 * w2)
+            w1 -= lr * (x[idx].T @ grad_h + l2 * w1)
+        predictions = (np.maximum(x[test] @ w1, 0) @ w2).argmax(axis=1)
+        accuracy = float((predictions == y[test]).mean())
+        print(f"epoch {epoch}: test accuracy {accuracy:.4f}")
+        nni.report_intermediate_result(accuracy)
+    nni.report_final_result(accuracy)
+
+
+if __name__ == "__main__":
+    main()

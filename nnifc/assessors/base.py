@@ -1,0 +1,43 @@
+"""The assessor interface: should a running trial go on, given its curve and the finished ones?
+
+Curves are losses (lower is better); the scheduler orients metrics before an assessor sees them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from enum import Enum
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Verdict(Enum):
+    CONTINUE = "continue"
+    STOP = "stop"
+
+
+class AssessorOptions(BaseModel):
+    """`classArgs` every assessor accepts; an assessor extends this with its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    optimize_mode: Literal["maximize", "minimize"] | None = None
+
+
+class Assessor(ABC):
+    name: ClassVar[str]  # the builtinAssessorName, e.g. "Medianstop"
+    Options: ClassVar[type[AssessorOptions]] = AssessorOptions
+
+    def __init__(self, options: AssessorOptions) -> None:
+        self.options = options
+
+    @abstractmethod
+    def assess(self, curve: Sequence[float], finished: Sequence[Sequence[float]]) -> Verdict:
+        """Judge a running trial.
+
+        Args:
+            curve: this trial's intermediate losses so far, step 0 first.
+            finished: the intermediate loss curves of trials that SUCCEEDED.
+        """

@@ -1,0 +1,289 @@
+"""load(path) -> Experiment: an NNI v1 YAML file and its search space, fully validated.
+
+Nothing touches a cluster, storage or the store before this returns, and every mistake it finds
+is a ConfigError naming file:line:column, the dotted key and the value seen, with a did-you-mean
+for misspelt keys and names. Keys NNI accepted that mean nothing here become warnings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from nnifc import document, space
+from nnifc.assessors import ASSESSORS, AssessorOptions
+from nnifc.document import Document, Loc
+from nnifc.errors import ConfigError, Problem
+from nnifc.experiment import PLATFORM_CONFIGS, ExperimentConfig
+from nnifc.space import SearchSpace
+from nnifc.tuners import TUNERS, TunerOptions
+
+OptimizeMode = Literal["maximize", "minimize"]
+IGNORED = ("authorName", "multiThread", "nniManagerIp", "logDir", "logLevel", "logCollection",
+           "debug", "versionCheck")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: the config as written, its search space and plug-in options."""
+
+    source: Path
+    config_text: str
+    space_text: str
+    config: ExperimentConfig
+    space: SearchSpace
+    tuner_options: TunerOptions
+    assessor_options: AssessorOptions | None
+    optimize_mode: OptimizeMode
+    warnings: tuple[str, ...]
+
+    @property
+    def platform(self) -> str:
+        return self.config.training_service_platform
+
+    @property
+    def tuner_name(self) -> str:
+        assert self.config.tuner and self.config.tuner.builtin_tuner_name
+        return self.config.tuner.builtin_tuner_name
+
+    @property
+    def assessor_name(self) -> str | None:
+        return self.config.assessor.builtin_assessor_name if self.config.assessor else None
+
+
+def load(path: Path, *, text: str | None = None, space_text: str | None = None) -> Experiment:
+    """Validate the config at `path` (or `text`, as stored for a running experiment)."""
+    path = Path(os.path.abspath(path.expanduser()))
+    doc = document.load(path) if text is None else document.parse(path, text)
+    config = _validate(doc)
+    warnings = _warnings(doc, config)
+    tuner_options, assessor_options, mode = _plugins(doc, config)
+    if config.search_space_path is None:
+        raise doc.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
+    space_path = config.search_space_path
+    space_doc = (
+        document.load(space_path) if space_text is None else document.parse(space_path, space_text)
+    )
+    if mode is None:
+        mode = "maximize"
+        warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; assuming maximize")
+    return Experiment(
+        source=path,
+        config_text=doc.text,
+        space_text=json.dumps(space_doc.data) if space_text is None else space_text,
+        config=config,
+        space=space.parse(space_doc),
+        tuner_options=tuner_options,
+        assessor_options=assessor_options,
+        optimize_mode=mode,
+        warnings=tuple(warnings),
+    )
+
+
+def _validate(doc: Document) -> ExperimentConfig:
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "must be a YAML mapping of experiment keys")
+    platform = doc.data.get("trainingServicePlatform")
+    if platform is None:
+        raise doc.error(
+            ("trainingServicePlatform",), "required key is missing (local or frameworkcontroller)"
+        )
+    if platform not in PLATFORM_CONFIGS:
+        raise doc.error(
+            ("trainingServicePlatform",),
+            f"must be one of {', '.join(PLATFORM_CONFIGS)}, got {_show(platform)}",
+        )
+    model = PLATFORM_CONFIGS[platform]
+    try:
+        return model.model_validate(doc.data, context={"base_dir": doc.path.parent})
+    except ValidationError as e:
+        raise ConfigError(_problems(doc, model, e)) from None
+
+
+def _plugins(
+    doc: Document, config: ExperimentConfig
+) -> tuple[TunerOptions, AssessorOptions | None, OptimizeMode | None]:
+    if config.advisor is not None:
+        raise doc.error(
+            ("advisor",), "advisors (Hyperband, BOHB) are not supported; use tuner and assessor"
+        )
+    if config.use_annotation:
+        raise doc.error(
+            ("useAnnotation",), "NNI annotations are not supported yet; set useAnnotation: false"
+        )
+    if config.multi_phase:
+        raise doc.error(
+            ("multiPhase",), "multi-phase trials are not supported; set multiPhase: false"
+        )
+    if config.tuner is None:
+        raise doc.error(("tuner",), "required: for example tuner: {builtinTunerName: Random}")
+    tuner = _options(doc, "tuner", "builtinTunerName", config.tuner, TUNERS)
+    assessor = None
+    if config.assessor is not None:
+        assessor = _options(doc, "assessor", "builtinAssessorName", config.assessor, ASSESSORS)
+    modes = {m for m in (tuner.optimize_mode, assessor and assessor.optimize_mode) if m}
+    if len(modes) > 1:
+        raise doc.error(
+            ("assessor", "classArgs", "optimize_mode"), "differs from tuner.classArgs.optimize_mode"
+        )
+    assert isinstance(assessor, AssessorOptions | None)
+    return tuner, assessor, (modes.pop() if modes else None)
+
+
+def _options(
+    doc: Document, section: str, name_key: str, spec: Any, registry: Mapping[str, Any]
+) -> Any:
+    if spec.code_dir or spec.class_file_name or spec.class_name:
+        raise doc.error(
+            (section,),
+            f"custom {section}s are not supported; use {name_key}: one of {', '.join(registry)}",
+        )
+    name = getattr(spec, "builtin_tuner_name", None) or getattr(spec, "builtin_assessor_name", None)
+    if name is None:
+        raise doc.error(
+            (section, name_key), f"required key is missing; one of {', '.join(registry)}"
+        )
+    if name not in registry:
+        raise doc.error(
+            (section, name_key),
+            f"unknown {section} {_show(name)}{_suggest(name, registry)}; known: {', '.join(sorted(registry))}",
+        )
+    options_model: type[BaseModel] = registry[name].Options
+    try:
+        return options_model.model_validate(spec.class_args)
+    except ValidationError as e:
+        prefix = (section, "classArgs")
+        raise ConfigError(_problems(doc, options_model, e, prefix)) from None
+
+
+def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:
+    ignored = [k for k in IGNORED if k in doc.data]
+    other = (
+        "frameworkcontrollerConfig"
+        if config.training_service_platform == "local"
+        else "localConfig"
+    )
+    if other in doc.data:
+        ignored.append(other)
+    for section in ("tuner", "assessor"):
+        for key in ("gpuIndices", "gpuNum"):
+            if isinstance(doc.data.get(section), dict) and key in doc.data[section]:
+                ignored.append(f"{section}.{key}")
+    if not ignored:
+        return []
+    where = ", ".join(f"{key} (line {doc.locate(key.split('.'))[0]})" for key in ignored)
+    return [f"{doc.path}: ignoring keys that mean nothing to nnifc: {where}"]
+
+
+def _problems(
+    doc: Document, model: type[BaseModel], error: ValidationError, prefix: Loc = ()
+) -> list[Problem]:
+    seen: dict[tuple[str | int, ...], Problem] = {}
+    data: Any = doc.data
+    for part in prefix:
+        data = data[part] if isinstance(data, dict) and part in data else {}
+    for item in error.errors():
+        loc = _data_loc(data, item["loc"])
+        if (*prefix, *loc) in seen:
+            continue
+        message = _message(item, model, loc)
+        seen[(*prefix, *loc)] = doc.problem((*prefix, *loc), message)
+    return sorted(seen.values(), key=lambda p: (p.line, p.column))
+
+
+def _data_loc(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop the parts pydantic adds for union members and validators: keep keys the data has."""
+    kept: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            kept.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and i == len(loc) - 1 and isinstance(part, str):
+            kept.append(part)  # a missing key: keep its name
+    return tuple(kept)
+
+
+def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
+    kind, ctx, got = item["type"], item.get("ctx", {}), item.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        allowed = _keys_at(model, loc[:-1])
+        return f"unknown key{_suggest(str(loc[-1]), allowed)}"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx['pattern']}, got {_show(got)}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {op} {bound}, got {_show(got)}"
+    if kind in ("string_too_short", "too_short"):
+        return f"must not be empty, got {_show(got)}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}, got {_show(got)}"
+    if kind.endswith(("_type", "_parsing")):
+        wanted = {"string": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+                  "dict": "a mapping", "list": "a list", "model": "a mapping", "model_attributes": "a mapping",
+                  "is_instance_of": "a path", "path": "a path"}  # fmt: skip
+        return f"must be {wanted.get(kind.rsplit('_', 1)[0], kind)}, got {_show(got)}"
+    message = str(item["msg"]).removeprefix("Value error, ")
+    return message if "got" in message else f"{message}, got {_show(got)}"
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None or isinstance(part, int):
+            continue
+        field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
+        current = _inner_model(field.annotation) if field else None
+    if current is None:
+        return []
+    return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _suggest(word: str, known: Any) -> str:
+    names = [str(k) for k in known]
+    lowered = {n.lower(): n for n in names}
+    match = lowered.get(word.lower()) or next(
+        iter(difflib.get_close_matches(word, names, n=1, cutoff=0.6)), None
+    )
+    return f"; did you mean {match!r}?" if match else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,221 @@
+"""NNI's v1 experiment YAML as frozen pydantic models: same camelCase keys, types and defaults.
+
+These models mirror the file; `config.py` turns a validated file into an `Experiment`. Strict
+types (no "3" for 3), unknown keys rejected, and the checks NNI never made (FrameworkController's
+name rules, storage blocks that match `storage`, anchored Azure name patterns) made here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic.alias_generators import to_camel
+
+DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+K8S_NAME = r"^[a-z0-9]{1,63}$"  # FrameworkController's rule for Framework and task-role names
+AZURE_NAME = r"^[0-9a-zA-Z-]{%d,%d}$"
+
+
+def duration_seconds(text: str) -> int:
+    return int(text[:-1]) * UNIT_SECONDS[text[-1]]
+
+
+def _duration(value: str) -> str:
+    if not DURATION.match(value):
+        raise ValueError(
+            f"must be a whole number and a unit s, m, h or d, like 30m or 10h, got {value!r}"
+        )
+    return value
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir", Path.cwd())
+    return Path(os.path.abspath(base / value.expanduser()))
+
+
+def _existing_dir(value: Path) -> Path:
+    if not value.is_dir():
+        raise ValueError(
+            f"no such directory: {value}" if not value.exists() else f"not a directory: {value}"
+        )
+    return value
+
+
+def _existing_file(value: Path) -> Path:
+    if not value.is_file():
+        raise ValueError(f"no such file: {value}" if not value.exists() else f"not a file: {value}")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+ConfigPath = Annotated[Path, Field(strict=False), AfterValidator(_resolve)]
+ExistingDir = Annotated[ConfigPath, AfterValidator(_existing_dir)]
+ExistingFile = Annotated[ConfigPath, AfterValidator(_existing_file)]
+Count = Annotated[int, Field(ge=0, le=99999)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, alias_generator=to_camel)
+
+
+class TunerSpec(Model):
+    builtin_tuner_name: str | None = None
+    class_args: dict[str, Any] = Field(default_factory=dict)
+    code_dir: str | None = None  # custom tuners: refused in config.py with a clear message
+    class_file_name: str | None = None
+    class_name: str | None = None
+    include_intermediate_results: bool = False
+    gpu_indices: int | str | None = None
+    gpu_num: int | None = None  # accepted by old NNI releases; ignored
+
+
+class AssessorSpec(Model):
+    builtin_assessor_name: str | None = None
+    class_args: dict[str, Any] = Field(default_factory=dict)
+    code_dir: str | None = None
+    class_file_name: str | None = None
+    class_name: str | None = None
+    gpu_num: int | None = None  # accepted by old NNI releases; ignored
+
+
+class LocalTrial(Model):
+    command: Text
+    code_dir: ExistingDir
+    gpu_num: Count = 0
+
+
+class CompletionPolicy(Model):
+    min_failed_task_count: int = Field(ge=-1)
+    min_succeeded_task_count: int = Field(ge=-1)
+
+
+class TaskRole(Model):
+    name: Annotated[str, Field(pattern=K8S_NAME)]
+    task_num: int = Field(ge=1, le=99999)
+    command: Text
+    gpu_num: Count = 0
+    cpu_num: Annotated[int | float, Field(gt=0, le=99999)] = 1
+    memory_mb: int = Field(alias="memoryMB", ge=1)
+    image: Text
+    private_registry_auth_path: ExistingFile | None = None
+    framework_attempt_completion_policy: CompletionPolicy
+
+
+def _unique_roles(roles: list[TaskRole]) -> list[TaskRole]:
+    names = [r.name for r in roles]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise ValueError(f"task role names must be unique, {name!r} appears twice")
+    return roles
+
+
+class FrameworkControllerTrial(Model):
+    code_dir: ExistingDir
+    task_roles: Annotated[list[TaskRole], Field(min_length=1), AfterValidator(_unique_roles)]
+
+
+class Nfs(Model):
+    server: Text
+    path: Annotated[str, Field(pattern=r"^/")]
+
+
+class KeyVault(Model):
+    vault_name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
+    name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
+
+
+class AzureStorage(Model):
+    account_name: Annotated[str, Field(pattern=AZURE_NAME % (3, 31))]
+    azure_share: Annotated[str, Field(pattern=AZURE_NAME % (3, 63))]
+
+
+class FrameworkControllerConfig(Model):
+    storage: Literal["nfs", "azureStorage"] = "nfs"
+    service_account_name: Text | None = None
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "default"
+    nfs: Nfs | None = None
+    key_vault: KeyVault | None = None
+    azure_storage: AzureStorage | None = None
+    upload_retry_count: int | None = Field(default=None, ge=1, le=99999)
+    reuse: bool | None = None
+
+    @model_validator(mode="after")
+    def _storage_blocks_match(self) -> FrameworkControllerConfig:
+        if self.storage == "nfs":
+            if self.nfs is None:
+                raise ValueError("storage is nfs, so an nfs block with server and path is required")
+            if self.key_vault or self.azure_storage:
+                raise ValueError(
+                    "storage is nfs, but keyVault/azureStorage are set; set storage: azureStorage"
+                )
+        else:
+            if self.key_vault is None or self.azure_storage is None:
+                raise ValueError(
+                    "storage is azureStorage, so keyVault and azureStorage blocks are required"
+                )
+            if self.nfs:
+                raise ValueError(
+                    "storage is azureStorage, but an nfs block is set; remove one of them"
+                )
+        return self
+
+
+class LocalConfig(Model):
+    gpu_indices: int | str | None = None
+    max_trial_num_per_gpu: int = Field(default=1, ge=1)
+    use_active_gpu: bool = False
+
+
+class CommonConfig(Model):
+    author_name: str | None = None
+    experiment_name: Text
+    description: str | None = None
+    trial_concurrency: int = Field(ge=1, le=99999)
+    max_exec_duration: Duration = "999d"
+    max_trial_num: int = Field(default=99999, ge=1, le=99999)
+    search_space_path: ExistingFile | None = None
+    use_annotation: bool = False
+    multi_phase: bool = False
+    multi_thread: bool = False
+    nni_manager_ip: str | None = None
+    log_dir: str | None = None
+    debug: bool = False
+    version_check: bool = True
+    log_level: Literal["trace", "debug", "info", "warning", "error", "fatal"] = "info"
+    log_collection: Literal["http", "none"] | None = None
+    tuner: TunerSpec | None = None
+    assessor: AssessorSpec | None = None
+    advisor: dict[str, Any] | None = None
+
+    @property
+    def max_exec_seconds(self) -> int:
+        return duration_seconds(self.max_exec_duration)
+
+
+class LocalExperimentConfig(CommonConfig):
+    training_service_platform: Literal["local"]
+    trial: LocalTrial
+    local_config: LocalConfig = Field(default_factory=LocalConfig)
+    frameworkcontroller_config: dict[str, Any] | None = None  # ignored here, with a warning
+
+
+class FrameworkControllerExperimentConfig(CommonConfig):
+    training_service_platform: Literal["frameworkcontroller"]
+    trial: FrameworkControllerTrial
+    frameworkcontroller_config: FrameworkControllerConfig
+    local_config: dict[str, Any] | None = None  # ignored here, with a warning
+
+
+ExperimentConfig = LocalExperimentConfig | FrameworkControllerExperimentConfig
+PLATFORM_CONFIGS: dict[
+    str, type[LocalExperimentConfig] | type[FrameworkControllerExperimentConfig]
+] = {
+    "local": LocalExperimentConfig,
+    "frameworkcontroller": FrameworkControllerExperimentConfig,
+}

@@ -1,0 +1,154 @@
+"""The process that runs an experiment's loop: start it detached, tell if it lives, stop it.
+
+`create` runs the loop in its own process (foreground) or in a detached child (`--detach`);
+either way its pid is in the store. `stop` asks through the store and a SIGTERM, waits, and
+if no loop is left to do it, cancels the trials itself, so stopping works even after a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nnifc import config
+from nnifc.config import Experiment
+from nnifc.errors import ExperimentNotFound
+from nnifc.platforms import PLATFORMS, Platform
+from nnifc.records import ExperimentStatus, TrialStatus
+from nnifc.scheduler import new_id
+from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids, home
+
+STOP_WAIT_SECONDS = 60.0
+
+
+def loop_alive(row: ExperimentRow) -> bool:
+    """Whether the process recorded as running this experiment's loop is still an nnifc process."""
+    if row.pid is None:
+        return False
+    try:
+        os.kill(row.pid, 0)
+        cmdline = Path(f"/proc/{row.pid}/cmdline").read_bytes()
+    except (ProcessLookupError, PermissionError):
+        return False
+    except OSError:
+        return True  # no /proc: trust the signal check
+    return b"nnifc" in cmdline
+
+
+def effective_status(row: ExperimentRow) -> str:
+    """The stored status, or a warning when the loop that should be running it is gone."""
+    if not row.status.final and not loop_alive(row):
+        return f"{row.status.value} (launcher not running)"
+    return row.status.value
+
+
+def reload(row: ExperimentRow) -> Experiment:
+    """The experiment as it was validated at create time (its config and search space as stored)."""
+    return config.load(Path(row.config_path), text=row.config_text, space_text=row.space_text)
+
+
+def platform_for(row: ExperimentRow, experiment: Experiment | None = None) -> Platform:
+    experiment = experiment or reload(row)
+    return PLATFORMS[row.platform](experiment, experiment_dir(row.id))
+
+
+def start_detached(exp_id: str) -> int:
+    log = experiment_dir(exp_id) / "launcher.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nnifc", "run-loop", exp_id],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+    return proc.pid
+
+
+def stop(store: Store) -> ExperimentStatus:
+    """Stop the loop and every unfinished trial; idempotent."""
+    row = store.experiment()
+    if row.status.final and not any(not t.status.final for t in store.trials()):
+        return row.status
+    store.set_experiment(stop_requested=1)
+    if loop_alive(row):
+        assert row.pid is not None
+        os.kill(row.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while time.monotonic() < deadline and loop_alive(row):
+            if store.experiment().status.final:
+                break
+            time.sleep(0.1)
+        if loop_alive(row) and not store.experiment().status.final:
+            os.kill(row.pid, signal.SIGKILL)  # hung for a minute: finish the job from here
+    row = store.experiment()
+    live = [t for t in store.trials() if not t.status.final]
+    if live:
+        platform = platform_for(row)
+        for trial in live:
+            if trial.handle is not None:
+                platform.cancel(trial.id, trial.handle)
+            store.set_status(trial.id, TrialStatus.USER_CANCELED, message="stopped by the user")
+    if not row.status.final:
+        store.set_experiment(status=ExperimentStatus.STOPPED, ended=time.time())
+    return store.experiment().status
+
+
+def register(experiment: Experiment) -> Store:
+    """Give a validated experiment an id and a store; nothing runs yet."""
+    exp_id = new_id(8)
+    while experiment_dir(exp_id).exists():
+        exp_id = new_id(8)
+    seed = experiment.tuner_options.seed
+    store = Store(experiment_dir(exp_id) / "nnifc.db", create=True)
+    store.add_experiment(
+        ExperimentRow(
+            id=exp_id, name=experiment.config.experiment_name, platform=experiment.platform,
+            config_path=str(experiment.source), config_text=experiment.config_text,
+            space_text=experiment.space_text, seed=seed if seed is not None else secrets.randbits(32),
+            optimize_mode=experiment.optimize_mode, max_trials=experiment.config.max_trial_num,
+            max_seconds=experiment.config.max_exec_seconds, status=ExperimentStatus.RUNNING,
+            started=time.time(), ended=None, pid=os.getpid(), stop_requested=False, message="",
+        )
+    )  # fmt: skip
+    return store
+
+
+def resolve(prefix: str) -> str:
+    """An experiment id from its full id or a unique prefix of it."""
+    ids = experiment_ids()
+    if prefix in ids:
+        return prefix
+    matches = [i for i in ids if i.startswith(prefix)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ExperimentNotFound(f"{prefix!r} matches several experiments: {', '.join(matches)}")
+    raise ExperimentNotFound(
+        f"no experiment {prefix!r} in {home()}; run `nnifc status` to list them"
+    )
+
+
+def find_trial(trial_id: str, exp_prefix: str | None = None) -> tuple[Store, str]:
+    """The store holding `trial_id` (searched in every experiment unless one is named)."""
+    candidates = [resolve(exp_prefix)] if exp_prefix else experiment_ids()
+    found = []
+    for exp_id in candidates:
+        store = Store.open(exp_id)
+        try:
+            store.trial(trial_id)
+            found.append(store)
+        except ExperimentNotFound:
+            store.close()
+    if len(found) == 1:
+        return found[0], trial_id
+    if not found:
+        raise ExperimentNotFound(
+            f"no trial {trial_id!r}" + (f" in experiment {exp_prefix}" if exp_prefix else "")
+        )
+    names = ", ".join(s.experiment().id for s in found)
+    raise ExperimentNotFound(
+        f"trial {trial_id!r} exists in several experiments ({names}); name one: nnifc logs EXP {trial_id}"
+    )

@@ -1,0 +1,57 @@
+"""The platform interface: where trials run and how the launcher learns what they did.
+
+A platform starts a trial from a TrialSpec and returns a handle the store keeps (a process
+group id, a Framework name), so another process (`nnifc stop`, a restarted launcher) can reach
+the trial again. `poll` turns whatever the platform observes into TrialEvents; a platform emits
+every metric line before the status that ends its trial, so no final metric is lost to a race.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from nnifc.config import Experiment
+from nnifc.records import TrialEvent, TrialSpec
+
+Reader = Callable[[int, int], bytes]  # read(offset, size) of a task's output
+
+
+class Platform(ABC):
+    name: ClassVar[str]  # the trainingServicePlatform value
+
+    def __init__(self, experiment: Experiment, exp_dir: Path) -> None:
+        self.experiment = experiment
+        self.exp_dir = exp_dir
+
+    @property
+    def capacity(self) -> int:
+        """How many trials this platform can run at once (before trialConcurrency applies)."""
+        return 1 << 30
+
+    def prepare(self) -> None:  # noqa: B027 (optional hook, a no-op by default)
+        """Check and set up what every trial needs (code upload, credentials) before the first."""
+
+    @abstractmethod
+    def submit(self, spec: TrialSpec) -> str:
+        """Start a trial; return its handle."""
+
+    @abstractmethod
+    def cancel(self, trial_id: str, handle: str) -> None:
+        """Stop a trial (idempotent, works from any process); emits no event."""
+
+    @abstractmethod
+    def poll(self, timeout: float) -> list[TrialEvent]:
+        """Events since the last call, waiting up to `timeout` seconds for the first one."""
+
+    @abstractmethod
+    def outputs(self, trial_id: str) -> dict[str, Reader]:
+        """Each task's output ("<role>_<index>" -> reader), readable after the trial ended."""
+
+    def drain(self, timeout: float) -> None:  # noqa: B027
+        """Wait up to `timeout` seconds for cancelled trials to be gone."""
+
+    def close(self) -> None:  # noqa: B027
+        """Release connections; running trials keep running."""

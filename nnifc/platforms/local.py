@@ -1,0 +1,211 @@
+"""Trials as local process groups: the embedded default for a machine with no cluster.
+
+Each trial runs the task wrapper with NNI's environment in `trial.codeDir`, in its own process
+group so cancelling it takes its children too. Its files live under the experiment directory
+with the same layout a Framework's tasks use on shared storage (one task, named `local_0`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnifc.config import Experiment
+from nnifc.errors import PlatformError
+from nnifc.experiment import LocalExperimentConfig
+from nnifc.metrics import OutputTail, metric_event, parse_line, read_file
+from nnifc.platforms.base import Platform, Reader
+from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
+from nnifc.wrapper import LOG_NAME, SCRIPT, parameter_cfg, task_env
+
+TASK = "local_0"
+KILL_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class _Run:
+    proc: subprocess.Popen[bytes]
+    tail: OutputTail
+    gpus: list[int]
+    last_line: str = ""
+    kill_at: float | None = None  # set once cancelled: SIGKILL the group if still alive then
+
+
+class LocalPlatform(Platform):
+    name = "local"
+
+    def __init__(self, experiment: Experiment, exp_dir: Path) -> None:
+        super().__init__(experiment, exp_dir)
+        assert isinstance(self.experiment.config, LocalExperimentConfig)
+        self.config = self.experiment.config
+        self._runs: dict[str, _Run] = {}
+        self._events: list[TrialEvent] = []
+        self._gpu_use = dict.fromkeys(self._gpu_indices(), 0)
+
+    @property
+    def capacity(self) -> int:
+        need = self.config.trial.gpu_num
+        if need == 0:
+            return super().capacity
+        return len(self._gpu_use) * self.config.local_config.max_trial_num_per_gpu // need
+
+    def prepare(self) -> None:
+        need = self.config.trial.gpu_num
+        if need > len(self._gpu_use):
+            raise PlatformError(
+                f"trial.gpuNum is {need} but {len(self._gpu_use)} GPUs are available here; "
+                "set localConfig.gpuIndices or lower trial.gpuNum"
+            )
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        (self.exp_dir / "wrapper.sh").write_text(SCRIPT)
+
+    def trial_dir(self, trial_id: str) -> Path:
+        return self.exp_dir / "trials" / trial_id
+
+    def submit(self, spec: TrialSpec) -> str:
+        trial_dir = self.trial_dir(spec.trial_id)
+        (trial_dir / "output" / TASK).mkdir(parents=True, exist_ok=True)
+        cfg = trial_dir / "parameter.cfg"
+        cfg.with_suffix(".tmp").write_text(parameter_cfg(spec))
+        cfg.with_suffix(".tmp").replace(cfg)
+        code_dir = self.config.trial.code_dir
+        env = {**os.environ, **task_env(spec, sys_dir=trial_dir, task=TASK,
+                                        command=self.config.trial.command, workdir=code_dir)}  # fmt: skip
+        gpus = self._take_gpus()
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        log = trial_dir / "output" / TASK / LOG_NAME
+        try:
+            with open(log, "ab") as wrapper_errors:
+                proc = subprocess.Popen(
+                    ["sh", str(self.exp_dir / "wrapper.sh")], env=env, cwd=code_dir,
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=wrapper_errors,
+                    start_new_session=True,
+                )  # fmt: skip
+        except OSError as e:
+            self._release(gpus)
+            raise PlatformError(f"cannot start trial {spec.trial_id}: {e}") from e
+        self._runs[spec.trial_id] = _Run(proc, OutputTail(read_file(str(log))), gpus)
+        self._events.append(StatusChanged(spec.trial_id, TrialStatus.RUNNING))
+        return str(proc.pid)
+
+    def cancel(self, trial_id: str, handle: str) -> None:
+        run = self._runs.get(trial_id)
+        if run is not None:
+            if run.kill_at is None:
+                _signal_group(run.proc.pid, signal.SIGTERM)
+                run.kill_at = time.monotonic() + KILL_GRACE_SECONDS
+            return
+        pid = int(handle)
+        if not _is_trial_process(pid, trial_id):
+            return  # already gone (or the pid now belongs to something else)
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        while _group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _signal_group(pid, signal.SIGKILL)
+
+    def poll(self, timeout: float) -> list[TrialEvent]:
+        deadline = time.monotonic() + timeout
+        while True:
+            events, self._events = self._events, []
+            for trial_id, run in list(self._runs.items()):
+                events.extend(self._collect(trial_id, run))
+            if events or time.monotonic() >= deadline:
+                return events
+            time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+
+    def _collect(self, trial_id: str, run: _Run) -> list[TrialEvent]:
+        code = run.proc.poll()
+        events = self._read(trial_id, run, final=code is not None)
+        if code is None:
+            if run.kill_at is not None and time.monotonic() >= run.kill_at:
+                _signal_group(run.proc.pid, signal.SIGKILL)
+            return events
+        if run.kill_at is not None:
+            _signal_group(run.proc.pid, signal.SIGKILL)  # leftovers of a cancelled group
+        del self._runs[trial_id]
+        self._release(run.gpus)
+        if run.kill_at is not None:
+            return events
+        if code == 0:
+            events.append(StatusChanged(trial_id, TrialStatus.SUCCEEDED, exit_code=0))
+        else:
+            reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+            message = f"{reason}: {run.last_line}" if run.last_line else reason
+            events.append(StatusChanged(trial_id, TrialStatus.FAILED, message, code))
+        return events
+
+    def _read(self, trial_id: str, run: _Run, *, final: bool) -> list[TrialEvent]:
+        events: list[TrialEvent] = []
+        for offset, line in run.tail.lines(final=final):
+            event = metric_event(trial_id, TASK, offset, line)
+            if event is not None:
+                events.append(event)
+            elif line.strip() and parse_line(line) is None:
+                run.last_line = line.strip()[:300]
+        return events
+
+    def outputs(self, trial_id: str) -> dict[str, Reader]:
+        return {TASK: read_file(str(self.trial_dir(trial_id) / "output" / TASK / LOG_NAME))}
+
+    def drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._runs and time.monotonic() < deadline:
+            self.poll(0.05)
+
+    def _gpu_indices(self) -> list[int]:
+        given = self.config.local_config.gpu_indices
+        if given is not None:
+            return [int(i) for i in str(given).split(",") if i.strip()]
+        if shutil.which("nvidia-smi") is None:
+            return []
+        try:
+            listing = subprocess.run(
+                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return list(
+            range(sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU ")))
+        )
+
+    def _take_gpus(self) -> list[int]:
+        need = self.config.trial.gpu_num
+        limit = self.config.local_config.max_trial_num_per_gpu
+        free = sorted((use, gpu) for gpu, use in self._gpu_use.items() if use < limit)
+        chosen = sorted(gpu for _, gpu in free[:need])
+        for gpu in chosen:
+            self._gpu_use[gpu] += 1
+        return chosen
+
+    def _release(self, gpus: list[int]) -> None:
+        for gpu in gpus:
+            self._gpu_use[gpu] -= 1
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _is_trial_process(pid: int, trial_id: str) -> bool:
+    """True if `pid` is still the wrapper nnifc started for `trial_id` (guards against pid reuse)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return _group_alive(pid) and not Path("/proc").is_dir()
+    return f"NNI_TRIAL_JOB_ID={trial_id}".encode() in environ.split(b"\0")

@@ -1,0 +1,231 @@
+"""The trial loop: keep trialConcurrency trials running until the budget is spent or a stop.
+
+fill: tuner.propose -> store.add_trial -> platform.submit. handle: each platform event ->
+store -> (intermediate) assessor -> cancel. The store is written before anything is submitted
+or cancelled, so a launcher that dies at any instant leaves a record another process can act on.
+The tuner and assessor see losses: `loss()` is the one place a maximised metric is negated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import secrets
+import string
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnifc.assessors import ASSESSORS, Assessor, Verdict
+from nnifc.config import Experiment
+from nnifc.errors import PlatformError
+from nnifc.platforms import Platform
+from nnifc.records import (
+    ExperimentStatus,
+    MetricReported,
+    Params,
+    Result,
+    StatusChanged,
+    TrialEvent,
+    TrialSpec,
+    TrialStatus,
+)
+from nnifc.store import Store, TrialRow
+from nnifc.tuners import TUNERS, Tuner
+
+ID_ALPHABET = string.ascii_lowercase + string.digits
+POLL_SECONDS = 0.25
+MAX_SUBMIT_FAILURES = 3
+
+
+def new_id(length: int) -> str:
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(length))
+
+
+def loss(value: float, optimize_mode: str) -> float:
+    return -value if optimize_mode == "maximize" else value
+
+
+@dataclass
+class _Live:
+    spec: TrialSpec
+    handle: str
+    curve: list[float] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        experiment: Experiment,
+        store: Store,
+        platform: Platform,
+        *,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.experiment, self.store, self.platform = experiment, store, platform
+        self.on_change = on_change or (lambda: None)
+        self.tuner: Tuner = TUNERS[experiment.tuner_name](
+            experiment.space, experiment.tuner_options
+        )
+        self.assessor: Assessor | None = None
+        if experiment.assessor_name and experiment.assessor_options is not None:
+            self.assessor = ASSESSORS[experiment.assessor_name](experiment.assessor_options)
+        row = store.experiment()
+        self.exp_id, self.seed, self.mode = row.id, row.seed, row.optimize_mode
+        self.started = row.started
+        self.stop_requested = False
+        self.exhausted = False
+        self.live: dict[str, _Live] = {}
+        self.history: list[Result] = []
+        self.finished_curves: list[list[float]] = []
+        self.trial_ids: set[str] = set()
+        self.n_trials = 0
+        self._load(store.finished_in_order())
+
+    def _load(self, finished: list[TrialRow]) -> None:
+        for trial in finished:
+            self._learn(trial)
+        self.trial_ids = {t.id for t in self.store.trials()}
+        self.n_trials = len(self.trial_ids)
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop (safe from a signal handler)."""
+        self.stop_requested = True
+
+    def run(self) -> ExperimentStatus:
+        try:
+            self.platform.prepare()
+            status = self._loop()
+        except BaseException as e:
+            self._cancel_all(TrialStatus.SYS_CANCELED, "the launcher stopped with an error")
+            message = str(e) or type(e).__name__
+            self.store.set_experiment(
+                status=ExperimentStatus.ERROR, ended=time.time(), message=message
+            )
+            raise
+        self.store.set_experiment(status=status, ended=time.time())
+        self.on_change()
+        return status
+
+    def _loop(self) -> ExperimentStatus:
+        submit_failures = 0
+        while True:
+            if self.stop_requested or self.store.experiment().stop_requested:
+                self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
+                return ExperimentStatus.STOPPED
+            events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
+            ending = {e.trial_id for e in events if isinstance(e, MetricReported) and e.final}
+            ending |= {
+                e.trial_id for e in events if isinstance(e, StatusChanged) and e.status.final
+            }
+            for event in events:
+                self._handle(event, assess=event.trial_id not in ending)
+            while self._budget_left() and len(self.live) < self._concurrency():
+                try:
+                    if not self._submit_next():
+                        break
+                    submit_failures = 0
+                except PlatformError:
+                    submit_failures += 1
+                    if submit_failures >= MAX_SUBMIT_FAILURES:
+                        raise
+            if not self._budget_left():
+                if not self.live:
+                    return ExperimentStatus.DONE
+                if self.store.experiment().status is ExperimentStatus.RUNNING:
+                    self.store.set_experiment(status=ExperimentStatus.NO_MORE_TRIAL)
+            self.on_change()
+
+    def _concurrency(self) -> int:
+        return min(self.experiment.config.trial_concurrency, self.platform.capacity)
+
+    def _budget_left(self) -> bool:
+        config = self.experiment.config
+        return (
+            not self.exhausted
+            and self.n_trials < config.max_trial_num
+            and time.time() - self.started < config.max_exec_seconds
+        )
+
+    def _submit_next(self) -> bool:
+        sequence = self.n_trials
+        rng = np.random.default_rng([self.seed, sequence])
+        pending: list[Params] = [live.spec.params for live in self.live.values()]
+        params = self.tuner.propose(self.history, pending, rng)
+        if params is None:
+            self.exhausted = True
+            return False
+        trial_id = new_id(5)
+        while trial_id in self.trial_ids:
+            trial_id = new_id(5)
+        spec = TrialSpec(self.exp_id, trial_id, sequence, sequence, params)
+        self.store.add_trial(spec)
+        self.trial_ids.add(trial_id)
+        self.n_trials += 1
+        try:
+            handle = self.platform.submit(spec)
+        except PlatformError as e:
+            self.store.set_status(trial_id, TrialStatus.FAILED, message=str(e))
+            raise
+        self.store.set_handle(trial_id, handle)
+        self.live[trial_id] = _Live(spec, handle)
+        return True
+
+    def _handle(self, event: TrialEvent, *, assess: bool) -> None:
+        if isinstance(event, MetricReported):
+            self._metric(event, assess=assess)
+            return
+        assert isinstance(event, StatusChanged)
+        if event.trial_id not in self.live:
+            return
+        self.store.set_status(
+            event.trial_id, event.status, message=event.message, exit_code=event.exit_code
+        )
+        if event.status.final:
+            self._finish(event.trial_id)
+
+    def _metric(self, event: MetricReported, *, assess: bool) -> None:
+        """Record a metric; ask the assessor about intermediates of trials not already ending."""
+        step = self.store.add_metric(event)
+        live = self.live.get(event.trial_id)
+        if step is None or live is None or event.final or event.value is None:
+            return
+        live.curve.append(loss(event.value, self.mode))
+        if self.assessor is None or not assess:
+            return
+        if self.assessor.assess(live.curve, self.finished_curves) is Verdict.STOP:
+            self.store.set_status(
+                event.trial_id, TrialStatus.EARLY_STOPPED, message="stopped early by the assessor"
+            )
+            self.platform.cancel(event.trial_id, live.handle)
+            self._finish(event.trial_id)
+
+    def _finish(self, trial_id: str) -> None:
+        self.live.pop(trial_id, None)
+        self._learn(self.store.trial(trial_id))
+
+    def _learn(self, trial: TrialRow) -> None:
+        curve = [
+            loss(v, self.mode) for v in trial.intermediate if v is not None and math.isfinite(v)
+        ]
+        value = trial.final
+        tuner = self.experiment.config.tuner
+        if value is None and tuner and tuner.include_intermediate_results and trial.intermediate:
+            value = trial.intermediate[-1]
+        if trial.status is TrialStatus.SUCCEEDED:
+            self.finished_curves.append(curve)
+        if value is not None and math.isfinite(value) and trial.status in (
+            TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED
+        ):  # fmt: skip
+            self.history.append(Result(trial.params, loss(value, self.mode)))
+
+    def _cancel_all(self, status: TrialStatus, message: str) -> None:
+        for trial_id, live in list(self.live.items()):
+            self.store.set_status(trial_id, status, message=message)
+            # recorded as cancelled even if the platform refuses; `nnifc stop` tries again
+            with contextlib.suppress(PlatformError):
+                self.platform.cancel(trial_id, live.handle)
+            self.live.pop(trial_id)
+        self.platform.drain(timeout=10)

@@ -1,0 +1,245 @@
+"""One SQLite database per experiment under $NNIFC_HOME: the durable record of a run.
+
+WAL mode lets `status` and `logs` in another shell read while `create` writes. Every write is
+one transaction. Metrics are keyed by (trial, task, byte offset of the line that carried them),
+so re-reading a task's output after a restart never duplicates one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nnifc.errors import ExperimentNotFound
+from nnifc.records import ExperimentStatus, MetricReported, TrialSpec, TrialStatus
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiment (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, platform TEXT NOT NULL, config_path TEXT NOT NULL,
+    config_text TEXT NOT NULL, space_text TEXT NOT NULL, seed INTEGER NOT NULL,
+    optimize_mode TEXT NOT NULL, max_trials INTEGER NOT NULL, max_seconds INTEGER NOT NULL,
+    status TEXT NOT NULL, started REAL NOT NULL, ended REAL, pid INTEGER,
+    stop_requested INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS trial (
+    id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, parameter_id INTEGER NOT NULL,
+    params TEXT NOT NULL, status TEXT NOT NULL, handle TEXT, created REAL NOT NULL,
+    started REAL, ended REAL, exit_code INTEGER, message TEXT NOT NULL DEFAULT '',
+    final REAL, final_raw TEXT, finish_order INTEGER);
+CREATE TABLE IF NOT EXISTS metric (
+    trial_id TEXT NOT NULL REFERENCES trial(id), task TEXT NOT NULL, offset INTEGER NOT NULL,
+    final INTEGER NOT NULL, step INTEGER, value REAL, raw TEXT NOT NULL, reported REAL NOT NULL,
+    PRIMARY KEY (trial_id, task, offset));
+"""
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    id: str
+    name: str
+    platform: str
+    config_path: str
+    config_text: str
+    space_text: str
+    seed: int
+    optimize_mode: str
+    max_trials: int
+    max_seconds: int
+    status: ExperimentStatus
+    started: float
+    ended: float | None
+    pid: int | None
+    stop_requested: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    id: str
+    sequence: int
+    parameter_id: int
+    params: dict[str, Any]
+    status: TrialStatus
+    handle: str | None
+    created: float
+    started: float | None
+    ended: float | None
+    exit_code: int | None
+    message: str
+    final: float | None
+    final_raw: str | None
+    intermediate: tuple[float | None, ...]
+
+
+def home() -> Path:
+    return Path(os.environ.get("NNIFC_HOME") or Path.home() / ".nnifc").expanduser()
+
+
+def experiment_dir(exp_id: str) -> Path:
+    return home() / "experiments" / exp_id
+
+
+def experiment_ids() -> list[str]:
+    root = home() / "experiments"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "nnifc.db").is_file())
+
+
+class Store:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        if not create and not path.is_file():
+            raise ExperimentNotFound(f"no experiment database at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        if create:
+            self._db.executescript(SCHEMA)
+
+    @classmethod
+    def open(cls, exp_id: str) -> Store:
+        path = experiment_dir(exp_id) / "nnifc.db"
+        if not path.is_file():
+            raise ExperimentNotFound(
+                f"no experiment {exp_id!r} in {home()}; run `nnifc status` to list them"
+            )
+        return cls(path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def add_experiment(self, row: ExperimentRow) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO experiment VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (row.id, row.name, row.platform, row.config_path, row.config_text, row.space_text,
+                 row.seed, row.optimize_mode, row.max_trials, row.max_seconds, row.status.value,
+                 row.started, row.ended, row.pid, int(row.stop_requested), row.message),
+            )  # fmt: skip
+
+    def experiment(self) -> ExperimentRow:
+        row = self._db.execute("SELECT * FROM experiment").fetchone()
+        if row is None:
+            raise ExperimentNotFound("the experiment database is empty")
+        data = dict(row)
+        data["status"] = ExperimentStatus(data["status"])
+        data["stop_requested"] = bool(data["stop_requested"])
+        return ExperimentRow(**data)
+
+    def set_experiment(self, **fields: Any) -> None:
+        """Update experiment columns (status, ended, pid, message, stop_requested) in one write."""
+        values = [v.value if isinstance(v, ExperimentStatus) else v for v in fields.values()]
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE experiment SET {assignments}", values)
+
+    def add_trial(self, spec: TrialSpec) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO trial (id, sequence, parameter_id, params, status, created)"
+                " VALUES (?,?,?,?,?,?)",
+                (spec.trial_id, spec.sequence, spec.parameter_id, json.dumps(dict(spec.params)),
+                 TrialStatus.WAITING.value, time.time()),
+            )  # fmt: skip
+
+    def set_handle(self, trial_id: str, handle: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE trial SET handle = ? WHERE id = ?", (handle, trial_id))
+
+    def set_status(
+        self, trial_id: str, status: TrialStatus, *, message: str = "", exit_code: int | None = None
+    ) -> bool:
+        """Move a live trial to `status`; a trial already in a final status never changes."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM trial WHERE id = ?", (trial_id,)).fetchone()
+            if row is None or TrialStatus(row["status"]).final or row["status"] == status.value:
+                return False
+            if status is TrialStatus.RUNNING:
+                db.execute(
+                    "UPDATE trial SET status = ?, started = ? WHERE id = ?",
+                    (status.value, now, trial_id),
+                )
+            else:
+                order = db.execute(
+                    "SELECT COALESCE(MAX(finish_order), 0) + 1 FROM trial"
+                ).fetchone()[0]
+                db.execute(
+                    "UPDATE trial SET status = ?, ended = ?, started = COALESCE(started, ?),"
+                    " message = ?, exit_code = ?, finish_order = ? WHERE id = ?",
+                    (status.value, now, now, message, exit_code, order, trial_id),
+                )
+        return True
+
+    def add_metric(self, event: MetricReported) -> int | None:
+        """Record a metric once; returns its step (intermediate index, or -1 for a final), None if seen."""
+        with self._tx() as db:
+            step = -1
+            if not event.final:
+                step = db.execute(
+                    "SELECT COUNT(*) FROM metric WHERE trial_id = ? AND final = 0",
+                    (event.trial_id,),
+                ).fetchone()[0]
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO metric VALUES (?,?,?,?,?,?,?,?)",
+                (event.trial_id, event.task, event.offset, int(event.final), step, event.value,
+                 event.raw, time.time()),
+            )  # fmt: skip
+            if cursor.rowcount == 0:
+                return None
+            if event.final:
+                db.execute(
+                    "UPDATE trial SET final = ?, final_raw = ? WHERE id = ? AND final_raw IS NULL",
+                    (event.value, event.raw, event.trial_id),
+                )
+        return step
+
+    def trials(self) -> list[TrialRow]:
+        curves: dict[str, list[float | None]] = {}
+        for m in self._db.execute(
+            "SELECT trial_id, value FROM metric WHERE final = 0 ORDER BY step"
+        ):
+            curves.setdefault(m["trial_id"], []).append(m["value"])
+        rows = self._db.execute("SELECT * FROM trial ORDER BY sequence").fetchall()
+        return [self._trial(r, curves.get(r["id"], [])) for r in rows]
+
+    def trial(self, trial_id: str) -> TrialRow:
+        row = self._db.execute("SELECT * FROM trial WHERE id = ?", (trial_id,)).fetchone()
+        if row is None:
+            raise ExperimentNotFound(f"no trial {trial_id!r} in this experiment")
+        curve = [m[0] for m in self._db.execute(
+            "SELECT value FROM metric WHERE trial_id = ? AND final = 0 ORDER BY step", (trial_id,))]  # fmt: skip
+        return self._trial(row, curve)
+
+    @staticmethod
+    def _trial(row: sqlite3.Row, curve: list[float | None]) -> TrialRow:
+        data = dict(row)
+        data.pop("finish_order")
+        data["params"] = json.loads(data["params"])
+        data["status"] = TrialStatus(data["status"])
+        return TrialRow(**data, intermediate=tuple(curve))
+
+    def finished_in_order(self) -> list[TrialRow]:
+        """Final-status trials in the order they finished: the tuner's history, replayable."""
+        ids = [r[0] for r in self._db.execute(
+            "SELECT id FROM trial WHERE finish_order IS NOT NULL ORDER BY finish_order")]  # fmt: skip
+        by_id = {t.id: t for t in self.trials()}
+        return [by_id[i] for i in ids]

@@ -1,0 +1,183 @@
+"""Pure functions from store rows to what a person reads: rich tables and JSON documents.
+
+Nothing here touches the store or the terminal; the CLI passes rows in and prints what comes out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from nnifc.experiment import duration_seconds
+from nnifc.records import TrialStatus
+from nnifc.store import ExperimentRow, TrialRow
+
+STATUS_STYLE = {
+    "SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "WAITING": "dim",
+    "EARLY_STOPPED": "yellow", "USER_CANCELED": "magenta", "SYS_CANCELED": "magenta",
+    "DONE": "green", "STOPPED": "magenta", "ERROR": "red", "NO_MORE_TRIAL": "cyan",
+}  # fmt: skip
+
+
+def best(trials: Sequence[TrialRow], optimize_mode: str) -> TrialRow | None:
+    scored = [t for t in trials if t.final is not None and math.isfinite(t.final)]
+    if not scored:
+        return None
+    pick = max if optimize_mode == "maximize" else min
+    return pick(scored, key=lambda t: t.final if t.final is not None else 0.0)
+
+
+def when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds") if ts else None
+
+
+def span(start: float | None, end: float | None, now: float | None = None) -> str:
+    if start is None:
+        return ""
+    seconds = int((end or now or time.time()) - start)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 24:
+        return f"{hours // 24}d{hours % 24:02d}h"
+    return (
+        f"{hours}h{minutes:02d}m"
+        if hours
+        else (f"{minutes}m{secs:02d}s" if minutes else f"{secs}s")
+    )
+
+
+def number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def params_text(params: dict[str, Any]) -> str:
+    return json.dumps(params, separators=(", ", ": "))
+
+
+def _styled(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status.split(" ")[0], ""))
+
+
+def experiments_table(rows: Sequence[tuple[ExperimentRow, str, Sequence[TrialRow]]]) -> Table:
+    """One line per experiment: (row, status to show, its trials)."""
+    table = Table(title="Experiments", title_justify="left")
+    for column in ("id", "name", "platform", "status", "trials", "best", "started", "duration"):
+        table.add_column(column, no_wrap=column in ("id", "started"))
+    for row, status, trials in rows:
+        done = sum(1 for t in trials if t.status.final)
+        top = best(trials, row.optimize_mode)
+        table.add_row(
+            row.id, row.name, row.platform, _styled(status), f"{done}/{row.max_trials}",
+            number(top.final) if top else "", when(row.started), span(row.started, row.ended),
+        )  # fmt: skip
+    return table
+
+
+def experiment_header(row: ExperimentRow, status: str, trials: Sequence[TrialRow]) -> Table:
+    top = best(trials, row.optimize_mode)
+    done = sum(1 for t in trials if t.status.final)
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    header.add_row("experiment", f"{row.id}  {row.name}  ({row.platform})")
+    header.add_row("status", _styled(status))
+    limit = span(0, row.max_seconds) if row.max_seconds < duration_seconds("999d") else "no limit"
+    header.add_row("elapsed", f"{span(row.started, row.ended)} of {limit}")
+    header.add_row(
+        "trials", f"{done} done, {len(trials) - done} running, {len(trials)} of {row.max_trials}"
+    )
+    best_text = f"{number(top.final)} (trial {top.id}, {row.optimize_mode})" if top else "none yet"
+    header.add_row("best", best_text)
+    if row.message:
+        header.add_row("message", Text(row.message, style="red"))
+    return header
+
+
+def trials_table(trials: Sequence[TrialRow], *, limit: int | None = None) -> Table:
+    shown = list(trials)
+    if limit is not None and len(shown) > limit:
+        live = [t for t in shown if not t.status.final]
+        shown = sorted({*shown[-limit:], *live}, key=lambda t: t.sequence)
+    table = Table(title="Trials", title_justify="left")
+    for column in (
+        "id",
+        "seq",
+        "status",
+        "started",
+        "duration",
+        "intermediate",
+        "final",
+        "parameters",
+    ):
+        table.add_column(column, no_wrap=column not in ("parameters",),
+                         justify="right" if column in ("seq", "intermediate", "final") else "left")  # fmt: skip
+    for t in shown:
+        latest = next((v for v in reversed(t.intermediate) if v is not None), None)
+        status = _styled(t.status.value)
+        if t.status is TrialStatus.FAILED and t.message:
+            status.append(f"\n{t.message}", style="dim")
+        table.add_row(t.id, str(t.sequence), status, when(t.started), span(t.started, t.ended),
+                      number(latest), number(t.final), params_text(t.params))  # fmt: skip
+    return table
+
+
+def experiment_view(
+    row: ExperimentRow, status: str, trials: Sequence[TrialRow], *, limit: int | None = None
+) -> Group:
+    return Group(
+        experiment_header(row, status, trials), Text(""), trials_table(trials, limit=limit)
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def experiment_json(row: ExperimentRow, status: str, trials: Sequence[TrialRow]) -> dict[str, Any]:
+    top = best(trials, row.optimize_mode)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "platform": row.platform,
+        "status": status,
+        "started": iso(row.started),
+        "ended": iso(row.ended),
+        "best": {"trial": top.id, "value": _finite(top.final)} if top else None,
+        "trials": [
+            {
+                "id": t.id,
+                "sequence": t.sequence,
+                "status": t.status.value,
+                "parameters": t.params,
+                "intermediate": [_finite(v) for v in t.intermediate],
+                "final": _finite(t.final),
+                "started": iso(t.started),
+                "ended": iso(t.ended),
+                "message": t.message,
+            }
+            for t in trials
+        ],
+    }
+
+
+def trial_line(t: TrialRow) -> str:
+    """One plain line per trial status change, for output that is not a terminal."""
+    parts = [f"trial {t.id} #{t.sequence} {t.status.value}"]
+    if t.final is not None:
+        parts.append(f"final={number(t.final)}")
+    if t.message:
+        parts.append(f"({t.message})")
+    parts.append(params_text(t.params))
+    return " ".join(parts)

@@ -1,0 +1,65 @@
+"""The POSIX-sh wrapper every task runs in, and the files and environment it is given.
+
+The same script runs a local trial and (later) each task of a Framework: it runs the user's
+command exactly as written (passed in $NNIFC_COMMAND, never spliced into shell text, so quotes,
+`$` and newlines need no escaping), tees its stdout+stderr to a file the launcher reads for
+metrics and logs, and records the command's exit code in a file that outlives the process.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nnifc.records import TrialSpec
+
+SCRIPT = """\
+#!/bin/sh
+# nnifc task wrapper (generated): run $NNIFC_COMMAND, tee its output to $NNIFC_LOG, keep its exit code.
+mkdir -p "$NNI_OUTPUT_DIR" "$(dirname "$NNIFC_LOG")" || exit 70
+cd "$NNIFC_WORKDIR" || exit 70
+rm -f "$NNIFC_EXIT"
+{ sh -c "$NNIFC_COMMAND" 2>&1; echo "$?" > "$NNIFC_EXIT.tmp"; mv -f "$NNIFC_EXIT.tmp" "$NNIFC_EXIT"; } \\
+  | tee -a "$NNIFC_LOG"
+if [ -f "$NNIFC_EXIT" ]; then exit "$(cat "$NNIFC_EXIT")"; fi
+exit 70
+"""
+LOG_NAME = "stdout"
+EXIT_NAME = "exitcode"
+
+
+def parameter_cfg(spec: TrialSpec) -> str:
+    """parameter.cfg exactly as NNI's dispatcher writes it; the SDK reads it at get_next_parameter()."""
+    return json.dumps(
+        {
+            "parameter_id": spec.parameter_id,
+            "parameter_source": "algorithm",
+            "parameters": dict(spec.params),
+            "parameter_index": 0,
+        }
+    )
+
+
+def task_env(
+    spec: TrialSpec, *, sys_dir: Path, task: str, command: str, workdir: Path
+) -> dict[str, str]:
+    """What unmodified `import nni` code needs (nni 1.x-3.x), plus the wrapper's own inputs.
+
+    NNI_PLATFORM is "frameworkcontroller" on every platform: it makes the SDK print metrics to
+    stdout, which is the one transport nnifc reads.
+    """
+    output_dir = sys_dir / "output" / task
+    return {
+        "NNI_PLATFORM": "frameworkcontroller",
+        "NNI_EXP_ID": spec.experiment_id,
+        "NNI_TRIAL_JOB_ID": spec.trial_id,
+        "NNI_TRIAL_SEQ_ID": str(spec.sequence),
+        "NNI_SYS_DIR": str(sys_dir),
+        "NNI_OUTPUT_DIR": str(output_dir),
+        "MULTI_PHASE": "false",
+        "PYTHONUNBUFFERED": "1",
+        "NNIFC_COMMAND": command,
+        "NNIFC_WORKDIR": str(workdir),
+        "NNIFC_LOG": str(output_dir / LOG_NAME),
+        "NNIFC_EXIT": str(output_dir / EXIT_NAME),
+    }

@@ -1,0 +1,124 @@
+"""Shared fixtures: an isolated NNIFC_HOME and a way to run the real `nnifc` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "nnifc-home"
+    monkeypatch.setenv("NNIFC_HOME", str(path))
+    return path
+
+
+def run_nnifc(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """The real command in a child process, with the test venv's python first on PATH for trials."""
+    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run(
+        [sys.executable, "-m", "nnifc", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def status_json(exp_id: str) -> dict[str, Any]:
+    result = run_nnifc("status", exp_id, "--json")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def experiment_files(tmp_path: Path) -> Callable[..., Path]:
+    """Write a trial script, a search space and a local-platform config; return the config path."""
+
+    def write(
+        trial: str,
+        *,
+        command: str = "python3 trial.py",
+        max_trials: int = 4,
+        concurrency: int = 2,
+        tuner: str = "Random",
+        extra: str = "",
+        space: dict[str, Any] | None = None,
+    ) -> Path:
+        code = tmp_path / "code"
+        code.mkdir(exist_ok=True)
+        (code / "trial.py").write_text(textwrap.dedent(trial))
+        (tmp_path / "space.json").write_text(
+            json.dumps(
+                space
+                or {
+                    "x": {"_type": "uniform", "_value": [0, 1]},
+                    "k": {"_type": "randint", "_value": [1, 5]},
+                }
+            )
+        )
+        config = tmp_path / "exp.yml"
+        config.write_text(
+            textwrap.dedent(f"""\
+            experimentName: test
+            trialConcurrency: {concurrency}
+            maxTrialNum: {max_trials}
+            trainingServicePlatform: local
+            searchSpacePath: space.json
+            tuner:
+              builtinTunerName: {tuner}
+              classArgs: {{optimize_mode: maximize, seed: 1}}
+            trial:
+              command: {json.dumps(command)}
+              codeDir: code
+            """)
+            + textwrap.dedent(extra)
+        )
+        return config
+
+    return write
+
+
+def trial_processes(exp_id: str) -> list[int]:
+    """Pids of live processes started for the experiment (found by the env nnifc gave them)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if f"NNI_EXP_ID={exp_id}".encode() in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def created_id(result: subprocess.CompletedProcess[str]) -> str:
+    """The experiment id from `nnifc create` output ("experiment <id> ...")."""
+    for line in result.stdout.splitlines():
+        if line.startswith("experiment "):
+            return line.split()[1]
+    raise AssertionError(f"no experiment id in output:\n{result.stdout}\n{result.stderr}")

@@ -1,0 +1,185 @@
+"""End to end on the local platform: the real CLI, real trial processes, the real nni package."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import created_id, run_nnifc, status_json, trial_processes, wait_for
+
+NNI_TRIAL = """\
+    import nni
+
+    params = nni.get_next_parameter()
+    score = params["x"] * 10 + params["k"]
+    print("hello from trial", nni.get_trial_id(), flush=True)
+    for step in range(3):
+        nni.report_intermediate_result(score + step)
+    print(f"FINAL={score!r}", flush=True)
+    nni.report_final_result({"default": score, "note": "it's quoted"})
+"""
+
+
+def test_nni_trials_run_and_report_everything(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config = experiment_files(NNI_TRIAL, max_trials=4, concurrency=2)
+    result = run_nnifc("create", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    exp_id = created_id(result)
+    data = status_json(exp_id)
+    assert data["status"] == "DONE"
+    assert len(data["trials"]) == 4
+    for trial in data["trials"]:
+        assert trial["status"] == "SUCCEEDED", trial
+        logs = run_nnifc("logs", trial["id"])
+        assert logs.returncode == 0, logs.stderr
+        assert f"hello from trial {trial['id']}" in logs.stdout
+        printed = float(re.search(r"FINAL=(\S+)", logs.stdout).group(1))  # type: ignore[union-attr]
+        assert trial["final"] == printed
+        assert trial["intermediate"] == [printed, printed + 1, printed + 2]
+        assert trial["parameters"]["k"] in range(1, 5)
+    best = max(data["trials"], key=lambda t: t["final"])
+    assert data["best"] == {"trial": best["id"], "value": best["final"]}
+    assert f"best trial {best['id']}" in result.stdout
+
+
+def test_dependency_free_trial_module_works_the_same(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config = experiment_files(
+        NNI_TRIAL.replace("import nni", "from nnifc import trial as nni"), max_trials=2
+    )
+    result = run_nnifc("create", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    data = status_json(created_id(result))
+    assert [t["status"] for t in data["trials"]] == ["SUCCEEDED", "SUCCEEDED"]
+    for trial in data["trials"]:
+        assert len(trial["intermediate"]) == 3 and trial["final"] == trial["intermediate"][0]
+
+
+def test_failing_trial_reports_exit_code_and_last_output(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    trial = """\
+        import sys
+        print("loading data")
+        print("ValueError: the data is bad", file=sys.stderr)
+        sys.exit(3)
+    """
+    result = run_nnifc(
+        "create", "--config", str(experiment_files(trial, max_trials=1, concurrency=1))
+    )
+    assert result.returncode == 0, result.stderr
+    (only,) = status_json(created_id(result))["trials"]
+    assert only["status"] == "FAILED"
+    assert only["message"] == "exit code 3: ValueError: the data is bad"
+
+
+def test_command_runs_exactly_as_written(
+    home: Path, experiment_files: Callable[..., Path], tmp_path: Path
+) -> None:
+    command = """python3 -c 'import sys; print("quote\\" it'"'"'s $HOME `x`")' && echo "second $((1+1))" """
+    result = run_nnifc(
+        "create", "--config", str(experiment_files("", command=command, max_trials=1))
+    )
+    assert result.returncode == 0, result.stderr
+    (only,) = status_json(created_id(result))["trials"]
+    logs = run_nnifc("logs", only["id"]).stdout
+    assert logs.splitlines() == ["quote\" it's $HOME `x`", "second 2"]
+
+
+SLOW_TRIAL = """\
+    import time
+    import nni
+
+    nni.get_next_parameter()
+    nni.report_intermediate_result(0.5)
+    time.sleep(120)
+"""
+
+
+def test_stop_cancels_running_trials_and_leaves_no_process(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    result = run_nnifc(
+        "create", "--config", str(experiment_files(SLOW_TRIAL, max_trials=4)), "--detach"
+    )
+    assert result.returncode == 0, result.stderr
+    exp_id = created_id(result)
+    wait_for(
+        lambda: sum(t["intermediate"] == [0.5] for t in status_json(exp_id)["trials"]) == 2,
+        what="2 running trials",
+    )
+    assert len(trial_processes(exp_id)) >= 2
+    stopped = run_nnifc("stop", exp_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"experiment {exp_id}: STOPPED" in stopped.stdout
+    data = status_json(exp_id)
+    assert data["status"] == "STOPPED"
+    assert [t["status"] for t in data["trials"]] == ["USER_CANCELED", "USER_CANCELED"]
+    wait_for(lambda: not trial_processes(exp_id), timeout=10, what="trial processes to exit")
+    again = run_nnifc("stop", exp_id)
+    assert again.returncode == 0 and "STOPPED" in again.stdout
+
+
+def test_stop_after_the_launcher_died_still_stops_trials(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    result = run_nnifc(
+        "create", "--config", str(experiment_files(SLOW_TRIAL, max_trials=2)), "--detach"
+    )
+    exp_id = created_id(result)
+    wait_for(lambda: len(trial_processes(exp_id)) >= 2, what="trial processes")
+    pid = _loop_pid(exp_id)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        lambda: "launcher not running" in status_json(exp_id)["status"],
+        timeout=10,
+        what="dead launcher",
+    )
+    assert run_nnifc("stop", exp_id).returncode == 0
+    assert [t["status"] for t in status_json(exp_id)["trials"]] == [
+        "USER_CANCELED",
+        "USER_CANCELED",
+    ]
+    wait_for(lambda: not trial_processes(exp_id), timeout=10, what="trial processes to exit")
+
+
+def _loop_pid(exp_id: str) -> int:
+    for pid in Path("/proc").iterdir():
+        try:
+            cmdline = (pid / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"run-loop" in cmdline and exp_id.encode() in cmdline:
+            return int(pid.name)
+    raise AssertionError("no run-loop process")
+
+
+def test_dry_run_validates_and_creates_nothing(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    result = run_nnifc("create", "--config", str(experiment_files(NNI_TRIAL)), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "nothing was created" in result.stdout
+    assert not home.exists()
+
+
+def test_status_lists_experiments_and_unknown_ids_fail_cleanly(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    exp_id = created_id(
+        run_nnifc("create", "--config", str(experiment_files(NNI_TRIAL, max_trials=1)))
+    )
+    listing = run_nnifc("status")
+    assert listing.returncode == 0 and exp_id in listing.stdout and "DONE" in listing.stdout
+    missing = run_nnifc("status", "zzzzzzzz")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        f"Error: no experiment 'zzzzzzzz' in {home}; run `nnifc status` to list them"
+    ]
+    assert run_nnifc("logs", "a", "b", "c").returncode == 2
