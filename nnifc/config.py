@@ -205,14 +205,21 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     kept: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
+        found, child = _child(node, part)
+        if found:
             kept.append(part)
-            node = node[part]
+            node = child
         elif isinstance(node, dict) and i == len(loc) - 1 and isinstance(part, str):
             kept.append(part)  # a missing key: keep its name
     return tuple(kept)
+
+
+def _child(node: Any, part: str | int) -> tuple[bool, Any]:
+    if isinstance(node, dict) and part in node:
+        return True, node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, None
 
 
 def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> str:

@@ -1,0 +1,47 @@
+"""A scripted platform: each submitted trial plays a list of event batches, one per poll."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from nnifc.config import Experiment
+from nnifc.platforms import Platform, Reader
+from nnifc.records import TrialEvent, TrialSpec
+
+Script = Callable[[TrialSpec], list[list[TrialEvent]]]
+
+
+class FakePlatform(Platform):
+    name = "fake"
+
+    def __init__(self, experiment: Experiment, exp_dir: Path, script: Script) -> None:
+        super().__init__(experiment, exp_dir)
+        self.script = script
+        self.submitted: list[TrialSpec] = []
+        self.cancelled: list[str] = []
+        self.max_live = 0
+        self._queues: dict[str, list[list[TrialEvent]]] = {}
+
+    def submit(self, spec: TrialSpec) -> str:
+        self.submitted.append(spec)
+        self._queues[spec.trial_id] = self.script(spec)
+        self.max_live = max(self.max_live, len(self._queues))
+        return f"handle-{spec.trial_id}"
+
+    def cancel(self, trial_id: str, handle: str) -> None:
+        assert handle == f"handle-{trial_id}"
+        self.cancelled.append(trial_id)
+        self._queues.pop(trial_id, None)
+
+    def poll(self, timeout: float) -> list[TrialEvent]:
+        events: list[TrialEvent] = []
+        for trial_id, queue in list(self._queues.items()):
+            if queue:
+                events.extend(queue.pop(0))
+            if not queue:
+                del self._queues[trial_id]
+        return events
+
+    def outputs(self, trial_id: str) -> dict[str, Reader]:
+        return {}

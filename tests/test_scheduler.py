@@ -1,0 +1,182 @@
+"""The trial loop against a scripted platform and a real store."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+from nnifc import config, launcher
+from nnifc.records import (
+    ExperimentStatus,
+    MetricReported,
+    StatusChanged,
+    TrialEvent,
+    TrialSpec,
+    TrialStatus,
+)
+from nnifc.scheduler import Scheduler
+from nnifc.store import Store
+from tests.fakes import FakePlatform, Script
+
+
+def make_experiment(
+    tmp_path: Path, *, trials: int = 6, concurrency: int = 2, assessor: str = "", extra: str = ""
+) -> config.Experiment:
+    (tmp_path / "code").mkdir(exist_ok=True)
+    (tmp_path / "space.json").write_text('{"x": {"_type": "uniform", "_value": [0, 1]}}')
+    path = tmp_path / "exp.yml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        experimentName: unit
+        trialConcurrency: {concurrency}
+        maxTrialNum: {trials}
+        trainingServicePlatform: local
+        searchSpacePath: space.json
+        tuner: {{builtinTunerName: Random, classArgs: {{optimize_mode: maximize, seed: 11}}}}
+        trial: {{command: "true", codeDir: code}}
+        """)
+        + assessor
+        + extra
+    )
+    return config.load(path)
+
+
+def metric(spec: TrialSpec, offset: int, value: float, *, final: bool = False) -> MetricReported:
+    return MetricReported(spec.trial_id, "local_0", offset, final, value, repr(value))
+
+
+def succeeding(spec: TrialSpec) -> list[list[TrialEvent]]:
+    value = float(spec.params["x"])
+    return [
+        [StatusChanged(spec.trial_id, TrialStatus.RUNNING)],
+        [metric(spec, 0, value)],
+        [
+            metric(spec, 10, value, final=True),
+            StatusChanged(spec.trial_id, TrialStatus.SUCCEEDED, exit_code=0),
+        ],
+    ]
+
+
+def run(
+    experiment: config.Experiment, script: Script, home: Path
+) -> tuple[Store, FakePlatform, ExperimentStatus]:
+    store = launcher.register(experiment)
+    platform = FakePlatform(experiment, home, script)
+    status = Scheduler(experiment, store, platform).run()
+    return store, platform, status
+
+
+def test_concurrency_and_trial_budget(tmp_path: Path, home: Path) -> None:
+    store, platform, status = run(
+        make_experiment(tmp_path, trials=5, concurrency=2), succeeding, home
+    )
+    assert status is ExperimentStatus.DONE
+    assert len(platform.submitted) == 5 and platform.max_live == 2
+    trials = store.trials()
+    assert [t.status for t in trials] == [TrialStatus.SUCCEEDED] * 5
+    assert all(t.final == t.params["x"] and t.intermediate == (t.params["x"],) for t in trials)
+    assert len({t.id for t in trials}) == 5 and all(
+        len(t.id) == 5 and t.id.isalnum() for t in trials
+    )
+
+
+def test_assessor_stops_a_bad_trial_early(tmp_path: Path, home: Path) -> None:
+    assessor = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize, start_step: 1}}\n"
+    experiment = make_experiment(tmp_path, trials=4, concurrency=1, assessor=assessor)
+
+    def script(spec: TrialSpec) -> list[list[TrialEvent]]:
+        good = spec.sequence < 3
+        value = 0.9 if good else 0.1
+        events: list[list[TrialEvent]] = [[StatusChanged(spec.trial_id, TrialStatus.RUNNING)]]
+        events += [[metric(spec, step, value)] for step in range(3)]
+        events += [
+            [
+                metric(spec, 99, value, final=True),
+                StatusChanged(spec.trial_id, TrialStatus.SUCCEEDED),
+            ]
+        ]
+        return events
+
+    store, platform, status = run(experiment, script, home)
+    trials = store.trials()
+    assert [t.status for t in trials] == [TrialStatus.SUCCEEDED] * 3 + [TrialStatus.EARLY_STOPPED]
+    assert platform.cancelled == [trials[3].id]
+    assert trials[3].intermediate == (0.1,) and trials[3].final is None
+    assert status is ExperimentStatus.DONE
+
+
+def test_final_metric_in_the_same_batch_is_not_assessed(tmp_path: Path, home: Path) -> None:
+    assessor = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize, start_step: 1}}\n"
+    experiment = make_experiment(tmp_path, trials=2, concurrency=1, assessor=assessor)
+
+    def script(spec: TrialSpec) -> list[list[TrialEvent]]:
+        value = 0.9 if spec.sequence == 0 else 0.1
+        done = StatusChanged(spec.trial_id, TrialStatus.SUCCEEDED)
+        return [[metric(spec, 0, value), metric(spec, 5, value, final=True), done]]
+
+    store, platform, _ = run(experiment, script, home)
+    assert [t.status for t in store.trials()] == [TrialStatus.SUCCEEDED] * 2
+    assert platform.cancelled == []
+
+
+def test_duplicate_metric_lines_are_counted_once(tmp_path: Path, home: Path) -> None:
+    def script(spec: TrialSpec) -> list[list[TrialEvent]]:
+        again = metric(spec, 0, 0.5)
+        return [
+            [again],
+            [again, metric(spec, 7, 0.6)],
+            [StatusChanged(spec.trial_id, TrialStatus.SUCCEEDED)],
+        ]
+
+    store, _, _ = run(make_experiment(tmp_path, trials=1), script, home)
+    assert store.trials()[0].intermediate == (0.5, 0.6)
+
+
+def test_stop_request_cancels_live_trials(tmp_path: Path, home: Path) -> None:
+    experiment = make_experiment(tmp_path, trials=10, concurrency=3)
+    store = launcher.register(experiment)
+
+    def never_ending(spec: TrialSpec) -> list[list[TrialEvent]]:
+        running: list[TrialEvent] = [StatusChanged(spec.trial_id, TrialStatus.RUNNING)]
+        return [running] + [[] for _ in range(10_000)]
+
+    platform = FakePlatform(experiment, home, never_ending)
+    scheduler = Scheduler(
+        experiment, store, platform, on_change=lambda: store.set_experiment(stop_requested=1)
+    )
+    assert scheduler.run() is ExperimentStatus.STOPPED
+    assert [t.status for t in store.trials()] == [TrialStatus.USER_CANCELED] * 3
+    assert sorted(platform.cancelled) == sorted(t.id for t in store.trials())
+
+
+def test_exec_duration_budget_stops_submitting(tmp_path: Path, home: Path) -> None:
+    experiment = make_experiment(tmp_path, extra="maxExecDuration: 1s\n")
+    store = launcher.register(experiment)
+    store.set_experiment(started=time.time() - 5)
+    status = Scheduler(experiment, store, FakePlatform(experiment, home, succeeding)).run()
+    assert status is ExperimentStatus.DONE and store.trials() == []
+
+
+def test_restarted_loop_proposes_what_an_uninterrupted_one_would(
+    tmp_path: Path, home: Path
+) -> None:
+    experiment = make_experiment(tmp_path, trials=6, concurrency=1)
+    uninterrupted, _, _ = run(experiment, succeeding, home)
+    store = launcher.register(experiment)
+    store.set_experiment(seed=uninterrupted.experiment().seed)
+    # three trials, then a fresh scheduler continues from the store alone
+    _run_n(Scheduler(experiment, store, FakePlatform(experiment, home, succeeding)), 3)
+    resumed = Scheduler(experiment, store, FakePlatform(experiment, home, succeeding))
+    assert resumed.n_trials == 3 and len(resumed.history) == 3
+    resumed.run()
+    assert [t.params for t in store.trials()] == [t.params for t in uninterrupted.trials()]
+
+
+def _run_n(scheduler: Scheduler, n: int) -> None:
+    scheduler.platform.prepare()
+    while scheduler.n_trials < n or scheduler.live:
+        if scheduler.n_trials < n and not scheduler.live:
+            scheduler._submit_next()
+        for event in scheduler.platform.poll(0):
+            scheduler._handle(event, assess=True)
