@@ -63,7 +63,16 @@ def number(value: float | None) -> str:
 
 
 def params_text(params: dict[str, Any]) -> str:
-    return json.dumps(params, separators=(", ", ": "))
+    """Parameters for people: JSON with floats cut to 4 significant digits."""
+    return json.dumps(_rounded(params), separators=(", ", ": "))
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
 
 
 def _styled(status: str) -> Text:

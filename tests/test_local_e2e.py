@@ -183,3 +183,69 @@ def test_status_lists_experiments_and_unknown_ids_fail_cleanly(
         f"Error: no experiment 'zzzzzzzz' in {home}; run `nnifc status` to list them"
     ]
     assert run_nnifc("logs", "a", "b", "c").returncode == 2
+
+
+GPU_TRIAL = """\
+    import os
+    import time
+    import nni
+
+    nni.get_next_parameter()
+    print("devices=" + os.environ["CUDA_VISIBLE_DEVICES"], flush=True)
+    time.sleep(1.5)
+    nni.report_final_result(1.0)
+"""
+
+
+def test_gpus_are_shared_out_from_gpu_indices(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    extra = """\
+        localConfig:
+          gpuIndices: "0,1"
+        """
+    config = experiment_files(GPU_TRIAL, max_trials=4, concurrency=3, extra=extra)
+    text = config.read_text().replace("codeDir: code", "codeDir: code\n  gpuNum: 1")
+    config.write_text(text)
+    result = run_nnifc("create", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    trials = status_json(created_id(result))["trials"]
+    devices = [run_nnifc("logs", t["id"]).stdout.splitlines()[0] for t in trials]
+    assert sorted(devices) == ["devices=0", "devices=0", "devices=1", "devices=1"]
+    starts = sorted((t["started"], t["ended"]) for t in trials)
+    # capacity is 2 (two GPUs, one trial each) even though trialConcurrency is 3
+    assert all(later[0] >= earlier[1] for earlier, later in zip(starts, starts[2:], strict=False))
+
+
+def test_too_many_gpus_is_a_clear_error(home: Path, experiment_files: Callable[..., Path]) -> None:
+    config = experiment_files(GPU_TRIAL, extra='localConfig: {gpuIndices: "0"}\n')
+    config.write_text(config.read_text().replace("codeDir: code", "codeDir: code\n  gpuNum: 2"))
+    result = run_nnifc("create", "--config", str(config))
+    assert result.returncode == 1
+    assert "trial.gpuNum is 2 but 1 GPUs are available here" in result.stderr
+
+
+def test_logs_follow_streams_until_the_trial_ends(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    trial = """\
+        import time
+        import nni
+
+        nni.get_next_parameter()
+        for i in range(4):
+            print(f"tick {i}", flush=True)
+            time.sleep(0.5)
+        nni.report_final_result(1)
+    """
+    exp_id = created_id(
+        run_nnifc("create", "--config", str(experiment_files(trial, max_trials=1)), "--detach")
+    )
+    wait_for(lambda: bool(status_json(exp_id)["trials"]), what="a trial")
+    trial_id = status_json(exp_id)["trials"][0]["id"]
+    followed = run_nnifc("logs", exp_id[:4], trial_id, "--follow", timeout=60)
+    assert followed.returncode == 0, followed.stderr
+    assert [line for line in followed.stdout.splitlines() if line.startswith("tick")] == [
+        f"tick {i}" for i in range(4)
+    ]
+    assert status_json(exp_id)["trials"][0]["status"] == "SUCCEEDED"
