@@ -73,6 +73,11 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
     space_doc = (
         document.load(space_path) if space_text is None else document.parse(space_path, space_text)
     )
+    search_space = space.parse(space_doc)
+    try:
+        TUNERS[config.tuner.builtin_tuner_name](search_space, tuner_options)  # type: ignore[union-attr,index]
+    except ValueError as e:
+        raise doc.error(("tuner", "builtinTunerName"), f"{e} (search space {space_path})") from None
     if mode is None:
         mode = "maximize"
         warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; assuming maximize")
@@ -81,7 +86,7 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
         config_text=doc.text,
         space_text=json.dumps(space_doc.data) if space_text is None else space_text,
         config=config,
-        space=space.parse(space_doc),
+        space=search_space,
         tuner_options=tuner_options,
         assessor_options=assessor_options,
         optimize_mode=mode,

@@ -220,6 +220,9 @@ class Scheduler:
             TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED
         ):  # fmt: skip
             self.history.append(Result(trial.params, loss(value, self.mode)))
+        elif trial.status is TrialStatus.FAILED:
+            # the worst possible loss: models learn to avoid it, grids do not run it again
+            self.history.append(Result(trial.params, math.inf))
 
     def _cancel_all(self, status: TrialStatus, message: str) -> None:
         for trial_id, live in list(self.live.items()):

@@ -145,7 +145,9 @@ def _admits(param: Parameter, value: Any) -> bool:
         case RandInt(low=low, high=high):
             return isinstance(value, int) and not isinstance(value, bool) and low <= value < high
         case Uniform(low=low, high=high, q=q):
-            return isinstance(value, float) and low <= value <= high and _on_grid(value, q)
+            # clipping can leave a bound that is not a multiple of q: NNI produces it too
+            on_grid = _on_grid(value, q) or value in (low, high)
+            return isinstance(value, float) and low <= value <= high and on_grid
         case Normal(q=q, log=log):
             return isinstance(value, float) and (not log or value >= 0) and _on_grid(value, q)
     return False
@@ -250,7 +252,11 @@ def _parse_choice(
     named = [isinstance(v, dict) and "_name" in v for v in values]
     if not any(named):
         for i, v in enumerate(values):
-            if isinstance(v, dict):
+            # a dict of constants is a whole configuration (BatchTuner); one holding parameters
+            # is a nested option that lost its "_name"
+            if isinstance(v, dict) and any(
+                isinstance(x, dict) and "_type" in x for x in v.values()
+            ):
                 problems.append(doc.problem((*loc, i), 'a nested option needs a "_name" key'))
                 return None
         return Choice(tuple(values))

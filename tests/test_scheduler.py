@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from nnifc import config, launcher
+from nnifc.errors import ConfigError
 from nnifc.records import (
     ExperimentStatus,
     MetricReported,
@@ -180,3 +184,53 @@ def _run_n(scheduler: Scheduler, n: int) -> None:
             scheduler._submit_next()
         for event in scheduler.platform.poll(0):
             scheduler._handle(event, assess=True)
+
+
+def test_failed_configurations_are_not_run_again(tmp_path: Path, home: Path) -> None:
+    configs = [{"lr": 0.1}, {"lr": 0.2}, {"lr": 0.3}]
+    (tmp_path / "code").mkdir()
+    (tmp_path / "space.json").write_text(
+        json.dumps({"combine_params": {"_type": "choice", "_value": configs}})
+    )
+    path = tmp_path / "exp.yml"
+    path.write_text(
+        "experimentName: batch\ntrialConcurrency: 1\nmaxTrialNum: 10\ntrainingServicePlatform: local\n"
+        "searchSpacePath: space.json\ntuner: {builtinTunerName: BatchTuner}\n"
+        'trial: {command: "true", codeDir: code}\n'
+    )
+
+    def second_fails(spec: TrialSpec) -> list[list[TrialEvent]]:
+        if spec.params == {"lr": 0.2}:
+            return [[StatusChanged(spec.trial_id, TrialStatus.FAILED, "exit code 1", 1)]]
+        return succeeding_with(spec, 1.0)
+
+    store, _, status = run(config.load(path), second_fails, home)
+    assert status is ExperimentStatus.DONE
+    assert [t.params for t in store.trials()] == configs
+    assert [t.status for t in store.trials()] == [
+        TrialStatus.SUCCEEDED,
+        TrialStatus.FAILED,
+        TrialStatus.SUCCEEDED,
+    ]
+
+
+def succeeding_with(spec: TrialSpec, value: float) -> list[list[TrialEvent]]:
+    return [
+        [metric(spec, 0, value, final=True), StatusChanged(spec.trial_id, TrialStatus.SUCCEEDED)]
+    ]
+
+
+def test_a_space_the_tuner_cannot_use_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "space.json").write_text('{"x": {"_type": "uniform", "_value": [0, 1]}}')
+    path = tmp_path / "exp.yml"
+    path.write_text(
+        "experimentName: batch\ntrialConcurrency: 1\ntrainingServicePlatform: local\n"
+        "searchSpacePath: space.json\ntuner: {builtinTunerName: BatchTuner}\n"
+        'trial: {command: "true", codeDir: code}\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        config.load(path)
+    assert str(error.value).startswith(
+        f"{path}:5:9: tuner.builtinTunerName: BatchTuner needs a search space"
+    )

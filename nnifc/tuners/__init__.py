@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from nnifc.tuners.anneal import AnnealTuner
 from nnifc.tuners.base import Tuner, TunerOptions
+from nnifc.tuners.batch import BatchTuner
+from nnifc.tuners.evolution import EvolutionTuner
+from nnifc.tuners.gridsearch import GridSearchTuner
 from nnifc.tuners.random import RandomTuner
+from nnifc.tuners.tpe import TpeTuner
 
-TUNERS: dict[str, type[Tuner]] = {t.name: t for t in (RandomTuner,)}
+TUNERS: dict[str, type[Tuner]] = {
+    t.name: t
+    for t in (
+        RandomTuner,
+        TpeTuner,
+        AnnealTuner,
+        EvolutionTuner,
+        GridSearchTuner,
+        BatchTuner,
+    )
+}
 
 __all__ = ["TUNERS", "Tuner", "TunerOptions"]

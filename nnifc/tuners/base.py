@@ -42,7 +42,8 @@ class Tuner(ABC):
         """Parameters for the next trial, or None when the tuner has nothing left to propose.
 
         Args:
-            history: finished trials with a usable metric, in the order they finished.
+            history: finished trials with a usable metric, in the order they finished; a
+                trial that FAILED is there too, with loss inf.
             pending: parameters of trials submitted but not finished.
             rng: the only source of randomness, seeded per proposal by the scheduler.
         """

@@ -1,0 +1,359 @@
+"""Benchmark nnifc's tuners against optuna's and hyperopt's, and check the targets of issue 3.
+
+Every tuner minimises the same four problems with the same seeds and budget: Branin (2-D), Hartmann6
+(6-D), Rosenbrock on [-5, 10]^10 and MIXED, defined below. The table shows the median [IQR] best
+loss after 20/50/100 trials; then regret (best minus optimum) ratios against the best reference,
+nnifc's proposal latency, and the same runs in batches of 8 (8 proposals before any result,
+passed as `pending`). Exit status 1 means a target was missed. Run by `make bench`, never by tests:
+
+    .venv/bin/python benchmarks/tuners.py            # 10 seeds x 100 trials, several minutes
+    .venv/bin/python benchmarks/tuners.py --quick    # 3 seeds, about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnifc.assessors import ASSESSORS, Verdict
+from nnifc.records import Params, Result
+from nnifc.space import Choice, RandInt, SearchSpace, Uniform
+from nnifc.tuners import TUNERS
+
+Objective = Callable[[Mapping[str, Any]], float]
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    space: SearchSpace
+    objective: Objective
+    optimum: float
+    anchor: float | None  # best reference median after 100 trials quoted in issue 3 (None: measure)
+
+
+def branin(p: Mapping[str, Any]) -> float:
+    x1, x2 = p["x1"], p["x2"]
+    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+    return float(
+        (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+    )
+
+
+_HA = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])  # fmt: skip
+_HP = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991], [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])  # fmt: skip
+_HALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def hartmann6(p: Mapping[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(6)])
+    return float(-(_HALPHA * np.exp(-(_HA * (x - _HP) ** 2).sum(axis=1))).sum())
+
+
+def rosenbrock(p: Mapping[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(10)])
+    return float((100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum())
+
+
+def mixed(p: Mapping[str, Any]) -> float:
+    """A training-run stand-in with optimum 0 at adam, lr 3e-3, width 192, 4 layers.
+
+    optimizer: choice [sgd, adam, rmsprop]; lr: loguniform [1e-5, 1e-1]; width: quniform
+    [16, 512, 16]; layers: randint [1, 8). The learning rate's best value depends on the optimizer
+    (sgd wants 10x more), so the optimizer and lr interact, as they do in practice.
+    """
+    offset, lr_shift = {"adam": (0.0, 0.0), "rmsprop": (0.1, 0.3), "sgd": (0.3, 1.0)}[
+        p["optimizer"]
+    ]
+    lr_term = (math.log10(p["lr"]) - math.log10(3e-3) - lr_shift) ** 2
+    return float(
+        offset + 0.5 * lr_term + ((p["width"] - 192) / 128) ** 2 + 0.05 * (p["layers"] - 4) ** 2
+    )
+
+
+PROBLEMS = (
+    Problem("Branin", SearchSpace({"x1": Uniform(-5.0, 10.0), "x2": Uniform(0.0, 15.0)}), branin, 0.397887, 0.4164),
+    Problem("Hartmann6", SearchSpace({f"x{i}": Uniform(0.0, 1.0) for i in range(6)}), hartmann6, -3.32237, -3.233),
+    Problem("Rosenbrock10", SearchSpace({f"x{i}": Uniform(-5.0, 10.0) for i in range(10)}), rosenbrock, 0.0, 819.0),
+    Problem(
+        "Mixed",
+        SearchSpace(
+            {
+                "optimizer": Choice(("sgd", "adam", "rmsprop")),
+                "lr": Uniform(1e-5, 1e-1, log=True),
+                "width": Uniform(16.0, 512.0, q=16.0),
+                "layers": RandInt(1, 8),
+            }
+        ),
+        mixed,
+        0.0,
+        None,
+    ),
+)  # fmt: skip
+NNIFC = ("TPE", "Anneal", "Evolution", "Random", "GridSearch")
+REFERENCES = ("optuna-TPE", "hyperopt-tpe", "hyperopt-anneal")
+CHECKPOINTS = (20, 50, 100)
+
+
+def run_nnifc(name: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> list[float]:
+    cls = TUNERS[name]
+    tuner = cls(problem.space, cls.Options(seed=seed))
+    history: list[Result] = []
+    while len(history) < trials:
+        pending: list[Params] = []
+        for _ in range(min(batch, trials - len(history))):
+            rng = np.random.default_rng([seed, len(history) + len(pending)])
+            params = tuner.propose(history, pending, rng)
+            if params is None:
+                break
+            pending.append(params)
+        if not pending:
+            break
+        history.extend(Result(p, problem.objective(p)) for p in pending)
+    return [r.loss for r in history]
+
+
+def run_optuna(problem: Problem, seed: int, trials: int) -> list[float]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed)
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: problem.objective(_suggest(t, problem.space)), n_trials=trials)
+    return [float(t.value) for t in study.trials if t.value is not None]
+
+
+def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, p in space.items():
+        if isinstance(p, Choice):
+            params[key] = trial.suggest_categorical(key, list(p.options))
+        elif isinstance(p, RandInt):
+            params[key] = trial.suggest_int(key, p.low, p.high - 1)
+        elif isinstance(p, Uniform):
+            params[key] = trial.suggest_float(key, p.low, p.high, log=p.log, step=p.q)
+        else:
+            raise NotImplementedError(p)
+    return params
+
+
+def run_hyperopt(algorithm: str, problem: Problem, seed: int, trials: int) -> list[float]:
+    from hyperopt import Trials, anneal, fmin, hp, tpe
+
+    logging.getLogger("hyperopt").setLevel(logging.ERROR)
+    space: dict[str, Any] = {}
+    for key, p in problem.space.items():
+        if isinstance(p, Choice):
+            space[key] = hp.choice(key, list(p.options))
+        elif isinstance(p, RandInt):
+            space[key] = hp.randint(key, p.low, p.high)
+        elif isinstance(p, Uniform) and p.log:
+            space[key] = hp.loguniform(key, math.log(p.low), math.log(p.high))
+        elif isinstance(p, Uniform):
+            low, high = p.low, p.high
+            space[key] = hp.quniform(key, low, high, p.q) if p.q else hp.uniform(key, low, high)
+    record = Trials()
+    suggest = {"tpe": tpe.suggest, "anneal": anneal.suggest}[algorithm]
+    fmin(
+        lambda params: problem.objective({k: _plain(v) for k, v in params.items()}),
+        space,
+        algo=suggest,
+        max_evals=trials,
+        trials=record,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
+    return [float(x) for x in record.losses()]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def run(who: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> list[float]:
+    if who == "optuna-TPE":
+        return run_optuna(problem, seed, trials)
+    if who.startswith("hyperopt-"):
+        return run_hyperopt(who.removeprefix("hyperopt-"), problem, seed, trials)
+    return run_nnifc(who, problem, seed, trials, batch)
+
+
+def best_after(curves: Sequence[Sequence[float]], n: int) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.array([min(c[:n]) for c in curves])
+
+
+def summary(values: np.ndarray[Any, np.dtype[np.float64]]) -> str:
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return f"{median:.4g} [{q1:.4g}, {q3:.4g}]"
+
+
+def latency_ms(name: str, problem: Problem, n_history: int, batch: int) -> float:
+    cls = TUNERS[name]
+    tuner = cls(problem.space, cls.Options())
+    rng = np.random.default_rng(0)
+    history = [
+        Result(p, problem.objective(p))
+        for p in (problem.space.sample(rng) for _ in range(n_history))
+    ]
+    pending = [problem.space.sample(rng) for _ in range(batch - 1)]
+    times = []
+    for i in range(30):
+        generator = np.random.default_rng([1, i])
+        start = time.perf_counter()
+        tuner.propose(history, pending, generator)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="3 seeds: a smoke run, not a verdict")
+    parser.add_argument("--problems", default=",".join(p.name for p in PROBLEMS))
+    args = parser.parse_args(argv)
+    seeds = range(3 if args.quick else args.seeds)
+    problems = [p for p in PROBLEMS if p.name in args.problems.split(",")]
+    checkpoints = [c for c in CHECKPOINTS if c <= args.trials]
+    missed: list[str] = []
+    print(
+        f"{len(seeds)} seeds x {args.trials} trials; median [IQR] of the best loss after n trials\n"
+    )
+    for problem in problems:
+        print(f"== {problem.name} (optimum {problem.optimum:g}, anchor {problem.anchor})")
+        print(
+            f"{'tuner':<22}" + "".join(f"{'best@' + str(c):<34}" for c in checkpoints) + "seconds"
+        )
+        finals: dict[str, float] = {}
+        for who, batch in [
+            *((n, 1) for n in NNIFC),
+            *((r, 1) for r in REFERENCES),
+            ("TPE", 8),
+            ("Anneal", 8),
+        ]:
+            start = time.perf_counter()
+            curves = [run(who, problem, seed, args.trials, batch) for seed in seeds]
+            label = who if batch == 1 else f"{who} batch={batch}"
+            cells = "".join(f"{summary(best_after(curves, c)):<33} " for c in checkpoints)
+            print(f"{label:<22}{cells}{time.perf_counter() - start:.1f}")
+            finals[label] = float(np.median(best_after(curves, args.trials)))
+        missed += check(problem, finals)
+        print()
+    print("== proposal latency, ms (median of 30; history of random trials)")
+    print(
+        f"{'tuner':<22}{'problem':<14}"
+        + "".join(f"h={n:<10}" for n in (10, 100, 1000))
+        + "batch=8 (7 pending), h=1000"
+    )
+    for name in ("TPE", "Random", "Anneal", "Evolution"):
+        for problem in problems:
+            ms = [latency_ms(name, problem, n, 1) for n in (10, 100, 1000)]
+            batch_ms = latency_ms(name, problem, 1000, 8)
+            print(
+                f"{name:<22}{problem.name:<14}"
+                + "".join(f"{m:<12.3f}" for m in ms)
+                + f"{batch_ms:.3f}"
+            )
+            limit = {"TPE": 2.0, "Random": 0.05}.get(name)
+            if limit is not None and max(ms[2], batch_ms) >= limit:
+                missed.append(
+                    f"{name} latency on {problem.name}: {max(ms[2], batch_ms):.3f} ms >= {limit} ms"
+                )
+    print()
+    print(f"== Medianstop on noisy learning curves ({len(seeds)} seeds x 50 trials x 20 epochs)")
+    for start_step in (0, 3, 5):
+        missed += medianstop(seeds, start_step)
+    print()
+    print("targets missed:" if missed else "all targets met")
+    for line in missed:
+        print(f"  - {line}")
+    return 1 if missed else 0
+
+
+def medianstop(
+    seeds: Sequence[int], start_step: int, n_trials: int = 50, epochs: int = 20
+) -> list[str]:
+    """Noisy learning curves run one after another; Medianstop judges every new result.
+
+    Trial i's loss at epoch t is final_i + (first_i - final_i) (t + 1)^-rate_i + N(0, 0.05^2), with
+    final ~ U(0.1, 1), first - final ~ U(0.5, 1.5), rate ~ U(0.3, 1). Stopped trials do not join
+    the succeeded ones the median is taken over (NNI: EARLY_STOPPED is not SUCCEEDED).
+    """
+    cls = ASSESSORS["Medianstop"]
+    assessor = cls(cls.Options.model_validate({"start_step": start_step}))
+    fractions, killed_best = [], 0
+    for seed in seeds:
+        rng = np.random.default_rng([seed, 777])
+        final = rng.uniform(0.1, 1.0, n_trials)
+        first = final + rng.uniform(0.5, 1.5, n_trials)
+        rate = rng.uniform(0.3, 1.0, n_trials)
+        t = np.arange(1, epochs + 1)
+        full = final[:, None] + (first - final)[:, None] * t[None, :] ** -rate[:, None]
+        full += rng.normal(0.0, 0.05, full.shape)
+        succeeded: list[list[float]] = []
+        used, stopped = 0, set()
+        for i in range(n_trials):
+            for step in range(1, epochs + 1):
+                used += 1
+                if (
+                    step < epochs
+                    and assessor.assess(list(full[i, :step]), succeeded) == Verdict.STOP
+                ):
+                    stopped.add(i)
+                    break
+            else:
+                succeeded.append(list(full[i]))
+        fractions.append(used / (n_trials * epochs))
+        killed_best += int(np.argmin(full[:, -1])) in stopped
+    print(
+        f"Medianstop start_step={start_step}: epochs used median {np.median(fractions):.1%} "
+        f"[{np.percentile(fractions, 25):.1%}, {np.percentile(fractions, 75):.1%}] of running every "
+        f"trial to the end; stopped the eventual best in {killed_best} of {len(seeds)} seeds"
+    )
+    if start_step != 5:
+        return []
+    missed = []
+    if np.median(fractions) > 0.5:
+        missed.append(f"Medianstop used {np.median(fractions):.1%} > 50% of the epochs")
+    if killed_best:
+        missed.append(f"Medianstop stopped the eventual best trial in {killed_best} seeds")
+    return missed
+
+
+def check(problem: Problem, finals: Mapping[str, float]) -> list[str]:
+    regret = {k: v - problem.optimum for k, v in finals.items()}
+    reference = min(REFERENCES, key=lambda r: finals[r])
+    ours = min(NNIFC, key=lambda n: finals[n])
+    anchor = problem.anchor if problem.anchor is not None else finals[reference]
+    print(
+        f"regret ratio nnifc/best reference ({reference}): TPE {regret['TPE'] / regret[reference]:.3f}, "
+        f"best nnifc ({ours}) {regret[ours] / regret[reference]:.3f}; "
+        f"TPE batch=8 / sequential {regret['TPE batch=8'] / regret['TPE']:.3f}"
+    )
+    missed = []
+    if finals["TPE"] > anchor:
+        missed.append(f"{problem.name}: TPE median {finals['TPE']:.4g} > anchor {anchor:.4g}")
+    if not finals[ours] < anchor:
+        missed.append(
+            f"{problem.name}: best nnifc tuner {ours} {finals[ours]:.4g} does not beat {anchor:.4g}"
+        )
+    if regret["TPE batch=8"] > 1.1 * regret["TPE"]:
+        missed.append(
+            f"{problem.name}: TPE batch=8 regret {regret['TPE batch=8']:.4g} > 1.1 x {regret['TPE']:.4g}"
+        )
+    return missed
+
+
+if __name__ == "__main__":
+    sys.exit(main())

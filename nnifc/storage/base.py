@@ -1,0 +1,61 @@
+"""The storage interface: a file share the launcher writes and every trial pod mounts.
+
+Paths are POSIX paths relative to the share's root (the NFS export, the Azure File share);
+the layout under it is NNI's: `nni/<exp>/code/`, `nni/<exp>/<trial>/parameter.cfg`,
+`nni/<exp>/<trial>/output/<role>_<index>/`. The launcher never mounts anything: it talks to the
+share with a userspace client, and pods get a volume that mounts the same root.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from nnifc.experiment import FrameworkControllerConfig
+
+
+@dataclass(frozen=True)
+class CodeFile:
+    """One regular file of the trial code: where it is here and where it goes under code/."""
+
+    source: Path
+    relative: str  # POSIX path inside codeDir
+    size: int
+    mode: int  # permission bits, so executables stay executable
+
+
+class Storage(ABC):
+    kind: ClassVar[str]  # the `frameworkcontrollerConfig.storage` value
+
+    def __init__(self, config: FrameworkControllerConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def check(self) -> None:
+        """Reach the share and prove it is writable; raise StorageError saying what to fix."""
+
+    @abstractmethod
+    def upload(self, files: Sequence[CodeFile], dest: str) -> None:
+        """Copy the trial code to `dest` on the share (once per experiment)."""
+
+    @abstractmethod
+    def write(self, path: str, data: bytes) -> None:
+        """Create or replace a small file (parameter.cfg), creating parent directories."""
+
+    @abstractmethod
+    def read(self, path: str, offset: int, size: int) -> bytes:
+        """Up to `size` bytes of `path` from `offset`; b"" when it does not exist (yet)."""
+
+    @abstractmethod
+    def volume(self, name: str) -> dict[str, Any]:
+        """The pod `volumes:` entry named `name` that mounts the share's root."""
+
+    def secrets(self, experiment_id: str) -> list[dict[str, Any]]:
+        """Kubernetes Secret bodies the volume needs (none for NFS)."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release connections."""

@@ -1,0 +1,251 @@
+"""Tree-structured Parzen Estimator (Bergstra et al., NeurIPS 2011), NNI 2.6's classArgs.
+
+After `n_startup_jobs` random trials, the observations are split into the best
+min(ceil(gamma * sqrt(n)), linear_forgetting) and the rest; parzen.py models both and the candidate
+most likely under the good model relative to the bad one is proposed. Numbers live in [0, 1] (log
+scale for log types, quantized only at the end); normal types in standard units; choice and randint
+are categories (randint is unordered, as in NNI). A nested choice is a category whose chosen branch
+is then modelled from the observations that chose it. Running trials join the observations with a
+constant-liar loss, so a batch spreads out; an exact repeat of a known point is never proposed
+while another candidate remains.
+
+    tuner:
+      builtinTunerName: TPE
+      classArgs:
+        optimize_mode: maximize
+        tpe_args: {constant_liar_type: best, n_startup_jobs: 20, gamma: 0.25}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nnifc.records import Params, Result
+from nnifc.space import Branch, Choice, Normal, RandInt, SearchSpace, Uniform
+from nnifc.tuners import parzen
+from nnifc.tuners.base import Tuner, TunerOptions
+
+_V1_LIARS = {"min": "best", "max": "worst", "mean": "mean"}
+
+
+class TpeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    constant_liar_type: Literal["best", "worst", "mean"] | None = "best"
+    n_startup_jobs: int = Field(default=20, ge=0)
+    n_ei_candidates: int = Field(default=24, ge=1)
+    linear_forgetting: int = Field(default=25, ge=1)
+    prior_weight: float = Field(default=1.0, gt=0)
+    gamma: float = Field(default=0.25, gt=0, le=1)
+
+
+class TpeOptions(TunerOptions):
+    tpe_args: TpeArgs = TpeArgs()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: Any) -> Any:
+        """NNI v1's `parallel_optimize` / `constant_liar_type` (min|max|mean) become tpe_args."""
+        if not isinstance(data, Mapping) or not {"parallel_optimize", "constant_liar_type"} & set(
+            data
+        ):
+            return data
+        data = dict(data)
+        parallel = data.pop("parallel_optimize", False)
+        liar = data.pop("constant_liar_type", "min")
+        if "tpe_args" in data:
+            raise ValueError("give either tpe_args or v1's parallel_optimize/constant_liar_type")
+        if not isinstance(parallel, bool):
+            raise ValueError(f"parallel_optimize must be true or false, got {parallel!r}")
+        if liar not in _V1_LIARS:
+            raise ValueError(f"constant_liar_type must be one of min, max, mean, got {liar!r}")
+        data["tpe_args"] = {"constant_liar_type": _V1_LIARS[liar] if parallel else None}
+        return data
+
+
+class TpeTuner(Tuner):
+    name = "TPE"
+    Options = TpeOptions
+
+    def propose(
+        self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
+    ) -> Params:
+        assert isinstance(self.options, TpeOptions)
+        args = self.options.tpe_args
+        known = [*pending, *(r.params for r in history)]
+        if len(history) < args.n_startup_jobs:
+            return _novel(self.space.sample(rng), known, self.space, rng)
+        params, losses = _observations(history, pending, args.constant_liar_type)
+        n = len(losses)
+        n_below = min(math.ceil(args.gamma * math.sqrt(n)), args.linear_forgetting)
+        below = np.zeros(n, dtype=bool)
+        below[np.argsort(losses, kind="stable")[:n_below]] = True
+        weights = np.ones(n)
+        for part in (below, ~below):
+            idx = np.flatnonzero(part)  # in trial order: the oldest fade out first
+            if len(idx) > args.linear_forgetting:
+                old = len(idx) - args.linear_forgetting
+                weights[idx[:old]] = np.linspace(1.0 / len(idx), 1.0, num=old)
+        model = _Model(args, rng)
+        for candidate in model.candidates(self.space, params, below, weights):
+            if not any(candidate == p for p in known):
+                return candidate
+        return _novel(self.space.sample(rng), known, self.space, rng)
+
+
+def _observations(
+    history: Sequence[Result], pending: Sequence[Params], liar: str | None
+) -> tuple[list[Params], NDArray[np.float64]]:
+    real = np.array([r.loss for r in history], dtype=np.float64)
+    params = [r.params for r in history]
+    if liar is None or not pending:
+        return params, real
+    lie = 0.0
+    if len(real):
+        lie = float(
+            real.min() if liar == "best" else real.max() if liar == "worst" else real.mean()
+        )
+    return [*params, *pending], np.append(real, np.full(len(pending), lie))
+
+
+def _novel(
+    first: Params, known: Sequence[Params], space: SearchSpace, rng: np.random.Generator
+) -> Params:
+    candidate = first
+    for _ in range(32):  # only a small discrete space can keep colliding
+        if not any(candidate == p for p in known):
+            break
+        candidate = space.sample(rng)
+    return candidate
+
+
+class _Model:
+    """One proposal's worth of Parzen fitting over a (possibly nested) space."""
+
+    def __init__(self, args: TpeArgs, rng: np.random.Generator) -> None:
+        self.args, self.rng = args, rng
+
+    def candidates(
+        self,
+        space: SearchSpace,
+        obs: Sequence[Params],
+        below: NDArray[np.bool_],
+        weights: NDArray[np.float64],
+    ) -> Iterator[dict[str, Any]]:
+        """Complete parameter sets for `space`, best first, decoded only as they are asked for."""
+        if not len(obs):
+            yield space.sample(self.rng)
+            return
+        numeric = [(k, p) for k, p in space.items() if isinstance(p, Uniform | Normal)]
+        categorical = [(k, p) for k, p in space.items() if isinstance(p, Choice | RandInt)]
+        design = _design(numeric, categorical, obs)
+        x, cats = parzen.rank(
+            design,
+            below,
+            weights,
+            n_candidates=self.args.n_ei_candidates,
+            prior_weight=self.args.prior_weight,
+            rng=self.rng,
+        )
+        for i in range(len(x)):
+            values = {k: _decode(p, float(x[i, j])) for j, (k, p) in enumerate(numeric)}
+            for j, (k, p) in enumerate(categorical):
+                column = design.categorical[:, j]
+                values[k] = self._category(p, int(cats[i, j]), k, column, obs, below, weights)
+            yield {k: values[k] for k in space}
+
+    def _category(
+        self,
+        param: Choice | RandInt,
+        index: int,
+        key: str,
+        column: NDArray[np.int64],
+        obs: Sequence[Params],
+        below: NDArray[np.bool_],
+        weights: NDArray[np.float64],
+    ) -> Any:
+        if isinstance(param, RandInt):
+            return param.low + index
+        option = param.options[index]
+        if not isinstance(option, Branch):
+            return option
+        rows = np.flatnonzero(column == index)
+        inner_obs = [obs[int(r)][key] for r in rows]
+        inner = next(self.candidates(option.space, inner_obs, below[rows], weights[rows]))
+        return {"_name": option.name, **inner}
+
+
+def _design(
+    numeric: list[tuple[str, Uniform | Normal]],
+    categorical: list[tuple[str, Choice | RandInt]],
+    obs: Sequence[Params],
+) -> parzen.Design:
+    n = len(obs)
+    bounded = [isinstance(p, Uniform) for _, p in numeric]
+    return parzen.Design(
+        numeric=np.array([_encode(p, [o[k] for o in obs]) for k, p in numeric]).reshape(-1, n).T,
+        low=np.where(bounded, 0.0, -np.inf),
+        high=np.where(bounded, 1.0, np.inf),
+        prior_mu=np.where(bounded, 0.5, 0.0),
+        prior_sigma=np.ones(len(numeric)),
+        categorical=np.array(
+            [_indices(p, [o[k] for o in obs]) for k, p in categorical], dtype=np.int64
+        )
+        .reshape(-1, n)
+        .T,
+        sizes=np.array([_size(p) for _, p in categorical], dtype=np.int64),
+    )
+
+
+def _encode(param: Uniform | Normal, values: list[Any]) -> NDArray[np.float64]:
+    v = np.asarray(values, dtype=np.float64)
+    if isinstance(param, Uniform):
+        if param.log:
+            return (np.log(v) - math.log(param.low)) / (math.log(param.high) - math.log(param.low))
+        return (v - param.low) / (param.high - param.low)
+    assert isinstance(param, Normal)
+    if param.log:
+        v = np.log(np.maximum(v, param.q / 2 if param.q else 1e-300))
+    return (v - param.mu) / param.sigma
+
+
+def _decode(param: Uniform | Normal, u: float) -> float:
+    if isinstance(param, Uniform):
+        if param.log:
+            lo, hi = math.log(param.low), math.log(param.high)
+            return param.finish(math.exp(lo + u * (hi - lo)))
+        return param.finish(param.low + u * (param.high - param.low))
+    assert isinstance(param, Normal)
+    return param.finish(param.mu + u * param.sigma)
+
+
+def _indices(param: Choice | RandInt, values: list[Any]) -> list[int]:
+    if isinstance(param, RandInt):
+        return [v - param.low for v in values]
+    assert isinstance(param, Choice)
+    if param.nested:
+        names = [b.name for b in param.options]
+        return [names.index(v["_name"]) for v in values]
+    try:  # hashable options (the usual case) are looked up, not scanned
+        index = {(type(o), o): i for i, o in enumerate(reversed(param.options))}
+        last = len(param.options) - 1
+        return [last - index[type(v), v] for v in values]
+    except (TypeError, KeyError):
+        return [_option_index(param.options, v) for v in values]
+
+
+def _option_index(options: tuple[Any, ...], value: Any) -> int:
+    for i, o in enumerate(options):
+        if o == value and type(o) is type(value):
+            return i
+    raise ValueError(f"{value!r} is not one of the options {options!r}")
+
+
+def _size(param: Choice | RandInt) -> int:
+    return param.high - param.low if isinstance(param, RandInt) else len(param.options)

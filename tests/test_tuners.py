@@ -1,0 +1,266 @@
+"""The tuner contract, run for every entry of TUNERS, plus quality and classArgs checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from nnifc.records import Params, Result
+from nnifc.space import Branch, Choice, Normal, RandInt, SearchSpace, Uniform
+from nnifc.tuners import TUNERS, Tuner
+
+EVERY_TYPE = SearchSpace(
+    {
+        "optimizer": Choice(("sgd", "adam", 3, 4.5)),
+        "layers": RandInt(-2, 5),
+        "dropout": Uniform(-1.0, 2.0),
+        "batch": Uniform(0.0, 10.0, q=2.5),
+        "lr": Uniform(1e-4, 1e-1, log=True),
+        "width": Uniform(1.0, 100.0, q=5.0, log=True),  # low is off the grid: clipping keeps it
+        "shift": Normal(0.0, 1.0),
+        "epochs": Normal(10.0, 3.0, q=1.0),
+        "scale": Normal(0.0, 1.0, log=True),
+        "decay": Normal(1.0, 0.5, q=0.5, log=True),
+        "layer0": Choice(
+            (
+                Branch("Empty", SearchSpace({})),
+                Branch(
+                    "Conv",
+                    SearchSpace({"kernel": Choice((1, 2, 3, 5)), "gain": Uniform(0.0, 1.0)}),
+                ),
+                Branch(
+                    "Deep",
+                    SearchSpace(
+                        {
+                            "inner": Choice(
+                                (
+                                    Branch("a", SearchSpace({"p": RandInt(0, 3)})),
+                                    Branch("b", SearchSpace({})),
+                                )
+                            )
+                        }
+                    ),
+                ),
+            )
+        ),
+    }
+)
+CONFIGS = tuple({"x": i, "y": f"v{i % 3}"} for i in range(12))
+BATCH = SearchSpace({"combine_params": Choice(CONFIGS)})
+
+
+def space_for(name: str) -> SearchSpace:
+    """BatchTuner only runs a list of full configs; every other tuner takes any space."""
+    return BATCH if name == "BatchTuner" else EVERY_TYPE
+
+
+def valid(name: str, params: Params) -> bool:
+    """BatchTuner hands the trial one of its configs as is (NNI); others propose from the space."""
+    return params in CONFIGS if name == "BatchTuner" else space_for(name).contains(params)
+
+
+def make(name: str, **options: Any) -> Tuner:
+    cls = TUNERS[name]
+    return cls(space_for(name), cls.Options.model_validate(options))
+
+
+def loss(params: Mapping[str, Any]) -> float:
+    """Any deterministic function of every value, nested ones included."""
+    total = 0.0
+    for key, value in sorted(params.items()):
+        if isinstance(value, Mapping):
+            total += loss(value)
+        elif isinstance(value, int | float):
+            total += abs(float(value) - 0.3) / (1 + len(key))
+        else:
+            total += len(str(value))
+    return total
+
+
+def run(tuner: Tuner, n: int, seed: int = 0) -> list[Result]:
+    history: list[Result] = []
+    for i in range(n):
+        params = tuner.propose(history, [], np.random.default_rng([seed, i]))
+        if params is None:
+            break
+        history.append(Result(params, loss(params)))
+    return history
+
+
+NAMES = sorted(TUNERS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_proposal_is_in_the_space(name: str) -> None:
+    history = run(make(name, tpe_args={"n_startup_jobs": 5}) if name == "TPE" else make(name), 40)
+    assert history
+    for result in history:
+        assert valid(name, result.params), result.params
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_history(name: str) -> None:
+    params = make(name).propose([], [], np.random.default_rng(7))
+    assert params is not None
+    assert valid(name, params)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_inputs_same_proposal(name: str) -> None:
+    history = run(make(name), 30, seed=3)
+    pending = [history[0].params] if history else []
+    first = make(name).propose(history, pending, np.random.default_rng([5, 99]))
+    second = make(name).propose(history, pending, np.random.default_rng([5, 99]))
+    assert first == second
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pending_proposals_are_distinct(name: str) -> None:
+    tuner = make(name)
+    for n_history in (0, 3, 30):
+        history = run(tuner, n_history, seed=1)
+        pending: list[Params] = []
+        for i in range(8):
+            params = tuner.propose(history, pending, np.random.default_rng([2, n_history + i]))
+            if params is None:  # only a tuner with a finite list may run out
+                assert name == "BatchTuner"
+                assert len(history) + len(pending) == len(CONFIGS)
+                break
+            assert valid(name, params)
+            assert all(params != p for p in pending), f"repeated a pending point: {params}"
+            pending.append(params)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rebuilt_from_history_proposes_the_same(name: str) -> None:
+    uninterrupted = make(name)
+    history: list[Result] = []
+    proposed: list[Params | None] = []
+    for i in range(30):
+        params = uninterrupted.propose(history, [], np.random.default_rng([4, i]))
+        proposed.append(params)
+        if params is None:
+            break
+        history.append(Result(params, loss(params)))
+    for i in range(0, len(proposed), 7):
+        restarted = make(name)
+        assert restarted.propose(history[:i], [], np.random.default_rng([4, i])) == proposed[i]
+
+
+def quadratic(params: Mapping[str, Any]) -> float:
+    return sum((float(params[k]) - 1.5) ** 2 for k in ("a", "b", "c"))
+
+
+@pytest.mark.parametrize("name", ["TPE", "Anneal"])
+def test_beats_random_on_a_quadratic(name: str) -> None:
+    space = SearchSpace({k: Uniform(-10.0, 10.0) for k in ("a", "b", "c")})
+
+    def best(tuner: Tuner, seed: int) -> float:
+        history: list[Result] = []
+        for i in range(60):
+            params = tuner.propose(history, [], np.random.default_rng([seed, i]))
+            assert params is not None
+            history.append(Result(params, quadratic(params)))
+        return min(r.loss for r in history)
+
+    cls, random = TUNERS[name], TUNERS["Random"]
+    for seed in range(3):
+        ours = best(cls(space, cls.Options()), seed)
+        assert ours < best(random(space, random.Options()), seed)
+        assert ours < 0.5
+
+
+def test_grid_search_covers_a_finite_space_then_stops() -> None:
+    space = SearchSpace(
+        {
+            "a": Choice((1, 2)),
+            "b": RandInt(0, 3),
+            "q": Uniform(2.0, 10.0, q=5.0),
+            "n": Choice(
+                (Branch("x", SearchSpace({})), Branch("y", SearchSpace({"z": Choice((0, 1))})))
+            ),
+        }
+    )
+    tuner = TUNERS["GridSearch"](space, TUNERS["GridSearch"].Options())
+    history = run(tuner, 1000)
+    keys = {repr(sorted(r.params.items())) for r in history}
+    assert len(history) == len(keys) == 2 * 3 * 3 * 3  # q-grid {2, 5, 10}; branches x, y/0, y/1
+    assert tuner.propose(history, [], np.random.default_rng(0)) is None
+
+
+def test_grid_search_refines_continuous_ranges() -> None:
+    space = SearchSpace({"u": Uniform(0.0, 8.0)})
+    tuner = TUNERS["GridSearch"](space, TUNERS["GridSearch"].Options())
+    values = [r.params["u"] for r in run(tuner, 7)]
+    assert values[0] == 4.0
+    assert sorted(values[:3]) == [2.0, 4.0, 6.0]
+    assert sorted(values) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+
+
+def test_batch_tuner_runs_the_configs_in_order_then_stops() -> None:
+    history = run(make("BatchTuner"), 100)
+    assert [r.params for r in history] == list(CONFIGS)
+    assert make("BatchTuner").propose(history, [], np.random.default_rng(0)) is None
+
+
+def test_batch_tuner_needs_one_choice_of_configs() -> None:
+    options = TUNERS["BatchTuner"].Options()
+    with pytest.raises(ValueError, match="single choice"):
+        TUNERS["BatchTuner"](EVERY_TYPE, options)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("TPE", {"tpe_args": {"gamma": -1.0}}),
+        ("TPE", {"tpe_args": {"constant_liar_type": "min"}}),
+        ("TPE", {"tpe_args": {"n_startup_jobs": "20"}}),
+        ("TPE", {"constant_liar_type": "best"}),
+        ("TPE", {"parallel_optimize": "yes"}),
+        ("TPE", {"parallel_optimize": True, "tpe_args": {}}),
+        ("TPE", {"population_size": 3}),
+        ("Anneal", {"constant_liar_type": "worst"}),
+        ("Anneal", {"tpe_args": {}}),
+        ("Evolution", {"population_size": 0}),
+        ("Evolution", {"population_size": 2.5}),
+        ("GridSearch", {"population_size": 3}),
+        ("BatchTuner", {"parallel_optimize": True}),
+        ("Random", {"optimize_mode": "maximise"}),
+    ],
+)
+def test_bad_class_args_are_rejected(name: str, options: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        TUNERS[name].Options.model_validate(options)
+
+
+@pytest.mark.parametrize(
+    ("options", "liar"),
+    [
+        ({}, "best"),
+        ({"parallel_optimize": True}, "best"),
+        ({"parallel_optimize": True, "constant_liar_type": "min"}, "best"),
+        ({"parallel_optimize": True, "constant_liar_type": "max"}, "worst"),
+        ({"parallel_optimize": True, "constant_liar_type": "mean"}, "mean"),
+        ({"parallel_optimize": False, "constant_liar_type": "max"}, None),
+        ({"tpe_args": {"constant_liar_type": None}}, None),
+    ],
+)
+def test_tpe_maps_v1_keys(options: dict[str, Any], liar: str | None) -> None:
+    parsed = TUNERS["TPE"].Options.model_validate({"optimize_mode": "maximize", **options})
+    assert parsed.tpe_args.constant_liar_type == liar  # type: ignore[attr-defined]
+    assert parsed.optimize_mode == "maximize"
+
+
+def test_class_args_defaults_follow_nni() -> None:
+    tpe = TUNERS["TPE"].Options().tpe_args  # type: ignore[attr-defined]
+    assert (tpe.n_startup_jobs, tpe.n_ei_candidates, tpe.linear_forgetting) == (20, 24, 25)
+    assert (tpe.prior_weight, tpe.gamma) == (1.0, 0.25)
+    assert TUNERS["Evolution"].Options().population_size == 32  # type: ignore[attr-defined]
+    anneal = TUNERS["Anneal"].Options.model_validate(
+        {"parallel_optimize": True, "constant_liar_type": "max"}
+    )
+    assert anneal.constant_liar_type == "max"  # type: ignore[attr-defined]
