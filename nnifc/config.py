@@ -23,13 +23,26 @@ from nnifc import document, space
 from nnifc.assessors import ASSESSORS, AssessorOptions
 from nnifc.document import Document, Loc
 from nnifc.errors import ConfigError, Problem
-from nnifc.experiment import PLATFORM_CONFIGS, ExperimentConfig
+from nnifc.experiment import PLATFORM_CONFIGS, ExperimentConfig, FrameworkControllerExperimentConfig
 from nnifc.space import SearchSpace
 from nnifc.tuners import TUNERS, TunerOptions
 
 OptimizeMode = Literal["maximize", "minimize"]
 IGNORED = ("authorName", "multiThread", "nniManagerIp", "logDir", "logLevel", "logCollection",
            "debug", "versionCheck")  # fmt: skip
+
+MISPLACED = {
+    (
+        "trial",
+        "command",
+    ): "not used with frameworkcontroller: each of trial.taskRoles[] has its own command",
+    (
+        "trial",
+        "gpuNum",
+    ): "not used with frameworkcontroller: set gpuNum in each of trial.taskRoles[]",
+    ("trial", "taskRoles"): "taskRoles are for trainingServicePlatform: frameworkcontroller; "
+    "a local trial has trial.command",
+}
 
 
 @dataclass(frozen=True)
@@ -109,9 +122,18 @@ def _validate(doc: Document) -> ExperimentConfig:
         )
     model = PLATFORM_CONFIGS[platform]
     try:
-        return model.model_validate(doc.data, context={"base_dir": doc.path.parent})
+        config = model.model_validate(doc.data, context={"base_dir": doc.path.parent})
     except ValidationError as e:
         raise ConfigError(_problems(doc, model, e)) from None
+    if isinstance(config, FrameworkControllerExperimentConfig):
+        names = [role.name for role in config.trial.task_roles]
+        for i, name in enumerate(names):
+            if names.index(name) != i:
+                raise doc.error(
+                    ("trial", "taskRoles", i, "name"),
+                    f"task role names must be unique, {_show(name)} is used twice",
+                )
+    return config
 
 
 def _plugins(
@@ -192,17 +214,22 @@ def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:
 def _problems(
     doc: Document, model: type[BaseModel], error: ValidationError, prefix: Loc = ()
 ) -> list[Problem]:
-    seen: dict[tuple[str | int, ...], Problem] = {}
+    found: dict[tuple[str | int, ...], tuple[str, str]] = {}  # loc -> (error type, message)
     data: Any = doc.data
     for part in prefix:
         data = data[part] if isinstance(data, dict) and part in data else {}
     for item in error.errors():
-        loc = _data_loc(data, item["loc"])
-        if (*prefix, *loc) in seen:
-            continue
-        message = _message(item, model, loc)
-        seen[(*prefix, *loc)] = doc.problem((*prefix, *loc), message)
-    return sorted(seen.values(), key=lambda p: (p.line, p.column))
+        loc = (*prefix, *_data_loc(data, item["loc"]))
+        if loc not in found:
+            found[loc] = (item["type"], _message(item, model, loc[len(prefix) :]))
+    # a misspelt required key shows once, as the typo with its did-you-mean
+    for loc, (kind, message) in list(found.items()):
+        if kind == "extra_forbidden" and "did you mean" in message:
+            meant = message.rsplit("'", 2)[-2]
+            if found.get((*loc[:-1], meant), ("",))[0] == "missing":
+                del found[(*loc[:-1], meant)]
+    problems = [doc.problem(loc, message) for loc, (_, message) in found.items()]
+    return sorted(problems, key=lambda p: (p.line, p.column))
 
 
 def _data_loc(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -232,6 +259,8 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
+        if loc in MISPLACED:
+            return MISPLACED[loc]
         allowed = _keys_at(model, loc[:-1])
         return f"unknown key{_suggest(str(loc[-1]), allowed)}"
     if kind == "string_pattern_mismatch":
@@ -255,7 +284,9 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
                   "is_instance_of": "a path", "path": "a path"}  # fmt: skip
         return f"must be {wanted.get(kind.rsplit('_', 1)[0], kind)}, got {_show(got)}"
     message = str(item["msg"]).removeprefix("Value error, ")
-    return message if "got" in message else f"{message}, got {_show(got)}"
+    if "got" in message or isinstance(got, dict | list):
+        return message
+    return f"{message}, got {_show(got)}"
 
 
 def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:

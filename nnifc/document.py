@@ -64,23 +64,32 @@ class Document:
 def load(path: Path) -> Document:
     """Read `path` as JSON when it ends in .json, else as YAML."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise _whole(path, "file not found") from None
     except IsADirectoryError:
         raise _whole(path, "is a directory, expected a file") from None
-    except UnicodeDecodeError as e:
-        raise _whole(path, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
         raise _whole(path, f"cannot read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise _whole(
+            path, f"not UTF-8 text: {e.reason} (byte {raw[e.start]:#04x})", line, column
+        ) from None
     return parse(path, text)
 
 
 def parse(path: Path, text: str) -> Document:
     """Parse `text` as the content of `path`: JSON when it ends in .json, else YAML."""
-    if path.suffix.lower() == ".json":
-        return _load_json(path, text)
-    return _load_yaml(path, text)
+    try:
+        if path.suffix.lower() == ".json":
+            return _load_json(path, text)
+        return _load_yaml(path, text)
+    except RecursionError:
+        raise _whole(path, "nested too deeply to be a config or search space") from None
 
 
 def _whole(path: Path, message: str, line: int = 0, column: int = 0) -> ConfigError:
@@ -117,12 +126,26 @@ def _load_json(path: Path, text: str) -> Document:
             raise _whole(path, "the file is empty") from None
         raise _whole(path, f"invalid JSON: {e.msg}", e.lineno, e.colno) from None
     except ValueError as e:
-        raise _whole(path, f"invalid JSON: {e}") from None
+        line, column = _duplicate_position(text)
+        raise _whole(path, f"invalid JSON: {e}", line, column) from None
     try:  # positions only; JSON is YAML 1.2 once tabs, which YAML forbids in places, are spaces
         tree = YAML(typ="rt").load(text.replace("\t", " "))
     except YAMLError:
         tree = None
     return Document(path, text, data, tree)
+
+
+def _duplicate_position(text: str) -> tuple[int, int]:
+    """Where ruamel (which reports duplicate keys with a position) sees the repeated key."""
+    try:
+        YAML(typ="rt").load(text.replace("\t", " "))
+    except MarkedYAMLError as e:
+        mark = e.problem_mark
+        if mark is not None:
+            return mark.line + 1, mark.column + 1
+    except YAMLError:
+        pass
+    return 0, 0
 
 
 def plain(node: Any) -> Any:

@@ -48,7 +48,15 @@ class ExperimentNotFound(NnifcError):
 
 
 class PlatformError(NnifcError):
-    """Starting, watching or stopping a trial failed."""
+    """Starting, watching or stopping a trial failed; `status` is the HTTP status, if any."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotAuthorized(PlatformError):
+    """The cluster refused our credentials (401) or a permission (403)."""
 
 
 class StorageError(NnifcError):

@@ -7,12 +7,21 @@ name rules, storage blocks that match `storage`, anchored Azure name patterns) m
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
@@ -25,17 +34,29 @@ def duration_seconds(text: str) -> int:
     return int(text[:-1]) * UNIT_SECONDS[text[-1]]
 
 
-def _duration(value: str) -> str:
-    if not DURATION.match(value):
+def _duration(value: object) -> str:
+    if not isinstance(value, str) or not DURATION.match(value):
+        shown = json.dumps(value)
         raise ValueError(
-            f"must be a whole number and a unit s, m, h or d, like 30m or 10h, got {value!r}"
+            f"must be a whole number and a unit s, m, h or d, like 30m or 10h, got {shown}"
         )
     return value
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:
     base = (info.context or {}).get("base_dir", Path.cwd())
-    return Path(os.path.abspath(base / value.expanduser()))
+    try:
+        expanded = value.expanduser()
+    except RuntimeError:
+        raise ValueError(f"cannot expand {str(value).split('/')[0]}: no such user") from None
+    return Path(os.path.abspath(base / expanded))
+
+
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        shown = json.dumps(value)
+        raise ValueError(f"must be an absolute path on the NFS server (start with /), got {shown}")
+    return value
 
 
 def _existing_dir(value: Path) -> Path:
@@ -52,7 +73,7 @@ def _existing_file(value: Path) -> Path:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
+Duration = Annotated[str, BeforeValidator(_duration)]
 ConfigPath = Annotated[Path, Field(strict=False), AfterValidator(_resolve)]
 ExistingDir = Annotated[ConfigPath, AfterValidator(_existing_dir)]
 ExistingFile = Annotated[ConfigPath, AfterValidator(_existing_file)]
@@ -107,22 +128,14 @@ class TaskRole(Model):
     framework_attempt_completion_policy: CompletionPolicy
 
 
-def _unique_roles(roles: list[TaskRole]) -> list[TaskRole]:
-    names = [r.name for r in roles]
-    for i, name in enumerate(names):
-        if names.index(name) != i:
-            raise ValueError(f"task role names must be unique, {name!r} appears twice")
-    return roles
-
-
 class FrameworkControllerTrial(Model):
     code_dir: ExistingDir
-    task_roles: Annotated[list[TaskRole], Field(min_length=1), AfterValidator(_unique_roles)]
+    task_roles: Annotated[list[TaskRole], Field(min_length=1)]  # unique names: see config.py
 
 
 class Nfs(Model):
     server: Text
-    path: Annotated[str, Field(pattern=r"^/")]
+    path: Annotated[str, AfterValidator(_absolute)]
 
 
 class KeyVault(Model):

@@ -216,12 +216,19 @@ def _parse_parameter(
         fail(vloc, f"{type_} takes exactly {arity} numbers, got {len(values)}")
         return None
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not _finite(v):
             fail((*vloc, i), f"must be a finite number, got {_show(v)}")
             return None
         if type_ == "randint" and not isinstance(v, int):
             fail((*vloc, i), f"randint bounds must be integers, got {_show(v)}")
             return None
+        if type_ == "randint" and not -(2**63) <= v < 2**63:
+            fail((*vloc, i), f"randint bounds must fit in 64 bits, got {_show(v)}")
+            return None
+    reason = _unrepresentable(type_, [float(v) for v in values])
+    if reason:
+        fail(vloc, f"{type_} {_show(values)}: {reason}")
+        return None
     q = float(values[2]) if arity == 3 else None
     if q is not None and q <= 0:
         fail((*vloc, 2), f"q must be > 0, got {_show(values[2])}")
@@ -241,6 +248,32 @@ def _parse_parameter(
         fail((*vloc, 0), f"{type_} needs low > 0, got {_show(first)}")
         return None
     return Uniform(float(first), float(second), q, "log" in type_)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _unrepresentable(type_: str, values: list[float]) -> str:
+    """Why values drawn from these arguments would overflow a float ("" when they would not)."""
+    first, second = values[0], values[1]
+    q = values[2] if len(values) == 3 else None
+    if "normal" in type_:
+        reach = abs(first) + 10 * second  # ten sigma: beyond it nothing is ever drawn
+        if "log" in type_:
+            if reach > 700:
+                return "exp(mu + 10 sigma) overflows; lower mu or sigma"
+            reach = math.exp(reach)
+    else:
+        if not math.isfinite(second - first):
+            return "the range is too wide to draw from"
+        reach = max(abs(first), abs(second))
+    if not math.isfinite(reach) or (q is not None and q > 0 and not math.isfinite(reach / q)):
+        return "q is too small for this range" if q else "values would overflow"
+    return ""
 
 
 def _parse_choice(

@@ -1,6 +1,6 @@
 """The POSIX-sh wrapper every task runs in, and the files and environment it is given.
 
-The same script runs a local trial and (later) each task of a Framework: it runs the user's
+The same script runs a local trial and each task of a Framework: it runs the user's
 command exactly as written (passed in $NNIFC_COMMAND, never spliced into shell text, so quotes,
 `$` and newlines need no escaping), tees its stdout+stderr to a file the launcher reads for
 metrics and logs, and records the command's exit code in a file that outlives the process.
@@ -9,7 +9,7 @@ metrics and logs, and records the command's exit code in a file that outlives th
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import PurePath
 
 from nnifc.records import TrialSpec
 
@@ -17,6 +17,11 @@ SCRIPT = """\
 #!/bin/sh
 # nnifc task wrapper (generated): run $NNIFC_COMMAND, tee its output to $NNIFC_LOG, keep its exit code.
 mkdir -p "$NNI_OUTPUT_DIR" "$(dirname "$NNIFC_LOG")" || exit 70
+exec 2>>"$NNIFC_LOG"
+if [ -n "${NNIFC_CODE_SRC:-}" ]; then
+  mkdir -p "$NNIFC_WORKDIR" && cp -R "$NNIFC_CODE_SRC/." "$NNIFC_WORKDIR/" || exit 70
+fi
+if [ -f /mnt/frameworkbarrier/injector.sh ]; then . /mnt/frameworkbarrier/injector.sh; fi
 cd "$NNIFC_WORKDIR" || exit 70
 rm -f "$NNIFC_EXIT"
 { sh -c "$NNIFC_COMMAND" 2>&1; echo "$?" > "$NNIFC_EXIT.tmp"; mv -f "$NNIFC_EXIT.tmp" "$NNIFC_EXIT"; } \\
@@ -41,7 +46,7 @@ def parameter_cfg(spec: TrialSpec) -> str:
 
 
 def task_env(
-    spec: TrialSpec, *, sys_dir: Path, task: str, command: str, workdir: Path
+    spec: TrialSpec, *, sys_dir: PurePath, task: str, command: str, workdir: PurePath
 ) -> dict[str, str]:
     """What unmodified `import nni` code needs (nni 1.x-3.x), plus the wrapper's own inputs.
 

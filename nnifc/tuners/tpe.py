@@ -19,7 +19,7 @@ while another candidate remains.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -47,26 +47,18 @@ class TpeArgs(BaseModel):
 
 class TpeOptions(TunerOptions):
     tpe_args: TpeArgs = TpeArgs()
+    # NNI v1's spelling of the constant liar; mapped onto tpe_args (min->best, max->worst)
+    parallel_optimize: bool | None = None
+    constant_liar_type: Literal["min", "max", "mean"] | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_v1(cls, data: Any) -> Any:
-        """NNI v1's `parallel_optimize` / `constant_liar_type` (min|max|mean) become tpe_args."""
-        if not isinstance(data, Mapping) or not {"parallel_optimize", "constant_liar_type"} & set(
-            data
-        ):
-            return data
-        data = dict(data)
-        parallel = data.pop("parallel_optimize", False)
-        liar = data.pop("constant_liar_type", "min")
-        if "tpe_args" in data:
+    @model_validator(mode="after")
+    def _from_v1(self) -> TpeOptions:
+        if self.parallel_optimize is None and self.constant_liar_type is None:
+            return self
+        if "tpe_args" in self.model_fields_set:
             raise ValueError("give either tpe_args or v1's parallel_optimize/constant_liar_type")
-        if not isinstance(parallel, bool):
-            raise ValueError(f"parallel_optimize must be true or false, got {parallel!r}")
-        if liar not in _V1_LIARS:
-            raise ValueError(f"constant_liar_type must be one of min, max, mean, got {liar!r}")
-        data["tpe_args"] = {"constant_liar_type": _V1_LIARS[liar] if parallel else None}
-        return data
+        liar = _V1_LIARS[self.constant_liar_type or "min"] if self.parallel_optimize else None
+        return self.model_copy(update={"tpe_args": TpeArgs(constant_liar_type=liar)})  # type: ignore[arg-type]
 
 
 class TpeTuner(Tuner):
