@@ -15,13 +15,14 @@ from types import FrameType
 from typing import Any
 
 import click
+import numpy as np
 from rich.console import Console
 
 from nnifc import __version__, config, launcher, view
 from nnifc.errors import ConfigError, NnifcError
 from nnifc.monitor import Monitor
 from nnifc.platforms import PLATFORMS
-from nnifc.records import ExperimentStatus
+from nnifc.records import ExperimentStatus, TrialSpec
 from nnifc.scheduler import Scheduler
 from nnifc.store import Store, experiment_ids
 
@@ -62,24 +63,34 @@ def cli() -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Validate everything and show what would run; create nothing."
 )
-def create(config_path: Path, detach: bool, dry_run: bool) -> None:
+@click.option(
+    "--context", help="kubeconfig context (frameworkcontroller); default: the current one."
+)
+@click.option(
+    "--namespace", help="Kubernetes namespace; default: frameworkcontrollerConfig.namespace."
+)
+def create(
+    config_path: Path, detach: bool, dry_run: bool, context: str | None, namespace: str | None
+) -> None:
     """Validate a config and run its experiment.
 
     \b
     Example:
         nnifc create --config exp.yml
+        nnifc create --config exp.yml --dry-run
     """
     experiment = config.load(config_path)
     for warning in experiment.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
+    platform = PLATFORMS[experiment.platform]
     if dry_run:
-        _print_plan(experiment)
+        _print_plan(experiment, options)
+    platform.preflight(experiment, options)
+    if dry_run:
+        out.print("checks passed; nothing was created (dry run)")
         return
-    if experiment.platform not in PLATFORMS:
-        raise NnifcError(
-            f"trainingServicePlatform {experiment.platform} cannot run trials in nnifc {__version__} yet"
-        )
-    store = launcher.register(experiment)
+    store = launcher.register(experiment, options)
     exp_id = store.experiment().id
     if detach:
         store.set_experiment(pid=launcher.start_detached(exp_id))
@@ -161,28 +172,46 @@ def status(exp_id: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("ids", nargs=-1, required=True, metavar="[EXP] TRIAL")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing output while the trial runs.")
-def logs(ids: tuple[str, ...], follow: bool) -> None:
-    """Print a trial's output (stdout and stderr), also after it finished.
+@click.option("--role", help="Only this task role's output (frameworkcontroller).")
+@click.option("--index", type=int, help="Only this task index of the role.")
+def logs(ids: tuple[str, ...], follow: bool, role: str | None, index: int | None) -> None:
+    """Print a trial's output (stdout and stderr), also after its pods are gone.
 
     \b
     Example:
         nnifc logs a1b2c --follow
+        nnifc logs 3kq9x0ab a1b2c --role worker --index 1
     """
     if len(ids) > 2:
         raise click.UsageError("give a trial id, optionally preceded by its experiment id")
     store, trial_id = launcher.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
-    readers = launcher.platform_for(store.experiment()).outputs(trial_id)
+    platform = launcher.platform_for(store.experiment())
+    readers = {
+        task: read
+        for task, read in platform.outputs(trial_id).items()
+        if (role is None or task.rsplit("_", 1)[0] == role)
+        and (index is None or task.rsplit("_", 1)[1] == str(index))
+    }
+    if not readers:
+        raise NnifcError(
+            f"trial {trial_id} has no task {role or '*'}_{'*' if index is None else index}"
+        )
     offsets = dict.fromkeys(readers, 0)
-    while True:
-        finished = store.trial(trial_id).status.final
-        for task, read in readers.items():
-            while chunk := read(offsets[task], 1 << 16):
-                offsets[task] += len(chunk)
-                sys.stdout.buffer.write(chunk)
-        sys.stdout.flush()
-        if not follow or finished:
-            return
-        time.sleep(0.2)
+    try:
+        while True:
+            finished = store.trial(trial_id).status.final
+            for task, read in readers.items():
+                if len(readers) > 1 and offsets[task] == 0 and not follow:
+                    click.echo(f"==> {task} <==")
+                while chunk := read(offsets[task], 1 << 16):
+                    offsets[task] += len(chunk)
+                    sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            if not follow or finished:
+                return
+            time.sleep(0.5)
+    finally:
+        platform.close()
 
 
 @cli.command()
@@ -210,28 +239,12 @@ def stop(exp_id: str | None, stop_all: bool) -> None:
         out.print(f"experiment {target}: {final.value}")
 
 
-def _print_plan(experiment: config.Experiment) -> None:
-    import numpy as np
-
-    c = experiment.config
-    first = experiment.space.sample(np.random.default_rng(experiment.tuner_options.seed or 0))
-    out.print(f"[green]valid:[/] {experiment.source}")
-    out.print(f"  experiment   {c.experiment_name} on {experiment.platform}")
-    out.print(
-        f"  budget       {c.max_trial_num} trials, {c.trial_concurrency} at a time, at most {c.max_exec_duration}"
-    )
-    out.print(
-        f"  tuner        {experiment.tuner_name} {experiment.tuner_options.model_dump(exclude_none=True)}"
-    )
-    if experiment.assessor_name and experiment.assessor_options:
-        out.print(
-            f"  assessor     {experiment.assessor_name} {experiment.assessor_options.model_dump(exclude_none=True)}"
-        )
-    out.print(f"  optimize     {experiment.optimize_mode}")
-    out.print(f"  parameters   {', '.join(experiment.space)}")
-    out.print(f"  e.g. trial   {view.params_text(first)}", soft_wrap=True)
-    out.print(f"  code         {c.trial.code_dir}")
-    out.print("nothing was created (dry run)")
+def _print_plan(experiment: config.Experiment, options: dict[str, str]) -> None:
+    seed = experiment.tuner_options.seed or 0
+    first = experiment.space.sample(np.random.default_rng([seed, 0]))
+    spec = TrialSpec("dryrun00", "first", 0, 0, first)
+    described = PLATFORMS[experiment.platform].describe(experiment, options, spec)
+    out.print(view.plan(experiment, first, described), soft_wrap=True)
 
 
 def _print_outcome(store: Store, status: ExperimentStatus) -> None:

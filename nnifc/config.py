@@ -28,8 +28,16 @@ from nnifc.space import SearchSpace
 from nnifc.tuners import TUNERS, TunerOptions
 
 OptimizeMode = Literal["maximize", "minimize"]
-IGNORED = ("authorName", "multiThread", "nniManagerIp", "logDir", "logLevel", "logCollection",
-           "debug", "versionCheck")  # fmt: skip
+IGNORED = (
+    "authorName",
+    "multiThread",
+    "nniManagerIp",
+    "logDir",
+    "logLevel",
+    "logCollection",
+    "debug",
+    "versionCheck",
+)
 
 MISPLACED = {
     (
@@ -279,9 +287,18 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
     if kind == "literal_error":
         return f"must be one of {ctx['expected']}, got {_show(got)}"
     if kind.endswith(("_type", "_parsing")):
-        wanted = {"string": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-                  "dict": "a mapping", "list": "a list", "model": "a mapping", "model_attributes": "a mapping",
-                  "is_instance_of": "a path", "path": "a path"}  # fmt: skip
+        wanted = {
+            "string": "a string",
+            "int": "an integer",
+            "float": "a number",
+            "bool": "true or false",
+            "dict": "a mapping",
+            "list": "a list",
+            "model": "a mapping",
+            "model_attributes": "a mapping",
+            "is_instance_of": "a path",
+            "path": "a path",
+        }
         return f"must be {wanted.get(kind.rsplit('_', 1)[0], kind)}, got {_show(got)}"
     message = str(item["msg"]).removeprefix("Value error, ")
     if "got" in message or isinstance(got, dict | list):

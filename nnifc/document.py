@@ -7,6 +7,7 @@ round-trip loader, whose nodes keep their positions. JSON is parsed by the json 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -163,3 +164,13 @@ def plain(node: Any) -> Any:
     if isinstance(node, str):
         return str(node)
     return node
+
+
+def to_yaml(data: Any) -> str:
+    """Plain data as block-style YAML (for showing generated Kubernetes objects)."""
+    out = io.StringIO()
+    dumper = YAML(typ="safe", pure=True)
+    dumper.default_flow_style = False
+    dumper.width = 4096
+    dumper.dump(data, out)
+    return out.getvalue()

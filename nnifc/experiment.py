@@ -157,6 +157,12 @@ class FrameworkControllerConfig(Model):
     azure_storage: AzureStorage | None = None
     upload_retry_count: int | None = Field(default=None, ge=1, le=99999)
     reuse: bool | None = None
+    # nnifc's own keys (NNI has none of these)
+    pending_timeout: Duration = "15m"  # a trial whose pods stay Pending this long fails
+    framework_barrier: bool | None = None  # default: on when a trial has more than one task
+    framework_barrier_image: Text = "frameworkcontroller/frameworkbarrier"
+    max_code_files: int = Field(default=2000, ge=1)
+    max_code_size_mb: int = Field(default=300, alias="maxCodeSizeMB", ge=1)
 
     @model_validator(mode="after")
     def _storage_blocks_match(self) -> FrameworkControllerConfig:

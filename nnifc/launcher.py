@@ -7,12 +7,14 @@ if no loop is left to do it, cancels the trials itself, so stopping works even a
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from nnifc import config
@@ -54,7 +56,7 @@ def reload(row: ExperimentRow) -> Experiment:
 
 def platform_for(row: ExperimentRow, experiment: Experiment | None = None) -> Platform:
     experiment = experiment or reload(row)
-    return PLATFORMS[row.platform](experiment, experiment_dir(row.id))
+    return PLATFORMS[row.platform](experiment, experiment_dir(row.id), json.loads(row.options))
 
 
 def start_detached(exp_id: str) -> int:
@@ -62,8 +64,11 @@ def start_detached(exp_id: str) -> int:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nnifc", "run-loop", exp_id],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     return proc.pid
 
 
@@ -84,19 +89,23 @@ def stop(store: Store) -> ExperimentStatus:
         if loop_alive(row) and not store.experiment().status.final:
             os.kill(row.pid, signal.SIGKILL)  # hung for a minute: finish the job from here
     row = store.experiment()
-    live = [t for t in store.trials() if not t.status.final]
-    if live:
-        platform = platform_for(row)
-        for trial in live:
+    platform = platform_for(row)
+    try:
+        for trial in store.trials():
+            if trial.status.final:
+                continue
             if trial.handle is not None:
                 platform.cancel(trial.id, trial.handle)
             store.set_status(trial.id, TrialStatus.USER_CANCELED, message="stopped by the user")
+        platform.cleanup()
+    finally:
+        platform.close()
     if not row.status.final:
         store.set_experiment(status=ExperimentStatus.STOPPED, ended=time.time())
     return store.experiment().status
 
 
-def register(experiment: Experiment) -> Store:
+def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:
     """Give a validated experiment an id and a store; nothing runs yet."""
     exp_id = new_id(8)
     while experiment_dir(exp_id).exists():
@@ -105,14 +114,25 @@ def register(experiment: Experiment) -> Store:
     store = Store(experiment_dir(exp_id) / "nnifc.db", create=True)
     store.add_experiment(
         ExperimentRow(
-            id=exp_id, name=experiment.config.experiment_name, platform=experiment.platform,
-            config_path=str(experiment.source), config_text=experiment.config_text,
-            space_text=experiment.space_text, seed=seed if seed is not None else secrets.randbits(32),
-            optimize_mode=experiment.optimize_mode, max_trials=experiment.config.max_trial_num,
-            max_seconds=experiment.config.max_exec_seconds, status=ExperimentStatus.RUNNING,
-            started=time.time(), ended=None, pid=os.getpid(), stop_requested=False, message="",
+            id=exp_id,
+            name=experiment.config.experiment_name,
+            platform=experiment.platform,
+            config_path=str(experiment.source),
+            config_text=experiment.config_text,
+            space_text=experiment.space_text,
+            seed=seed if seed is not None else secrets.randbits(32),
+            optimize_mode=experiment.optimize_mode,
+            max_trials=experiment.config.max_trial_num,
+            max_seconds=experiment.config.max_exec_seconds,
+            status=ExperimentStatus.RUNNING,
+            started=time.time(),
+            ended=None,
+            pid=os.getpid(),
+            stop_requested=False,
+            message="",
+            options=json.dumps(dict(options or {})),
         )
-    )  # fmt: skip
+    )
     return store
 
 

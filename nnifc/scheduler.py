@@ -104,7 +104,12 @@ class Scheduler:
             self.store.set_experiment(
                 status=ExperimentStatus.ERROR, ended=time.time(), message=message
             )
+            with contextlib.suppress(Exception):
+                self.platform.cleanup()
+            self.platform.close()
             raise
+        self.platform.cleanup()
+        self.platform.close()
         self.store.set_experiment(status=status, ended=time.time())
         self.on_change()
         return status
@@ -216,9 +221,11 @@ class Scheduler:
             value = trial.intermediate[-1]
         if trial.status is TrialStatus.SUCCEEDED:
             self.finished_curves.append(curve)
-        if value is not None and math.isfinite(value) and trial.status in (
-            TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED
-        ):  # fmt: skip
+        if (
+            value is not None
+            and math.isfinite(value)
+            and trial.status in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED)
+        ):
             self.history.append(Result(trial.params, loss(value, self.mode)))
         elif trial.status is TrialStatus.FAILED:
             # the worst possible loss: models learn to avoid it, grids do not run it again

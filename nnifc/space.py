@@ -20,8 +20,18 @@ import numpy as np
 from nnifc.document import Document, Loc
 from nnifc.errors import ConfigError, Problem
 
-TYPES = ("choice", "randint", "uniform", "quniform", "loguniform", "qloguniform",
-         "normal", "qnormal", "lognormal", "qlognormal")  # fmt: skip
+TYPES = (
+    "choice",
+    "randint",
+    "uniform",
+    "quniform",
+    "loguniform",
+    "qloguniform",
+    "normal",
+    "qnormal",
+    "lognormal",
+    "qlognormal",
+)
 
 
 @dataclass(frozen=True)

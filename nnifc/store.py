@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS experiment (
     config_text TEXT NOT NULL, space_text TEXT NOT NULL, seed INTEGER NOT NULL,
     optimize_mode TEXT NOT NULL, max_trials INTEGER NOT NULL, max_seconds INTEGER NOT NULL,
     status TEXT NOT NULL, started REAL NOT NULL, ended REAL, pid INTEGER,
-    stop_requested INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '');
+    stop_requested INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+    options TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS trial (
     id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, parameter_id INTEGER NOT NULL,
     params TEXT NOT NULL, status TEXT NOT NULL, handle TEXT, created REAL NOT NULL,
@@ -57,6 +58,7 @@ class ExperimentRow:
     pid: int | None
     stop_requested: bool
     message: str
+    options: str = "{}"  # JSON of the platform options given to create (context, namespace)
 
 
 @dataclass(frozen=True)
@@ -129,11 +131,27 @@ class Store:
     def add_experiment(self, row: ExperimentRow) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO experiment VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (row.id, row.name, row.platform, row.config_path, row.config_text, row.space_text,
-                 row.seed, row.optimize_mode, row.max_trials, row.max_seconds, row.status.value,
-                 row.started, row.ended, row.pid, int(row.stop_requested), row.message),
-            )  # fmt: skip
+                "INSERT INTO experiment VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    row.id,
+                    row.name,
+                    row.platform,
+                    row.config_path,
+                    row.config_text,
+                    row.space_text,
+                    row.seed,
+                    row.optimize_mode,
+                    row.max_trials,
+                    row.max_seconds,
+                    row.status.value,
+                    row.started,
+                    row.ended,
+                    row.pid,
+                    int(row.stop_requested),
+                    row.message,
+                    row.options,
+                ),
+            )
 
     def experiment(self) -> ExperimentRow:
         row = self._db.execute("SELECT * FROM experiment").fetchone()
@@ -156,9 +174,15 @@ class Store:
             db.execute(
                 "INSERT INTO trial (id, sequence, parameter_id, params, status, created)"
                 " VALUES (?,?,?,?,?,?)",
-                (spec.trial_id, spec.sequence, spec.parameter_id, json.dumps(dict(spec.params)),
-                 TrialStatus.WAITING.value, time.time()),
-            )  # fmt: skip
+                (
+                    spec.trial_id,
+                    spec.sequence,
+                    spec.parameter_id,
+                    json.dumps(dict(spec.params)),
+                    TrialStatus.WAITING.value,
+                    time.time(),
+                ),
+            )
 
     def set_handle(self, trial_id: str, handle: str) -> None:
         with self._tx() as db:
@@ -171,8 +195,13 @@ class Store:
         now = time.time()
         with self._tx() as db:
             row = db.execute("SELECT status FROM trial WHERE id = ?", (trial_id,)).fetchone()
-            if row is None or TrialStatus(row["status"]).final or row["status"] == status.value:
+            if row is None or TrialStatus(row["status"]).final:
                 return False
+            if row["status"] == status.value:
+                if not message:
+                    return False
+                db.execute("UPDATE trial SET message = ? WHERE id = ?", (message, trial_id))
+                return True
             if status is TrialStatus.RUNNING:
                 db.execute(
                     "UPDATE trial SET status = ?, started = ? WHERE id = ?",
@@ -200,9 +229,17 @@ class Store:
                 ).fetchone()[0]
             cursor = db.execute(
                 "INSERT OR IGNORE INTO metric VALUES (?,?,?,?,?,?,?,?)",
-                (event.trial_id, event.task, event.offset, int(event.final), step, event.value,
-                 event.raw, time.time()),
-            )  # fmt: skip
+                (
+                    event.trial_id,
+                    event.task,
+                    event.offset,
+                    int(event.final),
+                    step,
+                    event.value,
+                    event.raw,
+                    time.time(),
+                ),
+            )
             if cursor.rowcount == 0:
                 return None
             if event.final:
@@ -225,8 +262,13 @@ class Store:
         row = self._db.execute("SELECT * FROM trial WHERE id = ?", (trial_id,)).fetchone()
         if row is None:
             raise ExperimentNotFound(f"no trial {trial_id!r} in this experiment")
-        curve = [m[0] for m in self._db.execute(
-            "SELECT value FROM metric WHERE trial_id = ? AND final = 0 ORDER BY step", (trial_id,))]  # fmt: skip
+        curve = [
+            m[0]
+            for m in self._db.execute(
+                "SELECT value FROM metric WHERE trial_id = ? AND final = 0 ORDER BY step",
+                (trial_id,),
+            )
+        ]
         return self._trial(row, curve)
 
     @staticmethod
@@ -239,7 +281,11 @@ class Store:
 
     def finished_in_order(self) -> list[TrialRow]:
         """Final-status trials in the order they finished: the tuner's history, replayable."""
-        ids = [r[0] for r in self._db.execute(
-            "SELECT id FROM trial WHERE finish_order IS NOT NULL ORDER BY finish_order")]  # fmt: skip
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM trial WHERE finish_order IS NOT NULL ORDER BY finish_order"
+            )
+        ]
         by_id = {t.id: t for t in self.trials()}
         return [by_id[i] for i in ids]

@@ -16,15 +16,24 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from nnifc.config import Experiment
 from nnifc.experiment import duration_seconds
-from nnifc.records import TrialStatus
+from nnifc.records import Params, TrialStatus
 from nnifc.store import ExperimentRow, TrialRow
 
 STATUS_STYLE = {
-    "SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan", "WAITING": "dim",
-    "EARLY_STOPPED": "yellow", "USER_CANCELED": "magenta", "SYS_CANCELED": "magenta",
-    "DONE": "green", "STOPPED": "magenta", "ERROR": "red", "NO_MORE_TRIAL": "cyan",
-}  # fmt: skip
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "RUNNING": "cyan",
+    "WAITING": "dim",
+    "EARLY_STOPPED": "yellow",
+    "USER_CANCELED": "magenta",
+    "SYS_CANCELED": "magenta",
+    "DONE": "green",
+    "STOPPED": "magenta",
+    "ERROR": "red",
+    "NO_MORE_TRIAL": "cyan",
+}
 
 
 def best(trials: Sequence[TrialRow], optimize_mode: str) -> TrialRow | None:
@@ -88,9 +97,15 @@ def experiments_table(rows: Sequence[tuple[ExperimentRow, str, Sequence[TrialRow
         done = sum(1 for t in trials if t.status.final)
         top = best(trials, row.optimize_mode)
         table.add_row(
-            row.id, row.name, row.platform, _styled(status), f"{done}/{row.max_trials}",
-            number(top.final) if top else "", when(row.started), span(row.started, row.ended),
-        )  # fmt: skip
+            row.id,
+            row.name,
+            row.platform,
+            _styled(status),
+            f"{done}/{row.max_trials}",
+            number(top.final) if top else "",
+            when(row.started),
+            span(row.started, row.ended),
+        )
     return table
 
 
@@ -130,15 +145,26 @@ def trials_table(trials: Sequence[TrialRow], *, limit: int | None = None) -> Tab
         "final",
         "parameters",
     ):
-        table.add_column(column, no_wrap=column not in ("parameters",),
-                         justify="right" if column in ("seq", "intermediate", "final") else "left")  # fmt: skip
+        table.add_column(
+            column,
+            no_wrap=column not in ("parameters",),
+            justify="right" if column in ("seq", "intermediate", "final") else "left",
+        )
     for t in shown:
         latest = next((v for v in reversed(t.intermediate) if v is not None), None)
         status = _styled(t.status.value)
         if t.status is TrialStatus.FAILED and t.message:
             status.append(f"\n{t.message}", style="dim")
-        table.add_row(t.id, str(t.sequence), status, when(t.started), span(t.started, t.ended),
-                      number(latest), number(t.final), params_text(t.params))  # fmt: skip
+        table.add_row(
+            t.id,
+            str(t.sequence),
+            status,
+            when(t.started),
+            span(t.started, t.ended),
+            number(latest),
+            number(t.final),
+            params_text(t.params),
+        )
     return table
 
 
@@ -190,3 +216,32 @@ def trial_line(t: TrialRow) -> str:
         parts.append(f"({t.message})")
     parts.append(params_text(t.params))
     return " ".join(parts)
+
+
+def plan(experiment: Experiment, first: Params, framework_yaml: str | None) -> Group:
+    """What `create --dry-run` shows: the validated settings, a first trial, its Framework."""
+    c = experiment.config
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("experiment", f"{c.experiment_name} on {experiment.platform}")
+    grid.add_row(
+        "budget",
+        f"{c.max_trial_num} trials, {c.trial_concurrency} at a time, at most {c.max_exec_duration}",
+    )
+    grid.add_row(
+        "tuner", f"{experiment.tuner_name} {experiment.tuner_options.model_dump(exclude_none=True)}"
+    )
+    if experiment.assessor_name and experiment.assessor_options:
+        grid.add_row(
+            "assessor",
+            f"{experiment.assessor_name} {experiment.assessor_options.model_dump(exclude_none=True)}",
+        )
+    grid.add_row("optimize", experiment.optimize_mode)
+    grid.add_row("parameters", ", ".join(experiment.space))
+    grid.add_row("first trial", params_text(dict(first)))
+    grid.add_row("code", str(c.trial.code_dir))
+    parts: list[Any] = [Text.assemble(("valid: ", "green"), str(experiment.source)), grid]
+    if framework_yaml is not None:
+        parts += [Text("\nthe first trial's Framework:", style="bold"), Text(framework_yaml)]
+    return Group(*parts)

@@ -9,7 +9,7 @@ every metric line before the status that ends its trial, so no final metric is l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,9 +22,25 @@ Reader = Callable[[int, int], bytes]  # read(offset, size) of a task's output
 class Platform(ABC):
     name: ClassVar[str]  # the trainingServicePlatform value
 
-    def __init__(self, experiment: Experiment, exp_dir: Path) -> None:
+    def __init__(
+        self, experiment: Experiment, exp_dir: Path, options: Mapping[str, str] | None = None
+    ) -> None:
+        """`options` are the CLI's platform settings (e.g. context, namespace), kept in the store."""
         self.experiment = experiment
         self.exp_dir = exp_dir
+        self.experiment_id = exp_dir.name
+        self.options = dict(options or {})
+
+    @classmethod  # noqa: B027 (optional hook, a no-op by default)
+    def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
+        """Check, before anything is created, that this experiment can run here; raise if not."""
+
+    @classmethod
+    def describe(
+        cls, experiment: Experiment, options: Mapping[str, str], spec: TrialSpec
+    ) -> str | None:
+        """What this platform would create for `spec`, for `create --dry-run` (None: nothing to show)."""
+        return None
 
     @property
     def capacity(self) -> int:
@@ -49,6 +65,9 @@ class Platform(ABC):
     @abstractmethod
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         """Each task's output ("<role>_<index>" -> reader), readable after the trial ended."""
+
+    def cleanup(self) -> None:  # noqa: B027
+        """Remove what the experiment created besides its trials (secrets); idempotent."""
 
     def drain(self, timeout: float) -> None:  # noqa: B027
         """Wait up to `timeout` seconds for cancelled trials to be gone."""

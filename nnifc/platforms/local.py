@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,10 @@ class _Run:
 class LocalPlatform(Platform):
     name = "local"
 
-    def __init__(self, experiment: Experiment, exp_dir: Path) -> None:
-        super().__init__(experiment, exp_dir)
+    def __init__(
+        self, experiment: Experiment, exp_dir: Path, options: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(experiment, exp_dir, options)
         assert isinstance(self.experiment.config, LocalExperimentConfig)
         self.config = self.experiment.config
         self._runs: dict[str, _Run] = {}
@@ -75,18 +78,30 @@ class LocalPlatform(Platform):
         cfg.with_suffix(".tmp").write_text(parameter_cfg(spec))
         cfg.with_suffix(".tmp").replace(cfg)
         code_dir = self.config.trial.code_dir
-        env = {**os.environ, **task_env(spec, sys_dir=trial_dir, task=TASK,
-                                        command=self.config.trial.command, workdir=code_dir)}  # fmt: skip
+        env = {
+            **os.environ,
+            **task_env(
+                spec,
+                sys_dir=trial_dir,
+                task=TASK,
+                command=self.config.trial.command,
+                workdir=code_dir,
+            ),
+        }
         gpus = self._take_gpus()
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
         log = trial_dir / "output" / TASK / LOG_NAME
         try:
             with open(log, "ab") as wrapper_errors:
                 proc = subprocess.Popen(
-                    ["sh", str(self.exp_dir / "wrapper.sh")], env=env, cwd=code_dir,
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=wrapper_errors,
+                    ["sh", str(self.exp_dir / "wrapper.sh")],
+                    env=env,
+                    cwd=code_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=wrapper_errors,
                     start_new_session=True,
-                )  # fmt: skip
+                )
         except OSError as e:
             self._release(gpus)
             raise PlatformError(f"cannot start trial {spec.trial_id}: {e}") from e

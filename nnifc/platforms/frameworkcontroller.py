@@ -1,0 +1,366 @@
+"""Trials as FrameworkController Frameworks, with code and outputs on shared storage.
+
+One Framework per trial, one list+watch per experiment (in a thread, feeding a queue), and the
+tasks' output files read incrementally from the storage, never from pods: FrameworkController
+deletes pods as soon as tasks end, and the storage copy is complete even if nnifc was away.
+A trial's final status is reported only after its outputs are read to the end, and then its
+Framework is deleted (foreground), so the cluster keeps nothing a finished trial needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from nnifc import codedir, framework
+from nnifc.config import Experiment
+from nnifc.document import to_yaml
+from nnifc.errors import PlatformError
+from nnifc.experiment import FrameworkControllerExperimentConfig, duration_seconds
+from nnifc.framework import GROUP, PLURAL, VERSION
+from nnifc.metrics import OutputTail, metric_event, parse_line
+from nnifc.platforms import pods, preflight
+from nnifc.platforms.base import Platform, Reader
+from nnifc.platforms.k8s import Cluster, connect
+from nnifc.platforms.watch import follow
+from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
+from nnifc.storage import STORAGES, Storage
+from nnifc.wrapper import LOG_NAME, parameter_cfg
+
+OUTPUT_SECONDS = 1.0  # how often running trials' outputs are read
+PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a reason
+
+
+@dataclass
+class _Trial:
+    name: str
+    tails: dict[str, OutputTail]
+    submitted: float
+    status: TrialStatus = TrialStatus.WAITING
+    raw: dict[str, Any] | None = None
+    gone: bool = False
+    read_at: float = 0.0
+    probed_at: float = 0.0
+    reason: str = ""
+    last_lines: dict[str, str] = field(default_factory=dict)
+
+
+class FrameworkControllerPlatform(Platform):
+    name = "frameworkcontroller"
+
+    def __init__(
+        self, experiment: Experiment, exp_dir: Path, options: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(experiment, exp_dir, options)
+        assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
+        self.config = experiment.config
+        self.fc = experiment.config.frameworkcontroller_config
+        self.storage: Storage = STORAGES[self.fc.storage](self.fc)
+        self._cluster: Cluster | None = None
+        self._trials: dict[str, _Trial] = {}
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._pull_secrets: dict[str, str] = {}
+
+    @property
+    def cluster(self) -> Cluster:
+        if self._cluster is None:
+            self._cluster = _connect(self.options, self.fc.namespace)
+        return self._cluster
+
+    @classmethod
+    def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
+        assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
+        fc = experiment.config.frameworkcontroller_config
+        _collect(experiment.config)
+        cluster = _connect(options, fc.namespace)
+        storage = STORAGES[fc.storage](fc)
+        try:
+            preflight.check_cluster(cluster, service_account=fc.service_account_name)
+            storage.check()
+        finally:
+            storage.close()
+            cluster.close()
+
+    @classmethod
+    def describe(cls, experiment: Experiment, options: Mapping[str, str], spec: TrialSpec) -> str:
+        assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
+        fc = experiment.config.frameworkcontroller_config
+        body = framework.manifest(
+            spec,
+            experiment.config,
+            namespace=options.get("namespace") or fc.namespace,
+            volume=STORAGES[fc.storage](fc).volume(framework.STORAGE_VOLUME),
+            pull_secrets=framework.pull_secrets(experiment.config, spec.experiment_id),
+        )
+        return to_yaml(body)
+
+    def prepare(self) -> None:
+        files = _collect(self.config)
+        self.storage.check()
+        self.storage.upload(files, f"{framework.experiment_root(self.experiment_id)}/code")
+        self._create_secrets()
+        list_fn = functools.partial(
+            self.cluster.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.cluster.namespace,
+            PLURAL,
+            label_selector=framework.selector(self.experiment_id),
+        )
+        self._watcher = threading.Thread(
+            target=follow,
+            name="nnifc-watch",
+            daemon=True,
+            kwargs={
+                "list_fn": list_fn,
+                "relist": lambda: self.cluster.call("list Frameworks", list_fn),
+                "on_list": lambda items: self._queue.put(("list", items)),
+                "on_event": lambda kind, raw: self._queue.put((kind, raw)),
+                "on_fatal": lambda error: self._queue.put(("fatal", error)),
+                "stop": self._stop,
+            },
+        )
+        self._watcher.start()
+
+    def submit(self, spec: TrialSpec) -> str:
+        root = framework.trial_root(spec.experiment_id, spec.trial_id)
+        self.storage.write(f"{root}/parameter.cfg", parameter_cfg(spec).encode())
+        body = framework.manifest(
+            spec,
+            self.config,
+            namespace=self.cluster.namespace,
+            volume=self.storage.volume(framework.STORAGE_VOLUME),
+            pull_secrets=self._pull_secrets,
+        )
+        name = body["metadata"]["name"]
+        try:
+            self._custom("create Framework " + name, "create_namespaced_custom_object", body)
+        except PlatformError as e:
+            if e.status != 409 or not self._is_ours(name, spec.trial_id):
+                raise
+        self._trials[spec.trial_id] = _Trial(
+            name,
+            {task: OutputTail(read) for task, read in self.outputs(spec.trial_id).items()},
+            time.monotonic(),
+        )
+        return str(name)
+
+    def cancel(self, trial_id: str, handle: str) -> None:
+        self._trials.pop(trial_id, None)
+        for what, method, argument in (
+            ("stop", "patch_namespaced_custom_object", {"spec": {"executionType": "Stop"}}),
+            (
+                "delete",
+                "delete_namespaced_custom_object",
+                client.V1DeleteOptions(propagation_policy="Foreground"),
+            ),
+        ):
+            try:
+                self._custom(f"{what} Framework {handle}", method, handle, argument)
+            except PlatformError as e:
+                if e.status != 404:
+                    raise
+
+    def poll(self, timeout: float) -> list[TrialEvent]:
+        self._drain_watch(timeout)
+        now = time.monotonic()
+        events: list[TrialEvent] = []
+        for trial_id, trial in list(self._trials.items()):
+            events.extend(self._observe(trial_id, trial, now))
+        return events
+
+    def outputs(self, trial_id: str) -> dict[str, Reader]:
+        root = framework.trial_root(self.experiment_id, trial_id)
+        return {
+            task: functools.partial(self.storage.read, f"{root}/output/{task}/{LOG_NAME}")
+            for task in framework.tasks(self.config)
+        }
+
+    def cleanup(self) -> None:
+        selector = framework.selector(self.experiment_id)
+        core = self.cluster.core
+        self.cluster.call(
+            "delete the experiment's Secrets",
+            core.delete_collection_namespaced_secret,
+            self.cluster.namespace,
+            label_selector=selector,
+        )
+        self._custom(
+            "delete the experiment's Frameworks",
+            "delete_collection_namespaced_custom_object",
+            label_selector=selector,
+            propagation_policy="Foreground",
+        )
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        self.storage.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def _observe(self, trial_id: str, trial: _Trial, now: float) -> list[TrialEvent]:
+        observed = framework.trial_status(trial.raw) if trial.raw is not None else None
+        ending = trial.gone or (
+            observed is not None and observed.status is not None and observed.status.final
+        )
+        events: list[TrialEvent] = []
+        if ending or (
+            trial.status is TrialStatus.RUNNING and now - trial.read_at >= OUTPUT_SECONDS
+        ):
+            events.extend(self._read(trial_id, trial, final=ending))
+            trial.read_at = now
+        if trial.gone and not ending:
+            return events
+        if trial.gone:
+            self._trials.pop(trial_id)
+            events.append(
+                StatusChanged(
+                    trial_id, TrialStatus.SYS_CANCELED, "its Framework was deleted outside nnifc"
+                )
+            )
+            return events
+        assert observed is not None
+        if observed.status is not None and observed.status.final:
+            self._trials.pop(trial_id)
+            message = observed.message
+            if observed.status is TrialStatus.FAILED:
+                message = self._with_output(message, trial)
+            events.append(StatusChanged(trial_id, observed.status, message, observed.code))
+            self.cancel(trial_id, trial.name)  # delete the finished Framework (and nothing is lost)
+        elif observed.status is TrialStatus.RUNNING and trial.status is not TrialStatus.RUNNING:
+            trial.status = TrialStatus.RUNNING
+            events.append(StatusChanged(trial_id, TrialStatus.RUNNING))
+        elif trial.status is TrialStatus.WAITING:
+            events.extend(self._pending(trial_id, trial, now))
+        return events
+
+    def _pending(self, trial_id: str, trial: _Trial, now: float) -> list[TrialEvent]:
+        waited = now - trial.submitted
+        if waited < PENDING_PROBE_SECONDS or now - trial.probed_at < PENDING_PROBE_SECONDS / 2:
+            return []
+        trial.probed_at = now
+        reason = pods.pending_reason(self.cluster, trial.name)
+        limit = duration_seconds(self.fc.pending_timeout)
+        if waited >= limit:
+            self.cancel(trial_id, trial.name)
+            why = f"pods still pending after {self.fc.pending_timeout}" + (
+                f": {reason}" if reason else ""
+            )
+            return [StatusChanged(trial_id, TrialStatus.FAILED, why)]
+        if reason and reason != trial.reason:
+            trial.reason = reason
+            return [StatusChanged(trial_id, TrialStatus.WAITING, reason)]
+        return []
+
+    def _read(self, trial_id: str, trial: _Trial, *, final: bool) -> list[TrialEvent]:
+        events: list[TrialEvent] = []
+        for task, tail in trial.tails.items():
+            for offset, line in tail.lines(final=final):
+                event = metric_event(trial_id, task, offset, line)
+                if event is not None:
+                    events.append(event)
+                elif line.strip() and parse_line(line) is None:
+                    trial.last_lines[task] = line.strip()[:300]
+        return events
+
+    @staticmethod
+    def _with_output(message: str, trial: _Trial) -> str:
+        task = (
+            message.split(":", 1)[0].removeprefix("task ") if message.startswith("task ") else None
+        )
+        line = trial.last_lines.get(task or "") or next(iter(trial.last_lines.values()), "")
+        return f"{message}; last output: {line}" if line else message
+
+    def _drain_watch(self, timeout: float) -> None:
+        try:
+            kind, payload = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return
+        while True:
+            self._apply(kind, payload)
+            try:
+                kind, payload = self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _apply(self, kind: str, payload: Any) -> None:
+        if kind == "fatal":
+            raise PlatformError(
+                f"watching the experiment's Frameworks failed: {payload}"
+            ) from payload
+        by_name = {t.name: t for t in self._trials.values()}
+        if kind == "list":
+            present = {raw["metadata"]["name"]: raw for raw in payload}
+            for name, trial in by_name.items():
+                trial.raw = present.get(name, trial.raw)
+                trial.gone = trial.gone or (name not in present and trial.raw is not None)
+            return
+        found = by_name.get(payload["metadata"]["name"])
+        if found is not None:
+            found.raw = payload
+            found.gone = found.gone or kind == "DELETED"
+
+    def _create_secrets(self) -> None:
+        bodies = self.storage.secrets(self.experiment_id)
+        self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
+        for role in self.config.trial.task_roles:
+            name = self._pull_secrets.get(role.name)
+            if role.private_registry_auth_path and all(
+                b["metadata"]["name"] != name for b in bodies
+            ):
+                data = base64.b64encode(role.private_registry_auth_path.read_bytes()).decode()
+                bodies.append(
+                    {
+                        "metadata": {"name": name},
+                        "type": "kubernetes.io/dockerconfigjson",
+                        "data": {".dockerconfigjson": data},
+                    }
+                )
+        for body in bodies:
+            body["metadata"]["labels"] = framework.labels(self.experiment_id)
+            try:
+                self.cluster.call(
+                    f"create Secret {body['metadata']['name']}",
+                    self.cluster.core.create_namespaced_secret,
+                    self.cluster.namespace,
+                    body,
+                )
+            except PlatformError as e:
+                if e.status != 409:  # already there from an earlier start of this experiment
+                    raise
+
+    def _custom(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        fn = getattr(self.cluster.custom, method)
+        return self.cluster.call(
+            what, fn, GROUP, VERSION, self.cluster.namespace, PLURAL, *args, **kwargs
+        )
+
+    def _is_ours(self, name: str, trial_id: str) -> bool:
+        raw = self._custom(f"read Framework {name}", "get_namespaced_custom_object", name)
+        return bool(
+            raw.get("metadata", {}).get("labels", {}).get(framework.TRIAL_LABEL) == trial_id
+        )
+
+
+def _connect(options: Mapping[str, str], namespace: str) -> Cluster:
+    return connect(context=options.get("context"), namespace=options.get("namespace") or namespace)
+
+
+def _collect(config: FrameworkControllerExperimentConfig) -> list[Any]:
+    fc = config.frameworkcontroller_config
+    return codedir.collect(
+        config.trial.code_dir, max_files=fc.max_code_files, max_bytes=fc.max_code_size_mb << 20
+    )

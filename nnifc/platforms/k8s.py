@@ -1,0 +1,129 @@
+"""Talking to Kubernetes: one client, every call retried and every refusal made readable.
+
+Configuration comes from where kubectl finds it (KUBECONFIG, ~/.kube/config, in-cluster), with
+an optional context. Each call retries 429, 5xx and dropped connections with backoff, honouring
+Retry-After; what is left is translated once, here, into PlatformError / NotAuthorized naming
+the context, the namespace and what was attempted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from nnifc.errors import NotAuthorized, PlatformError
+
+T = TypeVar("T")
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+RETRYABLE = {0, 429, 500, 502, 503, 504}
+TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+
+
+@dataclass
+class Cluster:
+    api: client.ApiClient
+    context: str
+    namespace: str
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)`, retried while the failure is transient; `what` names it in errors."""
+        for attempt, delay in enumerate((*RETRY_DELAYS, None)):
+            try:
+                return fn(*args, **kwargs)
+            except ApiException as e:
+                if e.status not in RETRYABLE or delay is None:
+                    raise self.error(what, e) from e
+                time.sleep(_retry_after(e) or delay)
+            except TRANSPORT_ERRORS as e:
+                if delay is None:
+                    raise PlatformError(
+                        f"cannot reach the Kubernetes API ({self.context}) to {what}: {e}"
+                    ) from e
+                time.sleep(delay)
+            del attempt
+        raise AssertionError("unreachable")
+
+    def error(self, what: str, e: ApiException) -> PlatformError:
+        message = _status_message(e)
+        if e.status == 401:
+            return NotAuthorized(
+                f"the cluster rejected the credentials of context {self.context!r} (401) while trying to {what}; "
+                "log in again or fix your kubeconfig",
+                status=401,
+            )
+        if e.status == 403:
+            return NotAuthorized(
+                f"context {self.context!r} may not {what} in namespace {self.namespace!r} (403): {message}",
+                status=403,
+            )
+        return PlatformError(f"cannot {what} ({e.status} {e.reason}): {message}", status=e.status)
+
+    def close(self) -> None:
+        self.api.close()
+
+
+def connect(*, context: str | None = None, namespace: str | None = None) -> Cluster:
+    """A client configured as kubectl would be; `namespace` overrides the context's."""
+    configuration = client.Configuration()
+    try:
+        if (
+            context is None
+            and "KUBERNETES_SERVICE_HOST" in os.environ
+            and "KUBECONFIG" not in os.environ
+        ):
+            config.load_incluster_config(client_configuration=configuration)
+            active, default_namespace = "in-cluster", _incluster_namespace()
+        else:
+            config.load_kube_config(
+                context=context, client_configuration=configuration, persist_config=False
+            )
+            contexts, current = config.list_kube_config_contexts()
+            chosen = (
+                next((c for c in contexts if c["name"] == context), current) if context else current
+            )
+            active = chosen["name"]
+            default_namespace = chosen.get("context", {}).get("namespace") or "default"
+    except (ConfigException, OSError, ValueError, TypeError) as e:
+        where = os.environ.get("KUBECONFIG", "~/.kube/config")
+        raise PlatformError(f"no usable Kubernetes configuration ({where}): {e}") from e
+    return Cluster(client.ApiClient(configuration), active, namespace or default_namespace)
+
+
+def _incluster_namespace() -> str:
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+            return f.read().strip() or "default"
+    except OSError:
+        return "default"
+
+
+def _status_message(e: ApiException) -> str:
+    try:
+        return str(json.loads(e.body or "{}").get("message") or e.reason)
+    except (ValueError, AttributeError):
+        return str(e.reason)
+
+
+def _retry_after(e: ApiException) -> float | None:
+    value = (e.headers or {}).get("Retry-After")
+    try:
+        return min(float(value), 30.0) if value is not None else None
+    except ValueError:
+        return None

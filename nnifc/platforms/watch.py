@@ -1,0 +1,88 @@
+"""List, then watch from the list's resourceVersion, for as long as asked: kopf's shape.
+
+One stream per experiment, selected by label. A watch ends by itself every `timeout_seconds`
+(so a stop request is seen) and resumes from the last resourceVersion; a 410 Gone (history
+expired) or an ERROR event re-lists; dropped connections and 5xx reconnect with backoff. Each
+(re)list hands over the complete set of objects, so nothing that happened while disconnected
+is missed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import watch
+from kubernetes.client.exceptions import ApiException
+
+from nnifc.errors import PlatformError
+from nnifc.platforms.k8s import RETRY_DELAYS, TRANSPORT_ERRORS
+
+WATCH_SECONDS = 30
+
+
+def follow(
+    list_fn: Callable[..., Any],
+    *,
+    relist: Callable[[], dict[str, Any]],
+    on_list: Callable[[list[dict[str, Any]]], None],
+    on_event: Callable[[str, dict[str, Any]], None],
+    on_fatal: Callable[[Exception], None],
+    stop: threading.Event,
+) -> None:
+    """Run until `stop` is set. `relist()` lists (with retries); `list_fn` is what the watch calls."""
+    version: str | None = None
+    failures = 0
+    while not stop.is_set():
+        try:
+            if version is None:
+                listing = relist()
+                version = listing["metadata"]["resourceVersion"]
+                on_list(listing["items"])
+            version = _watch(list_fn, version, on_event, stop)
+            failures = 0
+        except ApiException as e:
+            if e.status == 410:
+                version = None
+                continue
+            if e.status in (401, 403, 404):
+                on_fatal(e)
+                return
+            failures += 1
+        except PlatformError as e:  # the re-list gave up after its own retries
+            on_fatal(e)
+            return
+        except TRANSPORT_ERRORS:
+            failures += 1
+        if failures:
+            stop.wait(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
+
+
+def _watch(
+    list_fn: Callable[..., Any],
+    version: str,
+    on_event: Callable[[str, dict[str, Any]], None],
+    stop: threading.Event,
+) -> str | None:
+    """Stream events after `version`; the version to resume from, or None to re-list."""
+    stream = watch.Watch()
+    try:
+        for event in stream.stream(
+            list_fn,
+            resource_version=version,
+            timeout_seconds=WATCH_SECONDS,
+            _request_timeout=WATCH_SECONDS + 15,
+            allow_watch_bookmarks=True,
+        ):
+            raw = event["raw_object"]
+            if event["type"] == "ERROR":
+                return None  # 410 Gone or another server-side end of history: re-list
+            version = raw["metadata"]["resourceVersion"]
+            if event["type"] != "BOOKMARK":
+                on_event(event["type"], raw)
+            if stop.is_set():
+                break
+    finally:
+        stream.stop()
+    return version

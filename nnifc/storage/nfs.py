@@ -1,0 +1,289 @@
+"""NFS through a userspace client (PyPI nfs-rs): no mount, no root, no nfs-common on this machine.
+
+NFSv4.1 first, then v4.0 (v3 would need rpcbind and mountd). The port is 2049 unless
+NNIFC_NFS_PORT says otherwise. An nfs-rs client does not recover once its server restarted
+(every later call fails), so a failed call is retried on a new connection with backoff; each
+retried unit (a small file, an 8 MiB chunk, a rename) is idempotent.
+
+One instance may be used from several threads: a lock serialises the calls (nfs-rs does not
+document its client as thread-safe), taken per file or per chunk, so a thread tailing trial
+outputs waits for at most one of them while code uploads.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from functools import partial
+from typing import Any, ClassVar, TypeVar
+
+import nfs_rs
+
+from nnifc.errors import StorageError
+from nnifc.experiment import FrameworkControllerConfig
+from nnifc.storage.base import CodeFile, Storage
+
+PORT_ENV = "NNIFC_NFS_PORT"
+DEFAULT_PORT = 2049
+VERSIONS = ("4.1", "4.0")
+CHUNK = 8 * 2**20  # per write call; nfs-rs splits it into negotiated RPCs, 8 in flight
+CODE_DIR_MODE = 0o755  # trial code is only read by the pods
+TRIAL_DIR_MODE = 0o777  # pods, whatever uid they run as, write outputs next to parameter.cfg
+# Errors no new connection can fix; everything else (drops, timeouts, a restarted server) can.
+PERMANENT = (
+    nfs_rs.NfsNotFoundError,
+    nfs_rs.NfsAlreadyExistsError,
+    nfs_rs.NfsPermissionError,
+    nfs_rs.NfsIsADirectoryError,
+    nfs_rs.NfsNotADirectoryError,
+    nfs_rs.NfsInvalidInputError,
+    nfs_rs.NfsUnsupportedError,
+    nfs_rs.NfsModeError,
+)
+PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.ENAMETOOLONG}
+
+T = TypeVar("T")
+
+
+class NfsStorage(Storage):
+    kind: ClassVar[str] = "nfs"
+    connect_timeout: float = 10
+    operation_timeout: float = 30  # also how long a call on a dropped connection hangs
+    attempts: int = 5
+    backoff: float = 0.5  # seconds before the first retry, doubling, at most 8
+
+    def __init__(self, config: FrameworkControllerConfig) -> None:
+        super().__init__(config)
+        if config.nfs is None:
+            raise StorageError("storage is nfs, but the config has no nfs block")
+        self.server = config.nfs.server
+        self.export = config.nfs.path
+        self.port = _port()
+        self._client: nfs_rs.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return f"{self.server}:{self.port}"
+
+    def check(self) -> None:
+        probe = f"nni/.nnifc-probe-{uuid.uuid4().hex[:8]}"
+        data = b"nnifc write probe\n"
+        with self._lock:
+            self._drop()
+            try:
+                client = self._connect()
+            except nfs_rs.NfsError as e:
+                raise self._connect_error(e) from e
+            try:
+                client.mkdir("nni", TRIAL_DIR_MODE, exist_ok=True)
+                _write_new(client, probe, data)
+                with client.open(probe, "rb") as f:
+                    back = f.read()
+                client.unlink(probe)
+            except nfs_rs.NfsError as e:
+                raise self._error("write probe", probe, e, attempts=1) from e
+            self._client = client
+        if back != data:
+            raise StorageError(f"NFS {self.server}:{self.export}/{probe} read back differently")
+
+    def upload(self, files: Sequence[CodeFile], dest: str) -> None:
+        """Fill a staging directory, then rename it to `dest`: `dest` is complete or absent."""
+        dest, token = _inside(dest), uuid.uuid4().hex[:8]
+        staging = f"{dest}.uploading-{token}"
+        dirs = {staging} | {posixpath.dirname(f"{staging}/{f.relative}") for f in files}
+        for d in sorted(dirs):
+            self._run("mkdir", d, partial(_mkdirs, path=d, mode=CODE_DIR_MODE))
+        for f in files:
+            self._upload_file(f, f"{staging}/{f.relative}")
+        old = f"{dest}.replaced-{token}"
+        if self._run("rename", dest, lambda c: _swap(c, staging, dest, old)):
+            self._run("remove", old, lambda c: _remove_tree(c, old))
+
+    def _upload_file(self, file: CodeFile, target: str) -> None:
+        try:
+            src = file.source.open("rb")
+        except OSError as e:
+            raise StorageError(f"cannot read {file.source}: {e.strerror}") from e
+        with src:
+            offset = 0
+            while True:
+                data = src.read(CHUNK)
+                self._run(
+                    "write", target, partial(_write_chunk, path=target, data=data, offset=offset)
+                )
+                offset += len(data)
+                if len(data) < CHUNK:
+                    break
+        self._run("chmod", target, lambda c: c.chmod(target, file.mode))
+
+    def write(self, path: str, data: bytes) -> None:
+        parent, name = posixpath.split(_inside(path))
+        temp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
+
+        def replace(client: nfs_rs.Client) -> None:
+            if parent:
+                _mkdirs(client, parent, TRIAL_DIR_MODE)
+            _write_new(client, temp, data)
+            client.chmod(temp, 0o644)
+            client.rename(temp, path)
+
+        self._run("write", path, replace)
+
+    def read(self, path: str, offset: int, size: int) -> bytes:
+        def read_at(client: nfs_rs.Client) -> bytes:
+            try:
+                with client.open(path, "rb") as f:
+                    return f.read_at(offset, size)
+            except nfs_rs.NfsNotFoundError:
+                return b""
+
+        return self._run("read", _inside(path), read_at)
+
+    def volume(self, name: str) -> dict[str, Any]:
+        return {"name": name, "nfs": {"server": self.server, "path": self.export}}
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            if client is not None:
+                with suppress(nfs_rs.NfsError):  # a dead connection fails to close
+                    client.close()
+
+    def _run(self, what: str, path: str, call: Callable[[nfs_rs.Client], T]) -> T:
+        """`call` on the shared connection; transient failures retried on a new connection."""
+        for attempt in range(1, self.attempts + 1):
+            with self._lock:
+                connecting = self._client is None
+                try:
+                    if self._client is None:
+                        self._client = self._connect()
+                    connecting = False
+                    return call(self._client)
+                except nfs_rs.NfsError as e:
+                    if _transient(e):
+                        self._drop()
+                    if attempt == self.attempts or not _transient(e):
+                        if connecting:
+                            cause = self._connect_error(e)
+                            raise StorageError(f"NFS {what} {path} failed: {cause}") from e
+                        raise self._error(what, path, e, self.attempts) from e
+            time.sleep(min(self.backoff * 2 ** (attempt - 1), 8))
+        raise AssertionError("unreachable")
+
+    def _connect(self) -> nfs_rs.Client:
+        host = f"[{self.server}]" if ":" in self.server else self.server
+        url = f"nfs://{host}{self.export}"
+        error: nfs_rs.NfsError | None = None
+        for version in VERSIONS:
+            try:
+                return nfs_rs.Client.connect(
+                    url,
+                    versions=[version],
+                    nfs_port=self.port,
+                    noresvport=os.geteuid() != 0,  # ports < 1024 need root
+                    connect_timeout=self.connect_timeout,
+                    operation_timeout=self.operation_timeout,
+                )
+            except nfs_rs.NfsProtocolError as e:  # NFS4ERR_MINOR_VERS_MISMATCH: try an older one
+                error = error or e
+        assert error is not None
+        raise error
+
+    def _drop(self) -> None:
+        """Forget the connection without close(): on a dead one, close() waits out the timeout."""
+        self._client = None
+
+    def _connect_error(self, e: nfs_rs.NfsError) -> StorageError:
+        if isinstance(e, ConnectionError | TimeoutError):
+            return StorageError(
+                f"NFS server {self.where} is unreachable ({e}): the server may be down, "
+                f"or a firewall may block TCP port {self.port}"
+            )
+        if isinstance(e, nfs_rs.NfsNotFoundError):
+            return StorageError(
+                f"NFS server {self.where} has no export {self.export}: check nfs.path "
+                "(the path the server exports over NFSv4)"
+            )
+        if isinstance(e, nfs_rs.NfsPermissionError):
+            hint = ""
+            if os.geteuid() != 0:
+                hint = "; if it requires a source port below 1024, add `insecure` to its options"
+            return StorageError(
+                f"NFS server {self.where} denied access to export {self.export} ({e}){hint}"
+            )
+        return StorageError(f"cannot connect to NFS server {self.where}{self.export}: {e}")
+
+    def _error(self, what: str, path: str, e: nfs_rs.NfsError, attempts: int) -> StorageError:
+        reason = str(e)
+        if isinstance(e, nfs_rs.NfsPermissionError):
+            reason = f"permission denied; the export must be read-write for uid {os.geteuid()}"
+        elif _transient(e):
+            tries = f"after {attempts} attempts; " if attempts > 1 else ""
+            reason += f" ({tries}the server {self.where} may be down)"
+        return StorageError(f"NFS {what} {self.server}:{self.export}/{path} failed: {reason}")
+
+
+def _port() -> int:
+    text = os.environ.get(PORT_ENV, "")
+    if not text:
+        return DEFAULT_PORT
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise StorageError(f"{PORT_ENV} must be a TCP port (1-65535), got {text!r}")
+    return int(text)
+
+
+def _inside(path: str) -> str:
+    """nfs-rs refuses these with a bare ValueError; say it in our terms, before any I/O."""
+    if path.startswith("/") or ".." in path.split("/") or "\0" in path or not path.strip("/"):
+        raise StorageError(f"NFS path {path!r} must be relative to the export and stay inside it")
+    return path
+
+
+def _transient(e: nfs_rs.NfsError) -> bool:
+    if isinstance(e, PERMANENT):
+        return False
+    return not (isinstance(e, nfs_rs.NfsOSError) and e.errno in PERMANENT_ERRNOS)
+
+
+def _mkdirs(client: nfs_rs.Client, path: str, mode: int) -> None:
+    client.mkdir(path, mode, parents=True, exist_ok=True)
+
+
+def _write_new(client: nfs_rs.Client, path: str, data: bytes) -> None:
+    with client.open(path, "wb") as f:
+        f.write(data)
+
+
+def _write_chunk(client: nfs_rs.Client, path: str, data: bytes, offset: int) -> None:
+    """Chunk 0 creates (or truncates) the file, later ones write in place: each is repeatable."""
+    if offset == 0:
+        _write_new(client, path, data)
+        return
+    with client.open(path, "r+b") as f:
+        f.write_at(data, offset)
+
+
+def _swap(client: nfs_rs.Client, staging: str, dest: str, old: str) -> bool:
+    """Rename staging to dest, moving an earlier dest to `old`; True if `old` needs removing."""
+    if not client.exists(staging):  # a retry after the rename went through
+        return client.exists(old)
+    if client.exists(dest):
+        client.rename(dest, old)
+    client.rename(staging, dest)
+    return client.exists(old)
+
+
+def _remove_tree(client: nfs_rs.Client, path: str) -> None:
+    for entry in list(client.scandir(path)):
+        if entry.info.type == nfs_rs.FileType.DIRECTORY:
+            _remove_tree(client, entry.path)
+        else:
+            client.unlink(entry.path, missing_ok=True)
+    client.rmdir(path)
