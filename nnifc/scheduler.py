@@ -53,6 +53,7 @@ class _Live:
     spec: TrialSpec
     handle: str
     curve: list[float] = field(default_factory=list)
+    curve_task: str | None = None
 
 
 class Scheduler:
@@ -192,9 +193,16 @@ class Scheduler:
             self._finish(event.trial_id)
 
     def _metric(self, event: MetricReported, *, assess: bool) -> None:
-        """Record a metric; ask the assessor about intermediates of trials not already ending."""
-        step = self.store.add_metric(event)
+        """Record a metric; ask the assessor about intermediates of trials not already ending.
+
+        A trial's learning curve is one task's: the first task that reports an intermediate
+        result (the others' are kept, uncounted); its result is the first final from any task.
+        """
         live = self.live.get(event.trial_id)
+        counted = event.final or live is None or live.curve_task in (None, event.task)
+        step = self.store.add_metric(event, counted=counted)
+        if live is not None and not event.final and counted:
+            live.curve_task = event.task
         if step is None or live is None or event.final or event.value is None:
             return
         live.curve.append(loss(event.value, self.mode))

@@ -218,13 +218,18 @@ class Store:
                 )
         return True
 
-    def add_metric(self, event: MetricReported) -> int | None:
-        """Record a metric once; returns its step (intermediate index, or -1 for a final), None if seen."""
+    def add_metric(self, event: MetricReported, *, counted: bool = True) -> int | None:
+        """Record a metric once; returns its step (intermediate index, -1 for a final), None if seen.
+
+        An uncounted intermediate (another task's) is kept with no step: it is in no curve.
+        """
         with self._tx() as db:
-            step = -1
-            if not event.final:
+            step: int | None = -1
+            if not counted:
+                step = None
+            elif not event.final:
                 step = db.execute(
-                    "SELECT COUNT(*) FROM metric WHERE trial_id = ? AND final = 0",
+                    "SELECT COUNT(*) FROM metric WHERE trial_id = ? AND final = 0 AND step IS NOT NULL",
                     (event.trial_id,),
                 ).fetchone()[0]
             cursor = db.execute(
@@ -242,7 +247,7 @@ class Store:
             )
             if cursor.rowcount == 0:
                 return None
-            if event.final:
+            if event.final and counted:
                 db.execute(
                     "UPDATE trial SET final = ?, final_raw = ? WHERE id = ? AND final_raw IS NULL",
                     (event.value, event.raw, event.trial_id),
@@ -252,7 +257,7 @@ class Store:
     def trials(self) -> list[TrialRow]:
         curves: dict[str, list[float | None]] = {}
         for m in self._db.execute(
-            "SELECT trial_id, value FROM metric WHERE final = 0 ORDER BY step"
+            "SELECT trial_id, value FROM metric WHERE final = 0 AND step IS NOT NULL ORDER BY step"
         ):
             curves.setdefault(m["trial_id"], []).append(m["value"])
         rows = self._db.execute("SELECT * FROM trial ORDER BY sequence").fetchall()
@@ -265,7 +270,7 @@ class Store:
         curve = [
             m[0]
             for m in self._db.execute(
-                "SELECT value FROM metric WHERE trial_id = ? AND final = 0 ORDER BY step",
+                "SELECT value FROM metric WHERE trial_id = ? AND final = 0 AND step IS NOT NULL ORDER BY step",
                 (trial_id,),
             )
         ]

@@ -158,16 +158,29 @@ class FrameworkControllerPlatform(Platform):
 
     def cancel(self, trial_id: str, handle: str) -> None:
         self._trials.pop(trial_id, None)
-        for what, method, argument in (
-            ("stop", "patch_namespaced_custom_object", {"spec": {"executionType": "Stop"}}),
+        self._remove(handle, stop=True)
+
+    def _remove(self, name: str, *, stop: bool) -> None:
+        """Stop a running Framework (so it completes with -210), then delete it with its pods."""
+        steps: list[tuple[str, str, dict[str, Any]]] = [
             (
                 "delete",
                 "delete_namespaced_custom_object",
-                client.V1DeleteOptions(propagation_policy="Foreground"),
-            ),
-        ):
+                {"body": client.V1DeleteOptions(propagation_policy="Foreground")},
+            )
+        ]
+        if stop:
+            steps.insert(
+                0,
+                (
+                    "stop",
+                    "patch_namespaced_custom_object",
+                    {"body": {"spec": {"executionType": "Stop"}}},
+                ),
+            )
+        for what, method, kwargs in steps:
             try:
-                self._custom(f"{what} Framework {handle}", method, handle, argument)
+                self._custom(f"{what} Framework {name}", method, name, **kwargs)
             except PlatformError as e:
                 if e.status != 404:
                     raise
@@ -213,34 +226,30 @@ class FrameworkControllerPlatform(Platform):
 
     def _observe(self, trial_id: str, trial: _Trial, now: float) -> list[TrialEvent]:
         observed = framework.trial_status(trial.raw) if trial.raw is not None else None
-        ending = trial.gone or (
-            observed is not None and observed.status is not None and observed.status.final
-        )
+        final = observed is not None and observed.status is not None and observed.status.final
         events: list[TrialEvent] = []
-        if ending or (
-            trial.status is TrialStatus.RUNNING and now - trial.read_at >= OUTPUT_SECONDS
-        ):
-            events.extend(self._read(trial_id, trial, final=ending))
+        due = trial.status is TrialStatus.RUNNING and now - trial.read_at >= OUTPUT_SECONDS
+        if final or trial.gone or due:
+            events.extend(self._read(trial_id, trial, final=final or trial.gone))
             trial.read_at = now
-        if trial.gone and not ending:
-            return events
-        if trial.gone:
-            self._trials.pop(trial_id)
-            events.append(
-                StatusChanged(
-                    trial_id, TrialStatus.SYS_CANCELED, "its Framework was deleted outside nnifc"
-                )
-            )
-            return events
-        assert observed is not None
-        if observed.status is not None and observed.status.final:
+        if final:
+            assert observed is not None and observed.status is not None
             self._trials.pop(trial_id)
             message = observed.message
             if observed.status is TrialStatus.FAILED:
                 message = self._with_output(message, trial)
             events.append(StatusChanged(trial_id, observed.status, message, observed.code))
-            self.cancel(trial_id, trial.name)  # delete the finished Framework (and nothing is lost)
-        elif observed.status is TrialStatus.RUNNING and trial.status is not TrialStatus.RUNNING:
+            if not trial.gone:
+                self._remove(trial.name, stop=False)  # its outputs are read: nothing is lost
+        elif trial.gone:
+            self._trials.pop(trial_id)
+            gone = "its Framework was deleted outside nnifc"
+            events.append(StatusChanged(trial_id, TrialStatus.SYS_CANCELED, gone))
+        elif (
+            observed is not None
+            and observed.status is TrialStatus.RUNNING
+            and trial.status is not TrialStatus.RUNNING
+        ):
             trial.status = TrialStatus.RUNNING
             events.append(StatusChanged(trial_id, TrialStatus.RUNNING))
         elif trial.status is TrialStatus.WAITING:
@@ -249,11 +258,12 @@ class FrameworkControllerPlatform(Platform):
 
     def _pending(self, trial_id: str, trial: _Trial, now: float) -> list[TrialEvent]:
         waited = now - trial.submitted
-        if waited < PENDING_PROBE_SECONDS or now - trial.probed_at < PENDING_PROBE_SECONDS / 2:
+        limit = duration_seconds(self.fc.pending_timeout)
+        probe_after = min(PENDING_PROBE_SECONDS, limit / 3)
+        if waited < probe_after or (now - trial.probed_at < probe_after / 2 and waited < limit):
             return []
         trial.probed_at = now
         reason = pods.pending_reason(self.cluster, trial.name)
-        limit = duration_seconds(self.fc.pending_timeout)
         if waited >= limit:
             self.cancel(trial_id, trial.name)
             why = f"pods still pending after {self.fc.pending_timeout}" + (

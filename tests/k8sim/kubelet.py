@@ -1,0 +1,391 @@
+"""A one-node kubelet: schedules pods, sets up volumes, runs containers as local processes.
+
+Why: FrameworkController reacts only to pod phases and container exit codes, so the most
+faithful way to simulate a task is to really run its command: the launcher's trial script
+then writes real files to the (simulated) shared storage, prints real logs and exits with a
+real code. Images are not pulled; the command runs with whatever is on PATH here. Pods whose
+image is marked bad, or that need a GPU when GPUs are switched off, stay Pending forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .barrier import write_injector
+from .containers import NODE, Run, container_env, expand, pod_status
+from .errors import ApiError
+from .store import Store, now
+from .volumes import MountError, VolumeSources, mount_prologue, resolve
+
+Obj = dict[str, Any]
+
+
+class Kubelet:
+    """Driven by `sync()` from the simulator thread; `log_file()` is read by the API server."""
+
+    def __init__(self, store: Store, workdir: Path, sources: VolumeSources) -> None:
+        self.store = store
+        self.workdir = workdir
+        self.sources = sources
+        self.bad_images: set[str] = set()
+        self.gpu_unschedulable = False
+        self.kill_grace = 1.0  # seconds between SIGTERM and SIGKILL (capped by the pod's own)
+        self.backoff_after = 0.3  # seconds of ErrImagePull before ImagePullBackOff
+        self._runs: dict[str, Run] = {}
+        self._zombies: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.RLock()
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._zombies) or any(
+                r.procs or r.restart_at or r.phase == "Pending" for r in self._runs.values()
+            )
+
+    def processes(self) -> list[int]:
+        with self._lock:
+            procs = [p for r in self._runs.values() for p in r.procs.values()] + self._zombies
+            return [p.pid for p in procs if p.poll() is None]
+
+    def log_file(self, pod: Obj, container: str) -> tuple[Path | None, bool]:
+        with self._lock:
+            run = self._runs.get(pod["metadata"]["uid"])
+            if run is None or container not in run.logs:
+                return None, False
+            finished = (
+                "terminated" in run.states.get(container, {}) and container not in run.restart_at
+            )
+            return run.logs[container], finished
+
+    def bad_image(self, image: str) -> bool:
+        return image in self.bad_images or "unpullable" in image
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        with self._lock:
+            pods, _ = self.store.select("pods", None)
+            seen = set()
+            for pod in pods:
+                uid = pod["metadata"]["uid"]
+                seen.add(uid)
+                run = self._runs.get(uid)
+                if pod["metadata"].get("deletionTimestamp"):
+                    self._terminate(pod, run)
+                elif run is None:
+                    self._schedule(pod)
+                else:
+                    self._progress(pod, run)
+            for uid in set(self._runs) - seen:  # removed without a graceful stop
+                run = self._runs.pop(uid)
+                for proc in run.procs.values():
+                    self._signal(proc, signal.SIGKILL)
+                    self._zombies.append(proc)
+            self._zombies = [p for p in self._zombies if p.poll() is None]
+
+    def shutdown(self) -> None:
+        with self._lock:
+            procs = [p for r in self._runs.values() for p in r.procs.values()] + self._zombies
+            for proc in procs:
+                self._signal(proc, signal.SIGKILL)
+            for proc in procs:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(3)
+            self._runs.clear()
+            self._zombies.clear()
+
+    # ---- steps -----------------------------------------------------------------------------
+
+    def _event(self, pod: Obj, run: Run | None, kind: str, reason: str, message: str) -> None:
+        key = f"{reason}:{message}"
+        if run is not None and key in run.events:
+            return
+        if run is not None:
+            run.events.add(key)
+        meta = pod["metadata"]
+        event = {
+            "metadata": {"generateName": meta["name"] + "."},
+            "involvedObject": {
+                "kind": "Pod",
+                "namespace": meta["namespace"],
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "apiVersion": "v1",
+            },
+            "reason": reason,
+            "message": message,
+            "type": kind,
+            "source": {
+                "component": "kubelet" if reason != "FailedScheduling" else "default-scheduler",
+                "host": NODE,
+            },
+            "firstTimestamp": now(),
+            "lastTimestamp": now(),
+            "count": 1,
+        }
+        self.store.create("events", meta["namespace"], event)
+
+    def _write(self, pod: Obj, status: Obj, spec: Obj | None = None) -> None:
+        def change(obj: Obj) -> Obj:
+            obj["status"] = status
+            if spec is not None:
+                obj["spec"] = spec
+            return obj
+
+        with contextlib.suppress(ApiError):
+            meta = pod["metadata"]
+            self.store.update("pods", meta["namespace"], meta["name"], change, validate=False)
+
+    def _schedule(self, pod: Obj) -> None:
+        spec = pod.get("spec") or {}
+        wants_gpu = any(
+            "nvidia.com/gpu"
+            in {
+                **((c.get("resources") or {}).get("limits") or {}),
+                **((c.get("resources") or {}).get("requests") or {}),
+            }
+            for c in spec.get("containers") or []
+        )
+        if self.gpu_unschedulable and wants_gpu:
+            message = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+            status = {
+                "phase": "Pending",
+                "qosClass": "BestEffort",
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": message,
+                        "lastProbeTime": None,
+                        "lastTransitionTime": pod["metadata"]["creationTimestamp"],
+                    }
+                ],
+            }
+            if pod.get("status") != status:
+                self._write(pod, status)
+                self._event(pod, None, "Warning", "FailedScheduling", message)
+            return
+        uid = pod["metadata"]["uid"]
+        run = Run(
+            uid=uid,
+            dir=self.workdir
+            / f"{pod['metadata']['namespace']}_{pod['metadata']['name']}_{uid[:8]}",
+            started=now(),
+            pull_started=time.monotonic(),
+        )
+        (run.dir / "logs").mkdir(parents=True, exist_ok=True)
+        self._runs[uid] = run
+        self._write(pod, pod_status(pod, run), {**spec, "nodeName": NODE})
+        self._event(
+            pod,
+            run,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {NODE}",
+        )
+
+    def _progress(self, pod: Obj, run: Run) -> None:
+        spec = pod.get("spec") or {}
+        if run.phase in ("Succeeded", "Failed"):
+            return
+        if run.volumes is None:
+            try:
+                run.volumes = resolve(self.store, self.sources, pod, run.dir)
+                run.mount_error = None
+            except MountError as exc:
+                run.mount_error = str(exc)
+                self._event(pod, run, "Warning", "FailedMount", str(exc))
+                return self._write(pod, pod_status(pod, run))
+        inits, mains = spec.get("initContainers") or [], spec.get("containers") or []
+        bad = [c for c in inits + mains if self.bad_image(c.get("image", ""))]
+        if bad:
+            backoff = time.monotonic() - run.pull_started > self.backoff_after
+            for c in bad:
+                image = c.get("image", "")
+                if backoff:
+                    state = {
+                        "reason": "ImagePullBackOff",
+                        "message": f'Back-off pulling image "{image}"',
+                    }
+                else:
+                    state = {
+                        "reason": "ErrImagePull",
+                        "message": f'failed to pull and unpack image "{image}": not found',
+                    }
+                run.states[c["name"]] = {"waiting": state}
+                self._event(
+                    pod, run, "Warning", "Failed", f'Failed to pull image "{image}": not found'
+                )
+                if backoff:
+                    self._event(pod, run, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+            return self._write(pod, pod_status(pod, run))
+        policy = spec.get("restartPolicy", "Always")
+        while run.init_done < len(inits):
+            container = inits[run.init_done]
+            if "frameworkbarrier" in container.get("image", ""):
+                log = run.logs.setdefault(
+                    container["name"], run.dir / "logs" / f"{container['name']}.log"
+                )
+                if not write_injector(self.store, pod, container, run.volumes or {}, log):
+                    run.states[container["name"]] = {"running": {"startedAt": run.started}}
+                    break
+                run.states[container["name"]] = {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "startedAt": run.started,
+                        "finishedAt": now(),
+                    }
+                }
+                run.init_done += 1
+                continue
+            done = self._drive(pod, run, container, "Never" if policy == "Never" else "OnFailure")
+            if done is None:
+                break
+            if done != 0 and policy == "Never":
+                run.phase = "Failed"
+                break
+            if done == 0:
+                run.init_done += 1
+        else:
+            codes = [self._drive(pod, run, c, policy) for c in mains]
+            if all(code is not None for code in codes):
+                run.phase = "Succeeded" if all(code == 0 for code in codes) else "Failed"
+            elif all(
+                c["name"] in run.procs or "terminated" in run.states.get(c["name"], {})
+                for c in mains
+            ):
+                run.phase = "Running"
+        self._write(pod, pod_status(pod, run))
+        return None
+
+    def _drive(self, pod: Obj, run: Run, container: Obj, policy: str) -> int | None:
+        """Start, poll or restart one container; its exit code once it is finally done."""
+        name = container["name"]
+        proc = run.procs.get(name)
+        state = run.states.get(name, {})
+        if proc is None and "terminated" in state and name not in run.restart_at:
+            return int(state["terminated"]["exitCode"])
+        if proc is None:
+            if name in run.restart_at and time.monotonic() < run.restart_at[name]:
+                return None
+            run.restart_at.pop(name, None)
+            self._start(pod, run, container)
+            return None
+        code = proc.poll()
+        if code is None:
+            return None
+        del run.procs[name]
+        code = 128 - code if code < 0 else code
+        terminated: Obj = {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "startedAt": state.get("running", {}).get("startedAt", run.started),
+            "finishedAt": now(),
+            "containerID": f"k8sim://{proc.pid}",
+        }
+        if code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            tail = run.logs[name].read_bytes()[-2048:].decode(errors="replace").splitlines()[-80:]
+            terminated["message"] = "\n".join(tail)
+        if policy == "Always" or (policy == "OnFailure" and code != 0):
+            count = run.restarts.get(name, 0)
+            run.restarts[name] = count + 1
+            run.last_states[name] = {"terminated": terminated}
+            run.restart_at[name] = time.monotonic() + min(0.2 * 2**count, 5.0)
+            run.states[name] = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off restarting failed container {name}",
+                }
+            }
+            return None
+        run.states[name] = {"terminated": terminated}
+        return code
+
+    def _start(self, pod: Obj, run: Run, container: Obj) -> None:
+        name = container["name"]
+        env = container_env(self.store, pod, container)
+        argv = [
+            expand(str(a), env)
+            for a in (container.get("command") or []) + (container.get("args") or [])
+        ]
+        log = run.logs.setdefault(name, run.dir / "logs" / f"{name}.log")
+        if not argv:
+            log.write_text("k8sim: the container has no command, and images are not run here\n")
+            run.states[name] = {
+                "terminated": {
+                    "exitCode": 128,
+                    "reason": "ContainerCannotRun",
+                    "message": "no command",
+                    "startedAt": now(),
+                    "finishedAt": now(),
+                }
+            }
+            return
+        prologue, _ = mount_prologue(container, run.volumes or {})
+        workdir = container.get("workingDir")
+        steps = [prologue] if prologue else []
+        if workdir:
+            steps.append(f"mkdir -p '{workdir}' && cd '{workdir}'")
+        script = " && ".join([*steps, 'exec "$@"'])
+        command = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+            "k8sim",
+            *argv,
+        ]
+        with log.open("ab") as out:
+            run.procs[name] = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=run.dir,
+                start_new_session=True,
+            )
+        run.states[name] = {"running": {"startedAt": now()}}
+        self._event(pod, run, "Normal", "Started", f"Started container {name}")
+
+    @staticmethod
+    def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+    def _terminate(self, pod: Obj, run: Run | None) -> None:
+        meta = pod["metadata"]
+        live = {n: p for n, p in (run.procs if run else {}).items() if p.poll() is None}
+        if run is not None and live:
+            grace = min(float(meta.get("deletionGracePeriodSeconds") or 30), self.kill_grace)
+            if run.kill_sent is None:
+                run.kill_sent = time.monotonic()
+                for name, proc in live.items():
+                    self._event(pod, run, "Normal", "Killing", f"Stopping container {name}")
+                    self._signal(proc, signal.SIGTERM)
+            elif time.monotonic() - run.kill_sent >= grace:
+                for proc in live.values():
+                    self._signal(proc, signal.SIGKILL)
+            return
+        if run is not None:
+            for proc in run.procs.values():
+                proc.wait()
+            self._runs.pop(run.uid, None)
+        with contextlib.suppress(ApiError):
+            self.store.delete(
+                "pods", meta["namespace"], meta["name"], grace=0, preconditions={"uid": meta["uid"]}
+            )

@@ -1,0 +1,337 @@
+"""The object store: resourceVersions, watch history, finalizers and garbage collection.
+
+Why: the API server double and the FrameworkController simulator must share one consistent
+state, exactly as apiserver+etcd give every client and controller one ordered history. Every
+write goes through here, so each one bumps the global resourceVersion, is recorded for watch
+replay, wakes whoever waits on `cond`, and cascades deletions through ownerReferences the way
+the garbage collector does (Foreground, Background, Orphan).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ApiError, already_exists, conflict, expired, not_found
+from .resources import RESOURCES
+
+Obj = dict[str, Any]
+Key = tuple[str, str, str]  # (plural, namespace, name)
+FOREGROUND = "foregroundDeletion"
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Event:
+    rv: int
+    plural: str
+    namespace: str
+    type: str
+    obj: Obj
+    prev: Obj | None
+
+
+def _meta(obj: Obj) -> Obj:
+    meta: Obj = obj.setdefault("metadata", {})
+    return meta
+
+
+class Store:
+    """Thread-safe; every public method takes the lock, returns deep copies."""
+
+    def __init__(self, history_limit: int = 5000) -> None:
+        self.cond = threading.Condition(threading.RLock())
+        self.history_limit = history_limit
+        self._rv = 1
+        self._objects: dict[Key, Obj] = {}
+        self._history: deque[Event] = deque()
+        self._floor = 1  # watches may resume from any RV >= floor
+        self.closed = False
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    @property
+    def rv(self) -> int:
+        with self.cond:
+            return self._rv
+
+    def find(self, plural: str, namespace: str, name: str) -> Obj | None:
+        with self.cond:
+            obj = self._objects.get((plural, namespace, name))
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def get(self, plural: str, namespace: str, name: str) -> Obj:
+        obj = self.find(plural, namespace, name)
+        if obj is None:
+            raise not_found(RESOURCES[plural].group, plural, name)
+        return obj
+
+    def select(
+        self, plural: str, namespace: str | None, match: Callable[[Obj], bool] = lambda o: True
+    ) -> tuple[list[Obj], int]:
+        with self.cond:
+            items = [
+                copy.deepcopy(obj)
+                for (p, ns, _), obj in sorted(self._objects.items())
+                if p == plural and namespace in (None, ns) and match(obj)
+            ]
+            return items, self._rv
+
+    def dependents(self, uid: str) -> list[Obj]:
+        with self.cond:
+            return [copy.deepcopy(o) for o in self._objects.values() if self._owned_by(o, uid)]
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def _emit(self, plural: str, kind: str, obj: Obj, prev: Obj | None) -> None:
+        self._history.append(
+            Event(
+                self._rv,
+                plural,
+                obj["metadata"].get("namespace", ""),
+                kind,
+                copy.deepcopy(obj),
+                prev,
+            )
+        )
+        while len(self._history) > self.history_limit:
+            self._floor = self._history.popleft().rv
+        self.cond.notify_all()
+
+    def events_after(self, rv: int) -> tuple[list[Event], int]:
+        """Events above `rv` and the current RV; 410 Expired when they are no longer kept."""
+        with self.cond:
+            if rv < self._floor:
+                raise expired(rv, self._floor)
+            return [event for event in self._history if event.rv > rv], max(rv, self._rv)
+
+    def expire_history(self) -> None:
+        """Forget every past event, as after etcd compaction: resuming from an older RV gets 410."""
+        with self.cond:
+            self._history.clear()
+            self._floor = self._rv
+            self.cond.notify_all()
+
+    def wait(self, after_rv: int, timeout: float) -> int:
+        """Block until the store moves past `after_rv` (or timeout/close); return the current RV."""
+        with self.cond:
+            self.cond.wait_for(lambda: self._rv > after_rv or self.closed, timeout)
+            return self._rv
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _commit(self, plural: str, obj: Obj, prev: Obj | None) -> Obj:
+        self._rv += 1
+        meta = _meta(obj)
+        meta["resourceVersion"] = str(self._rv)
+        key = (plural, meta.get("namespace", ""), meta["name"])
+        self._objects[key] = obj
+        self._emit(plural, "ADDED" if prev is None else "MODIFIED", obj, prev)
+        return copy.deepcopy(obj)
+
+    def create(self, plural: str, namespace: str, obj: Obj) -> Obj:
+        resource = RESOURCES[plural]
+        obj = copy.deepcopy(obj)
+        meta = _meta(obj)
+        meta["namespace"] = namespace
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        obj = resource.validate(obj)
+        meta = _meta(obj)
+        obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
+        for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            meta.pop(field, None)
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+        with self.cond:
+            if (plural, namespace, meta["name"]) in self._objects:
+                raise already_exists(resource.group, plural, meta["name"])
+            return self._commit(plural, obj, None)
+
+    def _generation_changed(self, plural: str, old: Obj, new: Obj) -> bool:
+        skip = {"metadata"} if RESOURCES[plural].status_in_generation else {"metadata", "status"}
+        keys = (set(old) | set(new)) - skip
+        return any(old.get(k) != new.get(k) for k in keys)
+
+    def update(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        change: Callable[[Obj], Obj],
+        *,
+        expect_rv: str | None = None,
+        validate: bool = True,
+    ) -> Obj:
+        """Read-modify-write under the lock; `change` gets a private copy and returns the new body."""
+        resource = RESOURCES[plural]
+        with self.cond:
+            current = self._objects.get((plural, namespace, name))
+            if current is None:
+                raise not_found(resource.group, plural, name)
+            if expect_rv is not None and expect_rv != current["metadata"]["resourceVersion"]:
+                raise conflict(resource.group, plural, name)
+            new = change(copy.deepcopy(current))
+            meta = _meta(new)
+            if meta.get("name", name) != name:
+                raise ApiError(400, "the name of the object does not match the name on the URL")
+            # Fields owned by the server survive any client update.
+            for field in ("uid", "creationTimestamp", "deletionTimestamp", "namespace", "name"):
+                if field in current["metadata"]:
+                    meta[field] = current["metadata"][field]
+                else:
+                    meta.pop(field, None)
+            meta["generation"] = current["metadata"].get("generation", 1)
+            new["apiVersion"], new["kind"] = resource.api_version, resource.kind
+            if validate:
+                new = resource.validate(new)
+            meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+            if new == current:
+                return copy.deepcopy(current)
+            if self._generation_changed(plural, current, new):
+                new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+            result = self._commit(plural, new, current)
+            self._collect()
+            return result
+
+    def delete(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        *,
+        propagation: str | None = None,
+        grace: int | None = None,
+        preconditions: Obj | None = None,
+    ) -> tuple[Obj, bool]:
+        """Delete as the apiserver does; returns (object, gone) where gone=False means pending."""
+        resource = RESOURCES[plural]
+        with self.cond:
+            key = (plural, namespace, name)
+            current = self._objects.get(key)
+            if current is None:
+                raise not_found(resource.group, plural, name)
+            meta = current["metadata"]
+            pre = preconditions or {}
+            if pre.get("uid") not in (None, meta["uid"]) or pre.get("resourceVersion") not in (
+                None,
+                meta["resourceVersion"],
+            ):
+                raise conflict(resource.group, plural, name)
+            new = copy.deepcopy(current)
+            new_meta = new["metadata"]
+            finalizers = list(new_meta.get("finalizers") or [])
+            if propagation == "Orphan":
+                self._orphan(meta["uid"])
+            if propagation == "Foreground" and FOREGROUND not in finalizers:
+                finalizers.append(FOREGROUND)
+            graceful = self._graceful(plural, new, grace)
+            if not finalizers and not graceful:
+                removed = self._remove(key)
+                self._collect()
+                return copy.deepcopy(removed), True
+            if finalizers:
+                new_meta["finalizers"] = finalizers
+            new_meta.setdefault("deletionTimestamp", now())
+            if plural == "pods":
+                new_meta["deletionGracePeriodSeconds"] = grace_seconds(new, grace)
+            if new != current:
+                self._commit(plural, new, current)
+            self._collect()
+            return copy.deepcopy(self._objects.get(key, new)), key not in self._objects
+
+    @staticmethod
+    def _graceful(plural: str, obj: Obj, grace: int | None) -> bool:
+        """Pods bound to a node wait for the kubelet to stop their containers."""
+        if plural != "pods" or not (obj.get("spec") or {}).get("nodeName"):
+            return False
+        if grace == 0:
+            return False
+        return (obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+    def _remove(self, key: Key) -> Obj:
+        obj = self._objects.pop(key)
+        self._rv += 1
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+        self._emit(key[0], "DELETED", obj, obj)
+        return obj
+
+    def _orphan(self, uid: str) -> None:
+        for key, obj in list(self._objects.items()):
+            if self._owned_by(obj, uid):
+                new = copy.deepcopy(obj)
+                refs = [r for r in new["metadata"]["ownerReferences"] if r.get("uid") != uid]
+                new["metadata"]["ownerReferences"] = refs
+                self._commit(key[0], new, obj)
+
+    @staticmethod
+    def _owned_by(obj: Obj, uid: str) -> bool:
+        return any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
+
+    def _collect(self) -> None:
+        """Garbage collection to a fixed point: foreground waits, orphans of gone owners go."""
+        changed = True
+        while changed:
+            changed = False
+            uids = {o["metadata"]["uid"] for o in self._objects.values()}
+            for key, obj in list(self._objects.items()):
+                if key not in self._objects:
+                    continue
+                meta = obj["metadata"]
+                refs = meta.get("ownerReferences") or []
+                if (
+                    refs
+                    and all(r.get("uid") not in uids for r in refs)
+                    and not meta.get("deletionTimestamp")
+                ):
+                    self.delete(key[0], key[1], key[2], propagation="Background")
+                    changed = True
+                    continue
+                if not meta.get("deletionTimestamp"):
+                    continue
+                finalizers = meta.get("finalizers") or []
+                if FOREGROUND in finalizers:
+                    deps = [
+                        (k, o) for k, o in self._objects.items() if self._owned_by(o, meta["uid"])
+                    ]
+                    for dep_key, dep in deps:
+                        if not dep["metadata"].get("deletionTimestamp"):
+                            has_deps = any(
+                                self._owned_by(o, dep["metadata"]["uid"])
+                                for o in self._objects.values()
+                            )
+                            self.delete(
+                                *dep_key, propagation="Foreground" if has_deps else "Background"
+                            )
+                            changed = True
+                    if not deps:
+                        new = copy.deepcopy(obj)
+                        new["metadata"]["finalizers"] = [f for f in finalizers if f != FOREGROUND]
+                        self._commit(key[0], new, obj)
+                        changed = True
+                        obj = new
+                        finalizers = new["metadata"]["finalizers"]
+                if not finalizers and not self._graceful(
+                    key[0], obj, obj["metadata"].get("deletionGracePeriodSeconds")
+                ):
+                    self._remove(key)
+                    changed = True
+
+
+def grace_seconds(pod: Obj, grace: int | None) -> int:
+    if grace is not None:
+        return grace
+    return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))

@@ -1,0 +1,336 @@
+"""End to end on FrameworkController: the real CLI and client against the API double and its
+FrameworkController simulator, code and outputs on a real nfs-ganesha, the real nni in trials."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+import pytest
+
+from nnifc.framework import GROUP, PLURAL, VERSION
+from nnifc.platforms.k8s import connect
+from tests.conftest import created_id, run_nnifc, status_json, wait_for
+from tests.k8sim.fixture import KubeCluster, kube_cluster
+
+if TYPE_CHECKING:
+    from tests.ganesha import Ganesha
+
+pytest_plugins = ["tests.ganesha"]
+__all__ = ["kube_cluster"]
+
+SCHEMA = json.loads((Path(__file__).parent / "schemas/framework.schema.json").read_text())
+
+TRIAL = """\
+    import os
+    import time
+    import nni
+
+    params = nni.get_next_parameter()
+    role = os.environ["FC_TASKROLE_NAME"]
+    print(f"{role} {os.environ['FC_TASK_INDEX']} starts in {os.getcwd()}", flush=True)
+    if role == "ps":
+        time.sleep(60)  # a parameter server runs until the workers are done
+    score = params["x"] * 10 + params["k"]
+    for step in range(3):
+        nni.report_intermediate_result(score + step)
+        time.sleep(0.1)
+    print(f"FINAL={score!r}", flush=True)
+    nni.report_final_result(score)
+"""
+
+
+def write_config(
+    tmp_path: Path, nfs: Ganesha, *, trials: int = 3, extra_roles: str = "", trial: str = TRIAL
+) -> Path:
+    code = tmp_path / "code"
+    code.mkdir(exist_ok=True)
+    (code / "trial.py").write_text(textwrap.dedent(trial))
+    (code / ".nniignore").write_text("data/\n")
+    (code / "data").mkdir(exist_ok=True)
+    (code / "data" / "big.bin").write_bytes(b"x" * 1024)
+    (tmp_path / "space.json").write_text(
+        json.dumps(
+            {
+                "x": {"_type": "uniform", "_value": [0, 1]},
+                "k": {"_type": "randint", "_value": [1, 5]},
+            }
+        )
+    )
+    config = tmp_path / "exp.yml"
+    config.write_text(
+        textwrap.dedent(f"""\
+        authorName: default
+        experimentName: example_mnist
+        trialConcurrency: 2
+        maxExecDuration: 10h
+        maxTrialNum: {trials}
+        trainingServicePlatform: frameworkcontroller
+        searchSpacePath: space.json
+        useAnnotation: false
+        tuner:
+          builtinTunerName: TPE
+          classArgs:
+            optimize_mode: maximize
+        assessor:
+          builtinAssessorName: Medianstop
+          classArgs:
+            optimize_mode: maximize
+            start_step: 10  # trials report 3 steps: every trial runs to its end
+        trial:
+          codeDir: code
+          taskRoles:
+            - name: ps
+              taskNum: 1
+              command: python3 trial.py
+              gpuNum: 0
+              cpuNum: 1
+              memoryMB: 512
+              image: msranni/nni:latest
+              frameworkAttemptCompletionPolicy:
+                minFailedTaskCount: 1
+                minSucceededTaskCount: -1
+            - name: worker
+              taskNum: 2
+              command: python3 trial.py
+              gpuNum: 0
+              cpuNum: 1
+              memoryMB: 512
+              image: msranni/nni:latest
+              frameworkAttemptCompletionPolicy:
+                minFailedTaskCount: 1
+                minSucceededTaskCount: 2
+        """)
+        + extra_roles
+        + textwrap.dedent(f"""\
+        frameworkcontrollerConfig:
+          storage: nfs
+          nfs:
+            server: {nfs.server}
+            path: {nfs.path}
+        """)
+    )
+    return config
+
+
+@pytest.fixture
+def cluster(kube_cluster: KubeCluster, nfs_server: Ganesha) -> KubeCluster:
+    kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
+    return kube_cluster
+
+
+def framework_objects(cluster: KubeCluster) -> list[dict[str, Any]]:
+    return cluster.objects("frameworks")
+
+
+def test_experiment_runs_end_to_end(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    result = run_nnifc("create", "--config", str(write_config(tmp_path, nfs_server)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    exp_id = created_id(result)
+    data = status_json(exp_id)
+    assert data["status"] == "DONE", data
+    assert len(data["trials"]) == 3
+    for trial in data["trials"]:
+        assert trial["status"] == "SUCCEEDED", trial
+        worker = run_nnifc("logs", trial["id"], "--role", "worker", "--index", "1")
+        assert worker.returncode == 0, worker.stderr
+        printed = float(worker.stdout.split("FINAL=")[1].split()[0])
+        assert trial["final"] == printed
+        assert trial["intermediate"][:3] == [printed, printed + 1, printed + 2]
+        assert "worker 1 starts in /nnifc/work" in worker.stdout
+    created = cluster.created("frameworks")
+    assert len(created) == 3
+    for body in created:
+        jsonschema.validate(body, SCHEMA)
+    # finished Frameworks, their pods and the experiment's Secrets are all gone
+    assert framework_objects(cluster) == [] and cluster.objects("pods") == []
+    exported = nfs_server.local_dir / "nni" / exp_id
+    assert (exported / "code" / "trial.py").is_file() and not (exported / "code" / "data").exists()
+
+
+def test_stop_mid_run_leaves_nothing_behind(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    slow = TRIAL.replace('if role == "ps":', "if True:")
+    result = run_nnifc(
+        "create",
+        "--config",
+        str(write_config(tmp_path, nfs_server, trials=4, trial=slow)),
+        "--detach",
+    )
+    assert result.returncode == 0, result.stderr
+    exp_id = created_id(result)
+    wait_for(
+        lambda: sum(t["status"] == "RUNNING" for t in status_json(exp_id)["trials"]) == 2,
+        what="2 running",
+    )
+    stopped = run_nnifc("stop", exp_id)
+    assert stopped.returncode == 0, stopped.stderr
+    data = status_json(exp_id)
+    assert data["status"] == "STOPPED"
+    assert {t["status"] for t in data["trials"]} == {"USER_CANCELED"}, data["trials"]
+    wait_for(
+        lambda: not framework_objects(cluster) and not cluster.objects("pods"),
+        timeout=20,
+        what="cleanup",
+    )
+    assert cluster.objects("secrets") == []
+    assert cluster.processes() == []
+
+
+def test_api_faults_and_dropped_watches_lose_nothing(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    cluster.faults.error_rate = 0.05
+    cluster.faults.drop_watches_every = 1.0
+    cluster.faults.fail_next(2, 500, verb="create", resource="frameworks")
+    cluster.faults.fail_next(1, 429, verb="delete", resource="frameworks")
+    cluster.faults.fail_next(1, 503, verb="list", resource="frameworks")
+    result = run_nnifc("create", "--config", str(write_config(tmp_path, nfs_server, trials=4)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = status_json(created_id(result))
+    assert [t["status"] for t in data["trials"]] == ["SUCCEEDED"] * 4
+    assert all(t["final"] is not None and len(t["intermediate"]) >= 3 for t in data["trials"])
+    injected = [r for r in cluster.requests if r.status in (429, 500)]
+    assert len(injected) >= 3, "too few faults were injected to prove anything"
+    assert len(cluster.created("frameworks")) == 4  # a retried create never made a second Framework
+
+
+def test_a_failing_task_fails_the_trial_with_its_output(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    failing = """\
+        import os
+        import sys
+        import nni
+
+        nni.get_next_parameter()
+        if os.environ["FC_TASKROLE_NAME"] == "worker" and os.environ["FC_TASK_INDEX"] == "1":
+            print("worker 1 cannot read its shard", flush=True)
+            sys.exit(3)
+        import time
+        time.sleep(30)
+    """
+    result = run_nnifc(
+        "create", "--config", str(write_config(tmp_path, nfs_server, trials=1, trial=failing))
+    )
+    assert result.returncode == 0, result.stderr
+    (trial,) = status_json(created_id(result))["trials"]
+    assert trial["status"] == "FAILED"
+    assert "task worker_1" in trial["message"] and "code 3" in trial["message"]
+    assert trial["message"].endswith("last output: worker 1 cannot read its shard")
+    assert cluster.processes() == []
+
+
+def test_image_that_never_pulls_fails_after_the_pending_timeout(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, nfs_server, trials=1)
+    config.write_text(
+        config.read_text().replace("msranni/nni:latest", "example.com/missing:1")
+        + "  pendingTimeout: 6s\n"
+    )
+    cluster.bad_images.add("example.com/missing:1")
+    result = run_nnifc("create", "--config", str(config), "--detach")
+    exp_id = created_id(result)
+    wait_for(
+        lambda: "ImagePullBackOff" in status_json(exp_id)["trials"][0]["message"],
+        timeout=30,
+        what="reason",
+    )
+    assert status_json(exp_id)["trials"][0]["status"] == "WAITING"
+    wait_for(
+        lambda: status_json(exp_id)["status"] == "DONE", timeout=30, what="the experiment to end"
+    )
+    (trial,) = status_json(exp_id)["trials"]
+    assert trial["status"] == "FAILED"
+    assert trial["message"].startswith("pods still pending after 6s: pod nniexp")
+    assert "ImagePullBackOff" in trial["message"]
+    wait_for(lambda: not framework_objects(cluster), timeout=10, what="the Framework to be deleted")
+
+
+def test_a_framework_deleted_behind_our_back_is_sys_canceled(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    slow = TRIAL.replace('if role == "ps":', "if True:")
+    result = run_nnifc(
+        "create",
+        "--config",
+        str(write_config(tmp_path, nfs_server, trials=1, trial=slow)),
+        "--detach",
+    )
+    exp_id = created_id(result)
+    wait_for(
+        lambda: (
+            status_json(exp_id)["trials"]
+            and status_json(exp_id)["trials"][0]["status"] == "RUNNING"
+        )
+    )
+    (framework,) = framework_objects(cluster)
+    api = connect()
+    try:
+        name = framework["metadata"]["name"]
+        api.custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, name)
+    finally:
+        api.close()
+    wait_for(
+        lambda: status_json(exp_id)["status"] == "DONE", timeout=30, what="the experiment to end"
+    )
+    (trial,) = status_json(exp_id)["trials"]
+    assert trial["status"] == "SYS_CANCELED"
+    assert trial["message"] == "its Framework was deleted outside nnifc"
+
+
+def test_nfs_server_down_at_start_is_a_clear_error_and_creates_nothing(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    config = write_config(tmp_path, nfs_server)
+    nfs_server.stop()
+    try:
+        result = run_nnifc("create", "--config", str(config))
+    finally:
+        nfs_server.start()
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("Error: ") and f"{nfs_server.server}:{nfs_server.port}" in line
+    assert "Traceback" not in result.stderr
+    assert not home.exists()
+    assert cluster.created("frameworks") == [] and cluster.created("secrets") == []
+
+
+def test_missing_framework_controller_and_permissions_are_reported_before_anything(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    config = write_config(tmp_path, nfs_server)
+    cluster.faults.crd_installed = False
+    missing = run_nnifc("create", "--config", str(config))
+    assert missing.returncode == 1
+    assert "FrameworkController is not installed in the cluster of context 'sim'" in missing.stderr
+    cluster.faults.crd_installed = True
+    cluster.faults.deny("create", "frameworks")
+    cluster.faults.deny("get", "pods", subresource="log")
+    denied = run_nnifc("create", "--config", str(config))
+    assert denied.returncode == 1
+    assert (
+        "context 'sim' lacks permissions in namespace 'default': create frameworks, get pods/log"
+        in denied.stderr
+    )
+    assert not home.exists() and cluster.created("frameworks") == []
+
+
+def test_dry_run_prints_a_valid_framework(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    result = run_nnifc("create", "--config", str(write_config(tmp_path, nfs_server)), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "checks passed; nothing was created" in result.stdout
+    from ruamel.yaml import YAML
+
+    text = result.stdout.split("the first trial's Framework:\n", 1)[1].split("checks passed")[0]
+    jsonschema.validate(YAML(typ="safe").load(text), SCHEMA)
+    assert not home.exists() and cluster.created("frameworks") == []
