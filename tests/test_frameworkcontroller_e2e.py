@@ -3,7 +3,9 @@ FrameworkController simulator, code and outputs on a real nfs-ganesha, the real 
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -334,3 +336,100 @@ def test_dry_run_prints_a_valid_framework(
     text = result.stdout.split("the first trial's Framework:\n", 1)[1].split("checks passed")[0]
     jsonschema.validate(YAML(typ="safe").load(text), SCHEMA)
     assert not home.exists() and cluster.created("frameworks") == []
+
+
+def test_context_namespace_pull_secret_and_exact_commands(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    kubeconfig = cluster.kubeconfig.read_text()
+    # a second, broken context is the current one: --context must pick the working one
+    broken = kubeconfig.replace("server: ", "server: http://127.0.0.1:9/x#").replace(
+        "name: sim", "name: other"
+    )
+    cluster.kubeconfig.write_text(
+        kubeconfig.replace("current-context: sim", "current-context: other") + "\n"
+    )
+    merged = tmp_path / "kubeconfig"
+    merged.write_text(_merge_kubeconfigs(cluster.kubeconfig.read_text(), broken))
+    (tmp_path / "auth.json").write_text(
+        '{"auths": {"registry.example.com": {"auth": "dXNlcjpwYXNz"}}}'
+    )
+    command = (
+        """python3 -c 'import sys; print("quote\\" it'"'"'s $HOME `x`")' && echo "sum $((1+1))" """
+    )
+    config = write_config(tmp_path, nfs_server, trials=1)
+    text = config.read_text().replace(
+        "command: python3 trial.py", f"command: {json.dumps(command)}", 1
+    )
+    text = text.replace(
+        "image: msranni/nni:latest",
+        "image: msranni/nni:latest\n      privateRegistryAuthPath: auth.json",
+        1,
+    )
+    config.write_text(text.replace("minSucceededTaskCount: -1", "minSucceededTaskCount: 1", 1))
+    env_kubeconfig = os.environ["KUBECONFIG"]
+    os.environ["KUBECONFIG"] = str(merged)
+    try:
+        result = run_nnifc(
+            "create",
+            "--config",
+            str(config),
+            "--context",
+            "sim",
+            "--namespace",
+            "team-a",
+            "--detach",
+        )
+        assert result.returncode == 0, result.stderr
+        exp_id = created_id(result)
+        wait_for(lambda: cluster.objects("secrets", "team-a") != [], what="the pull secret")
+        (secret,) = cluster.objects("secrets", "team-a")
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert secret["metadata"]["labels"]["nnifc/experiment"] == exp_id
+        wait_for(
+            lambda: status_json(exp_id)["status"] == "DONE",
+            timeout=60,
+            what="the experiment to end",
+        )
+        (trial,) = status_json(exp_id)["trials"]
+        ps = run_nnifc("logs", trial["id"], "--role", "ps")
+        assert ps.stdout.splitlines() == ["quote\" it's $HOME `x`", "sum 2"]
+        (body,) = cluster.created("frameworks")
+        assert body["metadata"]["namespace"] == "team-a"
+        ps_pod = body["spec"]["taskRoles"][0]["task"]["pod"]["spec"]
+        assert ps_pod["imagePullSecrets"] == [{"name": secret["metadata"]["name"]}]
+        assert cluster.objects("secrets", "team-a") == []  # deleted when the experiment ended
+    finally:
+        os.environ["KUBECONFIG"] = env_kubeconfig
+
+
+def _merge_kubeconfigs(first: str, second: str) -> str:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    a, b = yaml.load(first), yaml.load(second)
+    for key in ("clusters", "users", "contexts"):
+        a[key] += b[key]
+    a["current-context"] = b["current-context"]
+    out = io.StringIO()
+    yaml.dump(a, out)
+    return out.getvalue()
+
+
+def test_bad_credentials_and_missing_service_account_are_one_line_each(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    config = write_config(tmp_path, nfs_server)
+    config.write_text(config.read_text() + "  serviceAccountName: trials\n")
+    missing = run_nnifc("create", "--config", str(config))
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == (
+        "Error: serviceAccountName 'trials' does not exist in namespace 'default' (context 'sim'); "
+        "create it or fix frameworkcontrollerConfig.serviceAccountName"
+    )
+    cluster.kubeconfig.write_text(cluster.kubeconfig.read_text().replace("token: ", "token: wrong"))
+    rejected = run_nnifc("create", "--config", str(config))
+    assert rejected.returncode == 1
+    assert "the cluster rejected the credentials of context 'sim' (401)" in rejected.stderr
+    assert "Traceback" not in rejected.stderr + missing.stderr
+    assert not home.exists()
