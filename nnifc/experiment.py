@@ -141,11 +141,15 @@ class Nfs(Model):
 class KeyVault(Model):
     vault_name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
     name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
+    endpoint: Text | None = (
+        None  # nnifc: the vault URL, for sovereign clouds (default *.vault.azure.net)
+    )
 
 
 class AzureStorage(Model):
     account_name: Annotated[str, Field(pattern=AZURE_NAME % (3, 31))]
     azure_share: Annotated[str, Field(pattern=AZURE_NAME % (3, 63))]
+    endpoint: Text | None = None  # nnifc: the file service URL (default *.file.core.windows.net)
 
 
 class FrameworkControllerConfig(Model):

@@ -50,7 +50,7 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
 def test_registered_and_volume(storage: NfsStorage, nfs_server: Ganesha) -> None:
     assert STORAGES["nfs"] is NfsStorage
     assert storage.port == nfs_server.port
-    assert storage.volume("nni-vol") == {
+    assert storage.volume("nni-vol", "exp12345") == {
         "name": "nni-vol",
         "nfs": {"server": "127.0.0.1", "path": "/export"},
     }

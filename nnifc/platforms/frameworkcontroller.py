@@ -100,7 +100,7 @@ class FrameworkControllerPlatform(Platform):
             spec,
             experiment.config,
             namespace=options.get("namespace") or fc.namespace,
-            volume=STORAGES[fc.storage](fc).volume(framework.STORAGE_VOLUME),
+            volume=STORAGES[fc.storage](fc).volume(framework.STORAGE_VOLUME, spec.experiment_id),
             pull_secrets=framework.pull_secrets(experiment.config, spec.experiment_id),
         )
         return to_yaml(body)
@@ -140,7 +140,7 @@ class FrameworkControllerPlatform(Platform):
             spec,
             self.config,
             namespace=self.cluster.namespace,
-            volume=self.storage.volume(framework.STORAGE_VOLUME),
+            volume=self.storage.volume(framework.STORAGE_VOLUME, spec.experiment_id),
             pull_secrets=self._pull_secrets,
         )
         name = body["metadata"]["name"]

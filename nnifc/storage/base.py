@@ -50,7 +50,7 @@ class Storage(ABC):
         """Up to `size` bytes of `path` from `offset`; b"" when it does not exist (yet)."""
 
     @abstractmethod
-    def volume(self, name: str) -> dict[str, Any]:
+    def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         """The pod `volumes:` entry named `name` that mounts the share's root."""
 
     def secrets(self, experiment_id: str) -> list[dict[str, Any]]:

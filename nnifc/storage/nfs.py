@@ -146,7 +146,7 @@ class NfsStorage(Storage):
 
         return self._run("read", _inside(path), read_at)
 
-    def volume(self, name: str) -> dict[str, Any]:
+    def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         return {"name": name, "nfs": {"server": self.server, "path": self.export}}
 
     def close(self) -> None:

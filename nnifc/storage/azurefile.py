@@ -1,0 +1,230 @@
+"""Azure File share storage: the account key from Key Vault, files through the REST SDK.
+
+The key is read once per process from Key Vault with azure-identity's DefaultAzureCredential
+(environment, managed identity, Azure CLI login: what Azure users already have), kept in memory
+only, handed to pods through one labelled Secret per experiment, and never put in a message,
+a log line or a file. Endpoints default to the public cloud and can be set per config
+(`keyVault.endpoint`, `azureStorage.endpoint`) or environment (NNIFC_KEYVAULT_ENDPOINT,
+NNIFC_AZURE_FILE_ENDPOINT, each may contain {vault} / {account}) for other clouds and tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.identity import DefaultAzureCredential
+from azure.keyvault.secrets import SecretClient
+from azure.storage.fileshare import ExponentialRetry, ShareClient
+
+from nnifc.errors import StorageError
+from nnifc.experiment import FrameworkControllerConfig
+from nnifc.storage.base import CodeFile, Storage
+
+UPLOAD_THREADS = 8
+CHUNK = 4 << 20
+
+
+class AzureFileStorage(Storage):
+    kind = "azureStorage"
+
+    def __init__(self, config: FrameworkControllerConfig) -> None:
+        super().__init__(config)
+        assert config.key_vault is not None and config.azure_storage is not None
+        self.vault, self.secret_name = config.key_vault.vault_name, config.key_vault.name
+        self.account, self.share_name = (
+            config.azure_storage.account_name,
+            config.azure_storage.azure_share,
+        )
+        vault_url = (
+            config.key_vault.endpoint
+            or os.environ.get("NNIFC_KEYVAULT_ENDPOINT")
+            or "https://{vault}.vault.azure.net"
+        )
+        file_url = (
+            config.azure_storage.endpoint
+            or os.environ.get("NNIFC_AZURE_FILE_ENDPOINT")
+            or "https://{account}.file.core.windows.net"
+        )
+        self.vault_url = vault_url.format(vault=self.vault)
+        self.file_url = file_url.format(account=self.account)
+        self._key: str | None = None
+        self._share: ShareClient | None = None
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        share = self.share
+        try:
+            share.create_share()
+        except ResourceExistsError:
+            pass
+        except AzureError as e:
+            raise self._error(f"create the share {self.share_name!r}", e) from None
+        probe = f"nni/.nnifc-probe-{secrets.token_hex(4)}"
+        self.write(probe, b"probe")
+        self._call(f"remove {probe}", lambda: share.get_file_client(probe).delete_file())
+
+    def upload(self, files: Sequence[CodeFile], dest: str) -> None:
+        directories = {dest} | {f"{dest}/{f.relative}".rsplit("/", 1)[0] for f in files}
+        for directory in sorted(directories, key=lambda d: (d.count("/"), d)):
+            self._mkdirs(directory)
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            for done in [pool.submit(self._upload_one, f, f"{dest}/{f.relative}") for f in files]:
+                done.result()
+
+    def write(self, path: str, data: bytes) -> None:
+        self._mkdirs(path.rsplit("/", 1)[0])
+        client = self.share.get_file_client(path)
+        self._call(f"write {path}", lambda: client.upload_file(data))
+
+    def read(self, path: str, offset: int, size: int) -> bytes:
+        client = self.share.get_file_client(path)
+        try:
+            return bytes(client.download_file(offset=offset, length=size).readall())
+        except ResourceNotFoundError:
+            return b""
+        except HttpResponseError as e:
+            if e.status_code == 416:  # offset at or past the end: nothing new yet
+                return b""
+            raise self._error(f"read {path}", e) from None
+        except AzureError as e:
+            raise self._error(f"read {path}", e) from None
+
+    def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "azureFile": {
+                "secretName": _secret_name(experiment_id),
+                "shareName": self.share_name,
+                "readOnly": False,
+            },
+        }
+
+    def secrets(self, experiment_id: str) -> list[dict[str, Any]]:
+        data = {
+            "azurestorageaccountname": _b64(self.account),
+            "azurestorageaccountkey": _b64(self.key),
+        }
+        return [{"metadata": {"name": _secret_name(experiment_id)}, "type": "Opaque", "data": data}]
+
+    def close(self) -> None:
+        if self._share is not None:
+            self._share.close()
+
+    @property
+    def key(self) -> str:
+        """The storage account key, fetched from Key Vault on first use."""
+        with self._lock:
+            if self._key is None:
+                self._key = self._fetch_key()
+            return self._key
+
+    @property
+    def share(self) -> ShareClient:
+        if self._share is None:
+            retry = ExponentialRetry(
+                initial_backoff=1, increment_base=2, retry_total=8, random_jitter_range=1
+            )
+            credential = {"account_name": self.account, "account_key": self.key}
+            self._share = ShareClient(
+                self.file_url, self.share_name, credential=credential, retry_policy=retry
+            )
+        return self._share
+
+    def _fetch_key(self) -> str:
+        where = f"secret {self.secret_name!r} in Key Vault {self.vault_url}"
+        custom = not self.vault_url.endswith(".vault.azure.net")
+        try:
+            with (
+                DefaultAzureCredential() as credential,
+                SecretClient(
+                    self.vault_url, credential, verify_challenge_resource=not custom
+                ) as client,
+            ):
+                value = client.get_secret(self.secret_name).value
+        except ClientAuthenticationError as e:
+            reason = str(e).splitlines()[0][:200]
+            raise StorageError(
+                f"cannot sign in to read the {where}: {reason}; run `az login`, or set AZURE_TENANT_ID, "
+                "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use a managed identity"
+            ) from None
+        except ResourceNotFoundError:
+            raise StorageError(
+                f"there is no {where}; check keyVault.vaultName and keyVault.name"
+            ) from None
+        except HttpResponseError as e:
+            if e.status_code == 403:
+                raise StorageError(
+                    f"access to the {where} was denied (403): grant your identity 'get' on secrets"
+                ) from None
+            raise StorageError(f"cannot read the {where}: {e.status_code} {e.reason}") from None
+        except AzureError as e:
+            raise StorageError(
+                f"cannot reach Key Vault {self.vault_url}: {type(e).__name__}"
+            ) from None
+        if not value:
+            raise StorageError(f"the {where} is empty; it must hold the storage account key")
+        return value
+
+    def _upload_one(self, file: CodeFile, path: str) -> None:
+        client = self.share.get_file_client(path)
+
+        def send() -> None:
+            with open(file.source, "rb") as f:
+                client.upload_file(f, length=file.size, max_concurrency=1)
+
+        self._call(f"upload {file.relative}", send)
+
+    def _mkdirs(self, path: str) -> None:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            client = self.share.get_directory_client("/".join(parts[:depth]))
+            try:
+                client.create_directory()
+            except ResourceExistsError:
+                pass
+            except AzureError as e:
+                raise self._error(f"create directory {'/'.join(parts[:depth])}", e) from None
+
+    def _call(self, what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except AzureError as e:
+            raise self._error(what, e) from None
+
+    def _error(self, what: str, e: AzureError) -> StorageError:
+        where = f"Azure File share {self.share_name!r} of account {self.account!r}"
+        if (
+            isinstance(e, ClientAuthenticationError)
+            or getattr(e, "error_code", None) == "AuthenticationFailed"
+        ):
+            return StorageError(
+                f"the {where} refused the key from Key Vault secret {self.secret_name!r} (AuthenticationFailed) "
+                f"while trying to {what}; update the secret with a current account key"
+            )
+        if isinstance(e, HttpResponseError):
+            code = getattr(e, "error_code", None) or e.reason
+            return StorageError(f"cannot {what} on the {where}: {e.status_code} {code}")
+        return StorageError(
+            f"cannot reach the {where} at {self.file_url} to {what}: {type(e).__name__}"
+        )
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _secret_name(experiment_id: str) -> str:
+    return f"nnifc-{experiment_id}-azure"
