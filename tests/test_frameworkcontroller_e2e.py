@@ -124,6 +124,15 @@ def cluster(kube_cluster: KubeCluster, nfs_server: Ganesha) -> KubeCluster:
     return kube_cluster
 
 
+def start_slow(tmp_path: Path, nfs: Ganesha, *, trials: int) -> str:
+    """Start, detached, an experiment whose tasks all run for a minute; its id."""
+    slow = TRIAL.replace('if role == "ps":', "if True:")
+    config = write_config(tmp_path, nfs, trials=trials, trial=slow)
+    result = run_nnifc("create", "--config", str(config), "--detach")
+    assert result.returncode == 0, result.stderr
+    return created_id(result)
+
+
 def framework_objects(cluster: KubeCluster) -> list[dict[str, Any]]:
     return cluster.objects("frameworks")
 
@@ -158,15 +167,7 @@ def test_experiment_runs_end_to_end(
 def test_stop_mid_run_leaves_nothing_behind(
     cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
 ) -> None:
-    slow = TRIAL.replace('if role == "ps":', "if True:")
-    result = run_nnifc(
-        "create",
-        "--config",
-        str(write_config(tmp_path, nfs_server, trials=4, trial=slow)),
-        "--detach",
-    )
-    assert result.returncode == 0, result.stderr
-    exp_id = created_id(result)
+    exp_id = start_slow(tmp_path, nfs_server, trials=4)
     wait_for(
         lambda: sum(t["status"] == "RUNNING" for t in status_json(exp_id)["trials"]) == 2,
         what="2 running",
@@ -259,14 +260,7 @@ def test_image_that_never_pulls_fails_after_the_pending_timeout(
 def test_a_framework_deleted_behind_our_back_is_sys_canceled(
     cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
 ) -> None:
-    slow = TRIAL.replace('if role == "ps":', "if True:")
-    result = run_nnifc(
-        "create",
-        "--config",
-        str(write_config(tmp_path, nfs_server, trials=1, trial=slow)),
-        "--detach",
-    )
-    exp_id = created_id(result)
+    exp_id = start_slow(tmp_path, nfs_server, trials=1)
     wait_for(
         lambda: (
             status_json(exp_id)["trials"]

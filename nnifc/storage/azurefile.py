@@ -11,6 +11,7 @@ NNIFC_AZURE_FILE_ENDPOINT, each may contain {vault} / {account}) for other cloud
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import threading
@@ -66,12 +67,7 @@ class AzureFileStorage(Storage):
 
     def check(self) -> None:
         share = self.share
-        try:
-            share.create_share()
-        except ResourceExistsError:
-            pass
-        except AzureError as e:
-            raise self._error(f"create the share {self.share_name!r}", e) from None
+        self._create(f"create the share {self.share_name!r}", share.create_share)
         probe = f"nni/.nnifc-probe-{secrets.token_hex(4)}"
         self.write(probe, b"probe")
         self._call(f"remove {probe}", lambda: share.get_file_client(probe).delete_file())
@@ -190,17 +186,22 @@ class AzureFileStorage(Storage):
     def _mkdirs(self, path: str) -> None:
         parts = path.split("/")
         for depth in range(1, len(parts) + 1):
-            client = self.share.get_directory_client("/".join(parts[:depth]))
-            try:
-                client.create_directory()
-            except ResourceExistsError:
-                pass
-            except AzureError as e:
-                raise self._error(f"create directory {'/'.join(parts[:depth])}", e) from None
+            directory = "/".join(parts[:depth])
+            self._create(
+                f"create directory {directory}",
+                self.share.get_directory_client(directory).create_directory,
+            )
+
+    def _create(self, what: str, fn: Any) -> None:
+        """Create something that may already exist (which is fine)."""
+        with contextlib.suppress(ResourceExistsError):
+            self._call(what, fn)
 
     def _call(self, what: str, fn: Any) -> Any:
         try:
             return fn()
+        except ResourceExistsError:
+            raise  # the callers that create things decide whether that is fine
         except AzureError as e:
             raise self._error(what, e) from None
 
