@@ -71,6 +71,7 @@ class FrameworkControllerPlatform(Platform):
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._pull_secrets: dict[str, str] = {}
+        self._finished: list[str] = []  # Frameworks whose final status was reported
 
     @property
     def cluster(self) -> Cluster:
@@ -186,6 +187,8 @@ class FrameworkControllerPlatform(Platform):
                     raise
 
     def poll(self, timeout: float) -> list[TrialEvent]:
+        while self._finished:
+            self._remove(self._finished.pop(), stop=False)
         self._drain_watch(timeout)
         now = time.monotonic()
         events: list[TrialEvent] = []
@@ -201,6 +204,8 @@ class FrameworkControllerPlatform(Platform):
         }
 
     def cleanup(self) -> None:
+        while self._finished:
+            self._remove(self._finished.pop(), stop=False)
         selector = framework.selector(self.experiment_id)
         core = self.cluster.core
         self.cluster.call(
@@ -240,7 +245,8 @@ class FrameworkControllerPlatform(Platform):
                 message = self._with_output(message, trial)
             events.append(StatusChanged(trial_id, observed.status, message, observed.code))
             if not trial.gone:
-                self._remove(trial.name, stop=False)  # its outputs are read: nothing is lost
+                # deleted on the next poll, once the caller has recorded this status
+                self._finished.append(trial.name)
         elif trial.gone:
             self._trials.pop(trial_id)
             gone = "its Framework was deleted outside nnifc"
