@@ -26,8 +26,9 @@ from nnifc.records import ExperimentStatus, TrialSpec
 from nnifc.scheduler import Scheduler
 from nnifc.store import Store, experiment_ids
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Piped output keeps whole tables (rich would squeeze them into 80 columns).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 
 class Group(click.Group):

@@ -234,3 +234,11 @@ def test_a_space_the_tuner_cannot_use_is_a_config_error(tmp_path: Path) -> None:
     assert str(error.value).startswith(
         f"{path}:5:9: tuner.builtinTunerName: BatchTuner needs a search space"
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["quickstart.yml", "frameworkcontroller-nfs.yml", "frameworkcontroller-azure.yml"]
+)
+def test_shipped_configs_are_valid(name: str) -> None:
+    experiment = config.load(Path(__file__).parents[1] / "configs" / name)
+    assert experiment.warnings == ()
