@@ -7,6 +7,7 @@ exit code 1. Usage mistakes exit 2 (click). Anything else is a bug and shows a t
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -103,24 +104,45 @@ def create(
     _run_loop(store)
 
 
+@cli.command()
+@click.argument("exp_id")
+@click.option("--detach", is_flag=True, help="Run the resumed loop in the background.")
+def resume(exp_id: str, detach: bool) -> None:
+    """Re-attach to an experiment whose loop died, adopting its running trials.
+
+    \b
+    Example:
+        nnifc resume 3kq9x0ab
+    """
+    store = Store.open(launcher.resolve(exp_id))
+    launcher.prepare_resume(store)
+    exp_id = store.experiment().id
+    if detach:
+        store.set_experiment(pid=launcher.start_detached(exp_id, resuming=True))
+        out.print(f"experiment {exp_id} resumed in the background")
+        return
+    out.print(f"experiment {exp_id} resumed")
+    _run_loop(store, resuming=True)
+
+
 @cli.command("run-loop", hidden=True)
 @click.argument("exp_id")
-def run_loop(exp_id: str) -> None:
+@click.option("--resuming", is_flag=True)
+def run_loop(exp_id: str, resuming: bool) -> None:
     """Run an experiment's loop in this process (what --detach starts)."""
     store = Store.open(exp_id)
-    store.set_experiment(pid=__import__("os").getpid())
-    _run_loop(store)
+    store.set_experiment(pid=os.getpid())
+    _run_loop(store, resuming=resuming)
 
 
-def _run_loop(store: Store) -> None:
+def _run_loop(store: Store, *, resuming: bool = False) -> None:
     row = store.experiment()
     experiment = launcher.reload(row)
     with Monitor(store, out) as monitor:
-        scheduler = Scheduler(
-            experiment, store, launcher.platform_for(row, experiment), on_change=monitor.update
-        )
+        platform = launcher.platform_for(row, experiment)
+        scheduler = Scheduler(experiment, store, platform, on_change=monitor.update)
         _stop_on_signals(scheduler)
-        status = scheduler.run()
+        status = scheduler.run(resuming=resuming)
     _print_outcome(store, status)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nnifc import config
 from nnifc.config import Experiment
-from nnifc.errors import ExperimentNotFound
+from nnifc.errors import ExperimentNotFound, NnifcError
 from nnifc.platforms import PLATFORMS, Platform
 from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.scheduler import new_id
@@ -59,11 +59,18 @@ def platform_for(row: ExperimentRow, experiment: Experiment | None = None) -> Pl
     return PLATFORMS[row.platform](experiment, experiment_dir(row.id), json.loads(row.options))
 
 
-def start_detached(exp_id: str) -> int:
+def start_detached(exp_id: str, *, resuming: bool = False) -> int:
     log = experiment_dir(exp_id) / "launcher.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nnifc", "run-loop", exp_id],
+            [
+                sys.executable,
+                "-m",
+                "nnifc",
+                "run-loop",
+                exp_id,
+                *(["--resuming"] if resuming else []),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -103,6 +110,26 @@ def stop(store: Store) -> ExperimentStatus:
     if not row.status.final:
         store.set_experiment(status=ExperimentStatus.STOPPED, ended=time.time())
     return store.experiment().status
+
+
+def prepare_resume(store: Store) -> None:
+    """Make a dead experiment's store ready for a new loop: it counts no time it was down."""
+    row = store.experiment()
+    if loop_alive(row):
+        raise NnifcError(f"experiment {row.id} is running (pid {row.pid}); nothing to resume")
+    if row.status is ExperimentStatus.DONE:
+        raise NnifcError(f"experiment {row.id} is DONE: its budget is spent; nothing to resume")
+    now = time.time()
+    down = now - (row.heartbeat or row.ended or now)
+    store.set_experiment(
+        status=ExperimentStatus.RUNNING,
+        ended=None,
+        message="",
+        stop_requested=0,
+        pid=os.getpid(),
+        started=row.started + max(0.0, down),
+        heartbeat=now,
+    )
 
 
 def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:

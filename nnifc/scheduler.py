@@ -38,6 +38,7 @@ from nnifc.tuners import TUNERS, Tuner
 ID_ALPHABET = string.ascii_lowercase + string.digits
 POLL_SECONDS = 0.25
 MAX_SUBMIT_FAILURES = 3
+HEARTBEAT_SECONDS = 5.0
 
 
 def new_id(length: int) -> str:
@@ -95,9 +96,11 @@ class Scheduler:
         """Ask the loop to stop (safe from a signal handler)."""
         self.stop_requested = True
 
-    def run(self) -> ExperimentStatus:
+    def run(self, *, resuming: bool = False) -> ExperimentStatus:
+        """Run to the end; `resuming` adopts the trials an earlier, dead loop left running."""
         try:
-            self.platform.prepare()
+            self.platform.prepare(resuming=resuming)
+            self._adopt()
             status = self._loop()
         except BaseException as e:
             self._cancel_all(TrialStatus.SYS_CANCELED, "the launcher stopped with an error")
@@ -115,9 +118,29 @@ class Scheduler:
         self.on_change()
         return status
 
+    def _adopt(self) -> None:
+        for trial in self.store.trials():
+            if trial.status.final:
+                continue
+            spec = TrialSpec(
+                self.exp_id, trial.id, trial.sequence, trial.parameter_id, trial.params
+            )
+            handle = self.platform.adopt(spec, trial.handle)
+            if handle and handle != trial.handle:
+                self.store.set_handle(trial.id, handle)
+            curve = [
+                loss(v, self.mode) for v in trial.intermediate if v is not None and math.isfinite(v)
+            ]
+            live = _Live(spec, handle or "", curve, self.store.curve_task(trial.id))
+            self.live[trial.id] = live
+
     def _loop(self) -> ExperimentStatus:
         submit_failures = 0
+        beat = 0.0
         while True:
+            if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                self.store.set_experiment(heartbeat=time.time())
             if self.stop_requested or self.store.experiment().stop_requested:
                 self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
                 return ExperimentStatus.STOPPED

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS experiment (
     optimize_mode TEXT NOT NULL, max_trials INTEGER NOT NULL, max_seconds INTEGER NOT NULL,
     status TEXT NOT NULL, started REAL NOT NULL, ended REAL, pid INTEGER,
     stop_requested INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
-    options TEXT NOT NULL DEFAULT '{}');
+    options TEXT NOT NULL DEFAULT '{}', heartbeat REAL);
 CREATE TABLE IF NOT EXISTS trial (
     id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, parameter_id INTEGER NOT NULL,
     params TEXT NOT NULL, status TEXT NOT NULL, handle TEXT, created REAL NOT NULL,
@@ -59,6 +59,7 @@ class ExperimentRow:
     stop_requested: bool
     message: str
     options: str = "{}"  # JSON of the platform options given to create (context, namespace)
+    heartbeat: float | None = None  # when the loop last said it was alive
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class Store:
     def add_experiment(self, row: ExperimentRow) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO experiment VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO experiment VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     row.id,
                     row.name,
@@ -150,6 +151,7 @@ class Store:
                     int(row.stop_requested),
                     row.message,
                     row.options,
+                    row.heartbeat,
                 ),
             )
 
@@ -283,6 +285,13 @@ class Store:
         data["params"] = json.loads(data["params"])
         data["status"] = TrialStatus(data["status"])
         return TrialRow(**data, intermediate=tuple(curve))
+
+    def curve_task(self, trial_id: str) -> str | None:
+        """The task whose intermediate results make the trial's learning curve."""
+        row = self._db.execute(
+            "SELECT task FROM metric WHERE trial_id = ? AND step = 0", (trial_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
 
     def finished_in_order(self) -> list[TrialRow]:
         """Final-status trials in the order they finished: the tuner's history, replayable."""

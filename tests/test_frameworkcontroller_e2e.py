@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import textwrap
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -427,3 +429,44 @@ def test_bad_credentials_and_missing_service_account_are_one_line_each(
     assert "the cluster rejected the credentials of context 'sim' (401)" in rejected.stderr
     assert "Traceback" not in rejected.stderr + missing.stderr
     assert not home.exists()
+
+
+def test_resume_after_the_launcher_is_killed_resubmits_nothing(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    paced = TRIAL.replace("time.sleep(0.1)", "time.sleep(0.7)")
+    config = write_config(tmp_path, nfs_server, trials=5, trial=paced)
+    result = run_nnifc("create", "--config", str(config), "--detach")
+    assert result.returncode == 0, result.stderr
+    exp_id = created_id(result)
+    wait_for(
+        lambda: sum(t["status"] == "RUNNING" for t in status_json(exp_id)["trials"]) == 2,
+        what="2 running",
+    )
+    os.kill(_loop_pid(exp_id), signal.SIGKILL)
+    time.sleep(3)  # trials go on (and may finish) while no launcher watches
+    resumed = run_nnifc("resume", exp_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    data = status_json(exp_id)
+    assert data["status"] == "DONE"
+    assert [t["status"] for t in data["trials"]] == ["SUCCEEDED"] * 5
+    names = [body["metadata"]["name"] for body in cluster.created("frameworks")]
+    assert len(names) == len(set(names)) == 5  # no trial's Framework was created twice
+    for trial in data["trials"]:
+        worker = run_nnifc("logs", trial["id"], "--role", "worker", "--index", "0").stdout
+        assert trial["final"] == float(worker.split("FINAL=")[1].split()[0])
+        assert len(trial["intermediate"]) == 3
+    wait_for(
+        lambda: not framework_objects(cluster) and not cluster.objects("secrets"), what="cleanup"
+    )
+
+
+def _loop_pid(exp_id: str) -> int:
+    for pid in Path("/proc").iterdir():
+        try:
+            cmdline = (pid / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"run-loop" in cmdline and exp_id.encode() in cmdline:
+            return int(pid.name)
+    raise AssertionError("no run-loop process")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -249,3 +250,39 @@ def test_logs_follow_streams_until_the_trial_ends(
         f"tick {i}" for i in range(4)
     ]
     assert status_json(exp_id)["trials"][0]["status"] == "SUCCEEDED"
+
+
+RESUMABLE_TRIAL = """\
+    import time
+    import nni
+
+    params = nni.get_next_parameter()
+    for step in range(4):
+        nni.report_intermediate_result(params["x"] + step)
+        time.sleep(0.5)
+    nni.report_final_result(params["x"] * 10)
+"""
+
+
+def test_resume_adopts_running_trials_after_the_launcher_is_killed(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config = experiment_files(RESUMABLE_TRIAL, max_trials=5, concurrency=2)
+    exp_id = created_id(run_nnifc("create", "--config", str(config), "--detach"))
+    wait_for(lambda: len(trial_processes(exp_id)) >= 2, what="running trials")
+    os.kill(_loop_pid(exp_id), signal.SIGKILL)
+    before = {t["id"]: t["status"] for t in status_json(exp_id)["trials"]}
+    assert "launcher not running" in status_json(exp_id)["status"]
+    time.sleep(2.5)  # the orphaned trials finish while no launcher watches them
+    resumed = run_nnifc("resume", exp_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    data = status_json(exp_id)
+    assert data["status"] == "DONE"
+    assert len(data["trials"]) == 5 and len({t["id"] for t in data["trials"]}) == 5
+    assert set(before) <= {t["id"] for t in data["trials"]}  # adopted, not resubmitted
+    for trial in data["trials"]:
+        assert trial["status"] == "SUCCEEDED", trial
+        assert trial["final"] == trial["parameters"]["x"] * 10
+        assert trial["intermediate"] == [trial["parameters"]["x"] + s for s in range(4)]
+    again = run_nnifc("resume", exp_id)
+    assert again.returncode == 1 and "is DONE" in again.stderr

@@ -47,12 +47,16 @@ class Platform(ABC):
         """How many trials this platform can run at once (before trialConcurrency applies)."""
         return 1 << 30
 
-    def prepare(self) -> None:  # noqa: B027 (optional hook, a no-op by default)
-        """Check and set up what every trial needs (code upload, credentials) before the first."""
+    def prepare(self, *, resuming: bool = False) -> None:  # noqa: B027 (optional hook)
+        """Set up what every trial needs (code upload, credentials); `resuming`: it was done."""
 
     @abstractmethod
     def submit(self, spec: TrialSpec) -> str:
         """Start a trial; return its handle."""
+
+    @abstractmethod
+    def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
+        """Watch a trial an earlier launcher submitted; its handle, found if `handle` is None."""
 
     @abstractmethod
     def cancel(self, trial_id: str, handle: str) -> None:

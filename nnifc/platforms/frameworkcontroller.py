@@ -52,6 +52,8 @@ class _Trial:
     probed_at: float = 0.0
     reason: str = ""
     last_lines: dict[str, str] = field(default_factory=dict)
+    final_seen: bool = False
+    adopted: bool = False  # from an earlier launcher: a list that lacks it means it is gone
 
 
 class FrameworkControllerPlatform(Platform):
@@ -106,10 +108,12 @@ class FrameworkControllerPlatform(Platform):
         )
         return to_yaml(body)
 
-    def prepare(self) -> None:
-        files = _collect(self.config)
+    def prepare(self, *, resuming: bool = False) -> None:
         self.storage.check()
-        self.storage.upload(files, f"{framework.experiment_root(self.experiment_id)}/code")
+        if not resuming:  # running trials' pods may be copying the code: never replace it
+            self.storage.upload(
+                _collect(self.config), f"{framework.experiment_root(self.experiment_id)}/code"
+            )
         self._create_secrets()
         list_fn = functools.partial(
             self.cluster.custom.list_namespaced_custom_object,
@@ -156,6 +160,13 @@ class FrameworkControllerPlatform(Platform):
             time.monotonic(),
         )
         return str(name)
+
+    def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
+        name = handle or framework.framework_name(spec.experiment_id, spec.trial_id)
+        tails = {task: OutputTail(read) for task, read in self.outputs(spec.trial_id).items()}
+        # seen in the next list; if it is not there, the trial ended (or never started) unwatched
+        self._trials[spec.trial_id] = _Trial(name, tails, time.monotonic(), adopted=True)
+        return name
 
     def cancel(self, trial_id: str, handle: str) -> None:
         self._trials.pop(trial_id, None)
@@ -247,6 +258,15 @@ class FrameworkControllerPlatform(Platform):
             if not trial.gone:
                 # deleted on the next poll, once the caller has recorded this status
                 self._finished.append(trial.name)
+        elif trial.gone and trial.final_seen:
+            self._trials.pop(trial_id)  # e.g. deleted by an earlier launcher that then died
+            events.append(
+                StatusChanged(
+                    trial_id,
+                    TrialStatus.SUCCEEDED,
+                    "its Framework was gone; its outputs are complete",
+                )
+            )
         elif trial.gone:
             self._trials.pop(trial_id)
             gone = "its Framework was deleted outside nnifc"
@@ -288,6 +308,7 @@ class FrameworkControllerPlatform(Platform):
                 event = metric_event(trial_id, task, offset, line)
                 if event is not None:
                     events.append(event)
+                    trial.final_seen = trial.final_seen or event.final
                 elif line.strip() and parse_line(line) is None:
                     trial.last_lines[task] = line.strip()[:300]
         return events
@@ -322,7 +343,8 @@ class FrameworkControllerPlatform(Platform):
             present = {raw["metadata"]["name"]: raw for raw in payload}
             for name, trial in by_name.items():
                 trial.raw = present.get(name, trial.raw)
-                trial.gone = trial.gone or (name not in present and trial.raw is not None)
+                seen = trial.raw is not None or trial.adopted
+                trial.gone = trial.gone or (name not in present and seen)
             return
         found = by_name.get(payload["metadata"]["name"])
         if found is not None:

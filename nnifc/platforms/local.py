@@ -23,15 +23,31 @@ from nnifc.experiment import LocalExperimentConfig
 from nnifc.metrics import OutputTail, metric_event, parse_line, read_file
 from nnifc.platforms.base import Platform, Reader
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
-from nnifc.wrapper import LOG_NAME, SCRIPT, parameter_cfg, task_env
+from nnifc.wrapper import EXIT_NAME, LOG_NAME, SCRIPT, parameter_cfg, task_env
 
 TASK = "local_0"
+UNKNOWN_EXIT = 255  # the trial ended while no launcher watched it, without recording its code
 KILL_GRACE_SECONDS = 5.0
+
+
+class _Adopted:
+    """A trial process started by an earlier launcher: not our child, so it is watched by pid."""
+
+    def __init__(self, pid: int, trial_id: str, exit_file: Path) -> None:
+        self.pid, self.trial_id, self.exit_file = pid, trial_id, exit_file
+
+    def poll(self) -> int | None:
+        if _is_trial_process(self.pid, self.trial_id):
+            return None
+        try:
+            return int(self.exit_file.read_text().strip())
+        except (OSError, ValueError):
+            return UNKNOWN_EXIT
 
 
 @dataclass
 class _Run:
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | _Adopted
     tail: OutputTail
     gpus: list[int]
     last_line: str = ""
@@ -58,7 +74,7 @@ class LocalPlatform(Platform):
             return super().capacity
         return len(self._gpu_use) * self.config.local_config.max_trial_num_per_gpu // need
 
-    def prepare(self) -> None:
+    def prepare(self, *, resuming: bool = False) -> None:
         need = self.config.trial.gpu_num
         if need > len(self._gpu_use):
             raise PlatformError(
@@ -109,6 +125,18 @@ class LocalPlatform(Platform):
         self._events.append(StatusChanged(spec.trial_id, TrialStatus.RUNNING))
         return str(proc.pid)
 
+    def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
+        trial_dir = self.trial_dir(spec.trial_id)
+        pid = int(handle) if handle else _find_trial_process(spec.trial_id)
+        exit_file = trial_dir / "output" / TASK / EXIT_NAME
+        gpus = _gpus_of(pid)
+        for gpu in gpus:
+            self._gpu_use[gpu] = self._gpu_use.get(gpu, 0) + 1
+        log = trial_dir / "output" / TASK / LOG_NAME
+        adopted = _Adopted(pid or -1, spec.trial_id, exit_file)
+        self._runs[spec.trial_id] = _Run(adopted, OutputTail(read_file(str(log))), gpus)
+        return str(pid) if pid else None
+
     def cancel(self, trial_id: str, handle: str) -> None:
         run = self._runs.get(trial_id)
         if run is not None:
@@ -116,8 +144,8 @@ class LocalPlatform(Platform):
                 _signal_group(run.proc.pid, signal.SIGTERM)
                 run.kill_at = time.monotonic() + KILL_GRACE_SECONDS
             return
-        pid = int(handle)
-        if not _is_trial_process(pid, trial_id):
+        pid = int(handle) if handle else _find_trial_process(trial_id)
+        if pid is None or not _is_trial_process(pid, trial_id):
             return  # already gone (or the pid now belongs to something else)
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + KILL_GRACE_SECONDS
@@ -150,6 +178,9 @@ class LocalPlatform(Platform):
             return events
         if code == 0:
             events.append(StatusChanged(trial_id, TrialStatus.SUCCEEDED, exit_code=0))
+        elif isinstance(run.proc, _Adopted) and code == UNKNOWN_EXIT:
+            gone = "ended while no launcher was running; its exit code was not recorded"
+            events.append(StatusChanged(trial_id, TrialStatus.SYS_CANCELED, gone))
         else:
             reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
             message = f"{reason}: {run.last_line}" if run.last_line else reason
@@ -215,6 +246,31 @@ def _group_alive(pid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def _find_trial_process(trial_id: str) -> int | None:
+    """The wrapper process of `trial_id`, found by the environment nnifc gave it."""
+    marker = f"NNI_TRIAL_JOB_ID={trial_id}".encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0") and os.getpgid(
+                int(entry.name)
+            ) == int(entry.name):
+                return int(entry.name)
+        except (OSError, ProcessLookupError):
+            continue
+    return None
+
+
+def _gpus_of(pid: int | None) -> list[int]:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if pid else []
+    except OSError:
+        return []
+    for item in environ:
+        if item.startswith(b"CUDA_VISIBLE_DEVICES="):
+            return [int(i) for i in item.split(b"=", 1)[1].split(b",") if i.strip().isdigit()]
+    return []
 
 
 def _is_trial_process(pid: int, trial_id: str) -> bool:
