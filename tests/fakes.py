@@ -29,6 +29,10 @@ class FakePlatform(Platform):
         self.max_live = max(self.max_live, len(self._queues))
         return f"handle-{spec.trial_id}"
 
+    def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
+        self._queues[spec.trial_id] = self.script(spec)
+        return handle or f"handle-{spec.trial_id}"
+
     def cancel(self, trial_id: str, handle: str) -> None:
         assert handle == f"handle-{trial_id}"
         self.cancelled.append(trial_id)
