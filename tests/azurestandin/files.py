@@ -18,11 +18,11 @@ import uuid
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from xml.sax.saxutils import escape, quoteattr
 
 from . import sharedkey
+from .listing import list_directory, list_shares, props
 from .state import Control
-from .wire import Reply, Request, http_date, storage_error
+from .wire import Reply, Request, storage_error
 
 MAX_CLOCK_SKEW = 15 * 60
 AUTH_FAILED = "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature."
@@ -42,16 +42,6 @@ def _invalid_range(size: int) -> Reply:
     )
     reply.headers["Content-Range"] = f"bytes */{size}"
     return reply
-
-
-def _props(path: Path) -> dict[str, str]:
-    st = path.stat()
-    return {
-        "ETag": f'"0x{st.st_mtime_ns:X}"',
-        "Last-Modified": http_date(st.st_mtime),
-        "x-ms-file-id": str(st.st_ino),
-        "x-ms-file-attributes": "Directory" if path.is_dir() else "Archive",
-    }
 
 
 def _parse_range(value: str) -> tuple[int, int | None] | None:
@@ -142,7 +132,7 @@ class FileService:
         restype, comp, m = params.get("restype", ""), params.get("comp", ""), req.method
         if not names:
             if m == "GET" and comp == "list":
-                return self._list_shares(req, params)
+                return list_shares(self.root, self._endpoint(req), params)
             return storage_error(
                 400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb."
             )
@@ -162,6 +152,11 @@ class FileService:
             )
         return self._file(req, path, comp, share)
 
+    def _endpoint(self, req: Request) -> str:
+        if req.host.split(":")[0].endswith(".file.core.windows.net"):
+            return f"{req.scheme}://{req.host}/"
+        return f"{req.scheme}://{req.host}/{self.account}/"
+
     # -- shares ---------------------------------------------------------------------------
 
     def _share(self, req: Request, name: str, share: Path, comp: str) -> Reply:
@@ -177,38 +172,15 @@ class FileService:
                     409, "ShareAlreadyExists", "The specified share already exists."
                 )
             share.mkdir(parents=True)
-            return Reply(201, headers=_props(share))
+            return Reply(201, headers=props(share))
         if not share.is_dir():
             return storage_error(404, "ShareNotFound", "The specified share does not exist.")
         if req.method in ("GET", "HEAD") and not comp:
-            return Reply(200, headers={**_props(share), "x-ms-share-quota": "5120"})
+            return Reply(200, headers={**props(share), "x-ms-share-quota": "5120"})
         if req.method == "DELETE" and not comp:
             shutil.rmtree(share)
             return Reply(202)
         return storage_error(400, "UnsupportedQueryParameter", f"comp={comp} is not modelled.")
-
-    def _list_shares(self, req: Request, params: dict[str, str]) -> Reply:
-        prefix = params.get("prefix", "")
-        rows = []
-        for share in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            if share.name.startswith(prefix):
-                props = _props(share)
-                rows.append(
-                    f"<Share><Name>{escape(share.name)}</Name><Properties>"
-                    f"<Last-Modified>{props['Last-Modified']}</Last-Modified>"
-                    f"<Etag>{escape(props['ETag'])}</Etag><Quota>5120</Quota></Properties></Share>"
-                )
-        xml = (
-            '<?xml version="1.0" encoding="utf-8"?><EnumerationResults '
-            f"ServiceEndpoint={quoteattr(self._endpoint(req))}><Shares>{''.join(rows)}</Shares>"
-            "<NextMarker /></EnumerationResults>"
-        )
-        return Reply(200, xml.encode(), {"Content-Type": "application/xml"})
-
-    def _endpoint(self, req: Request) -> str:
-        if req.host.split(":")[0].endswith(".file.core.windows.net"):
-            return f"{req.scheme}://{req.host}/"
-        return f"{req.scheme}://{req.host}/{self.account}/"
 
     # -- directories ----------------------------------------------------------------------
 
@@ -229,13 +201,13 @@ class FileService:
             if not path.parent.is_dir():
                 return _parent_not_found()
             path.mkdir()
-            return Reply(201, headers=_props(path))
+            return Reply(201, headers=props(path))
         if not path.is_dir():
             return _parent_not_found() if not path.parent.is_dir() else _not_found()
         if m in ("GET", "HEAD") and not comp:
-            return Reply(200, headers=_props(path))
+            return Reply(200, headers=props(path))
         if m == "GET" and comp == "list":
-            return self._list(req, path, params, names)
+            return list_directory(path, self._endpoint(req), params, names)
         if m == "DELETE" and not comp:
             if path == share:
                 return storage_error(400, "InvalidUri", "The root directory cannot be deleted.")
@@ -246,45 +218,6 @@ class FileService:
             path.rmdir()
             return Reply(202)
         return storage_error(400, "UnsupportedQueryParameter", f"comp={comp} is not modelled.")
-
-    def _list(self, req: Request, path: Path, params: dict[str, str], names: list[str]) -> Reply:
-        prefix, marker = params.get("prefix", ""), params.get("marker", "")
-        limit = int(params.get("maxresults") or 5000)
-        entries = sorted(
-            (e for e in os.scandir(path) if e.name.startswith(prefix) and e.name >= marker),
-            key=lambda e: e.name,
-        )
-        rows = []
-        for entry in entries[:limit]:
-            st = entry.stat()
-            name = f"<FileId>{st.st_ino}</FileId><Name>{escape(entry.name)}</Name>"
-            if entry.is_dir():
-                rows.append(f"<Directory>{name}<Properties /></Directory>")
-            else:
-                rows.append(
-                    f"<File>{name}<Properties><Content-Length>{st.st_size}</Content-Length>"
-                    "</Properties></File>"
-                )
-        next_marker = escape(entries[limit].name) if len(entries) > limit else ""
-        head = "".join(
-            f"<{tag}>{escape(params[key])}</{tag}>"
-            for key, tag in (
-                ("marker", "Marker"),
-                ("prefix", "Prefix"),
-                ("maxresults", "MaxResults"),
-            )
-            if key in params
-        )
-        xml = (
-            '<?xml version="1.0" encoding="utf-8"?><EnumerationResults '
-            f"ServiceEndpoint={quoteattr(self._endpoint(req))} ShareName={quoteattr(names[0])} "
-            f"DirectoryPath={quoteattr('/'.join(names[1:]))}>{head}"
-            f"<DirectoryId>{path.stat().st_ino}</DirectoryId><Entries>{''.join(rows)}</Entries>"
-            f"<NextMarker>{next_marker}</NextMarker></EnumerationResults>"
-        )
-        return Reply(200, xml.encode(), {"Content-Type": "application/xml"})
-
-    # -- files ----------------------------------------------------------------------------
 
     def _file(self, req: Request, path: Path, comp: str, share: Path) -> Reply:
         m = req.method
@@ -310,7 +243,7 @@ class FileService:
                 )
             with open(path, "wb") as f:
                 f.truncate(int(size))
-            return Reply(201, headers=_props(path))
+            return Reply(201, headers=props(path))
         if not path.is_file():
             return _not_found()
         if m == "PUT" and comp == "range":
@@ -319,11 +252,11 @@ class FileService:
             size = req.header("x-ms-content-length")
             if size.isdigit():
                 os.truncate(path, int(size))
-            return Reply(200, headers=_props(path))
+            return Reply(200, headers=props(path))
         if m == "PUT" and comp == "metadata":
-            return Reply(200, headers=_props(path))
+            return Reply(200, headers=props(path))
         if m == "HEAD" and not comp:
-            headers = {**_props(path), "Content-Length": str(path.stat().st_size)}
+            headers = {**props(path), "Content-Length": str(path.stat().st_size)}
             return Reply(
                 200,
                 headers={
@@ -350,7 +283,7 @@ class FileService:
         if end >= size:
             return _invalid_range(size)
         write = req.header("x-ms-write").lower()
-        headers = _props(path)
+        extra: dict[str, str] = {}
         if write == "update":
             if len(req.body) != end - start + 1:
                 return storage_error(
@@ -365,7 +298,7 @@ class FileService:
                     "The MD5 value specified in the request did not match with the MD5 value calculated by the server.",
                 )
             data = req.body
-            headers["Content-MD5"] = md5
+            extra["Content-MD5"] = md5
         elif write == "clear":
             data = bytes(end - start + 1)
         else:
@@ -374,18 +307,12 @@ class FileService:
             f.seek(start)
             f.write(data)
         self.control.count(uploaded=len(req.body))
-        return Reply(
-            201,
-            headers={
-                **_props(path),
-                **({"Content-MD5": headers["Content-MD5"]} if "Content-MD5" in headers else {}),
-            },
-        )
+        return Reply(201, headers={**props(path), **extra})
 
     def _get(self, req: Request, path: Path) -> Reply:
         size = path.stat().st_size
         headers = {
-            **_props(path),
+            **props(path),
             "x-ms-type": "File",
             "Content-Type": "application/octet-stream",
             "Accept-Ranges": "bytes",
@@ -437,4 +364,4 @@ class FileService:
                 409, "ResourceAlreadyExists", "The specified resource already exists."
             )
         source.replace(path)
-        return Reply(200, headers=_props(path))
+        return Reply(200, headers=props(path))
