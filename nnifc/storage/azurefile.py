@@ -15,6 +15,7 @@ import contextlib
 import os
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +26,8 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
 )
 from azure.identity import DefaultAzureCredential
 from azure.keyvault.secrets import SecretClient
@@ -35,7 +38,7 @@ from nnifc.experiment import FrameworkControllerConfig
 from nnifc.storage.base import CodeFile, Storage
 
 UPLOAD_THREADS = 8
-CHUNK = 4 << 20
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class AzureFileStorage(Storage):
@@ -87,16 +90,19 @@ class AzureFileStorage(Storage):
 
     def read(self, path: str, offset: int, size: int) -> bytes:
         client = self.share.get_file_client(path)
-        try:
-            return bytes(client.download_file(offset=offset, length=size).readall())
-        except ResourceNotFoundError:
-            return b""
-        except HttpResponseError as e:
-            if e.status_code == 416:  # offset at or past the end: nothing new yet
+
+        def ranged() -> bytes:
+            try:
+                return bytes(client.download_file(offset=offset, length=size).readall())
+            except ResourceNotFoundError:
                 return b""
-            raise self._error(f"read {path}", e) from None
-        except AzureError as e:
-            raise self._error(f"read {path}", e) from None
+            except HttpResponseError as e:
+                if e.status_code == 416:  # offset at or past the end: nothing new yet
+                    return b""
+                raise
+
+        result: bytes = self._call(f"read {path}", ranged)
+        return result
 
     def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         return {
@@ -198,12 +204,23 @@ class AzureFileStorage(Storage):
             self._call(what, fn)
 
     def _call(self, what: str, fn: Any) -> Any:
-        try:
-            return fn()
-        except ResourceExistsError:
-            raise  # the callers that create things decide whether that is fine
-        except AzureError as e:
-            raise self._error(what, e) from None
+        """`fn()`, retried on throttling and dropped connections (the SDK retries 5xx, not 429)."""
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return fn()
+            except ResourceExistsError:
+                raise  # the callers that create things decide whether that is fine
+            except (ServiceRequestError, ServiceResponseError) as e:
+                if delay is None:
+                    raise self._error(what, e) from None
+                time.sleep(delay)
+            except HttpResponseError as e:
+                if e.status_code not in (429, 500, 503) or delay is None:
+                    raise self._error(what, e) from None
+                time.sleep(_retry_after(e) or delay)
+            except AzureError as e:
+                raise self._error(what, e) from None
+        raise AssertionError("unreachable")
 
     def _error(self, what: str, e: AzureError) -> StorageError:
         where = f"Azure File share {self.share_name!r} of account {self.account!r}"
@@ -221,6 +238,15 @@ class AzureFileStorage(Storage):
         return StorageError(
             f"cannot reach the {where} at {self.file_url} to {what}: {type(e).__name__}"
         )
+
+
+def _retry_after(e: HttpResponseError) -> float | None:
+    headers = getattr(e.response, "headers", None) or {}
+    value = headers.get("Retry-After")
+    try:
+        return min(float(value), 30.0) if value else None
+    except ValueError:
+        return None
 
 
 def _b64(text: str) -> str:
