@@ -1,8 +1,9 @@
-"""Time NfsStorage.upload against a local nfs-ganesha, with `cp -r` to the export as reference.
+"""Time code uploads: NfsStorage against a local nfs-ganesha (with `cp -r` to the export as
+reference) and AzureFileStorage against the Azure Files stand-in (real SDK, SharedKey signing).
 
 Two trees: a codeDir at NNI's file limit (2000 files, 50 MB in 20 directories) and one 100 MB
-file. The server is started here (tests/ganesha.py's start_ganesha) on a free 127.0.0.1 port,
-so figures measure the client and the protocol, not a network. Needs nfs-ganesha installed:
+file. The servers are started here on free 127.0.0.1 ports, so figures measure the clients and
+the protocols, not a network. Needs nfs-ganesha installed:
 
     .venv/bin/python benchmarks/upload.py
 """
@@ -21,7 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.ganesh
 
 from nnifc.codedir import collect
 from nnifc.experiment import FrameworkControllerConfig
+from nnifc.storage.azurefile import UPLOAD_THREADS, AzureFileStorage
 from nnifc.storage.nfs import PORT_ENV, NfsStorage
+from tests.azurestandin.fixture import start_standin
 from tests.ganesha import start_ganesha
 
 MB = 2**20
@@ -79,6 +82,34 @@ def main() -> None:
             storage.close()
         finally:
             server.stop()
+        azure(trees)
+
+
+def azure(trees: dict[str, Path]) -> None:
+    standin = start_standin()
+    try:
+        os.environ.update(standin.env(public_hosts=True))
+        os.environ["AZURE_TOKEN_CREDENTIALS"] = "EnvironmentCredential"
+        standin.set_secret("storage-key", standin.account_key)
+        config = FrameworkControllerConfig.model_validate(
+            {
+                "storage": "azureStorage",
+                "keyVault": {"vaultName": "benchvault", "name": "storage-key"},
+                "azureStorage": {"accountName": standin.account_name, "azureShare": "bench"},
+            }
+        )
+        storage = AzureFileStorage(config)
+        storage.check()
+        print(f"Azure Files stand-in (https through its proxy), {UPLOAD_THREADS} upload threads")
+        for i, (name, tree) in enumerate(trees.items()):
+            files = collect(tree)
+            size = sum(f.size for f in files)
+            start = time.perf_counter()
+            storage.upload(files, f"nni/bench{i}/code")
+            line(f"AzureFileStorage.upload {name}", len(files), size, time.perf_counter() - start)
+        storage.close()
+    finally:
+        standin.stop()
 
 
 if __name__ == "__main__":
