@@ -122,3 +122,15 @@ def created_id(result: subprocess.CompletedProcess[str]) -> str:
         if line.startswith("experiment "):
             return line.split()[1]
     raise AssertionError(f"no experiment id in output:\n{result.stdout}\n{result.stderr}")
+
+
+def loop_pid(exp_id: str) -> int:
+    """The pid of the detached `run-loop` process of an experiment."""
+    for pid in Path("/proc").iterdir():
+        try:
+            cmdline = (pid / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"run-loop" in cmdline and exp_id.encode() in cmdline:
+            return int(pid.name)
+    raise AssertionError("no run-loop process")

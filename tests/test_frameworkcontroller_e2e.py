@@ -17,7 +17,7 @@ import pytest
 
 from nnifc.framework import GROUP, PLURAL, VERSION
 from nnifc.platforms.k8s import connect
-from tests.conftest import created_id, run_nnifc, status_json, wait_for
+from tests.conftest import created_id, loop_pid, run_nnifc, status_json, wait_for
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
 if TYPE_CHECKING:
@@ -443,7 +443,7 @@ def test_resume_after_the_launcher_is_killed_resubmits_nothing(
         lambda: sum(t["status"] == "RUNNING" for t in status_json(exp_id)["trials"]) == 2,
         what="2 running",
     )
-    os.kill(_loop_pid(exp_id), signal.SIGKILL)
+    os.kill(loop_pid(exp_id), signal.SIGKILL)
     time.sleep(3)  # trials go on (and may finish) while no launcher watches
     resumed = run_nnifc("resume", exp_id)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -459,14 +459,3 @@ def test_resume_after_the_launcher_is_killed_resubmits_nothing(
     wait_for(
         lambda: not framework_objects(cluster) and not cluster.objects("secrets"), what="cleanup"
     )
-
-
-def _loop_pid(exp_id: str) -> int:
-    for pid in Path("/proc").iterdir():
-        try:
-            cmdline = (pid / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"run-loop" in cmdline and exp_id.encode() in cmdline:
-            return int(pid.name)
-    raise AssertionError("no run-loop process")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import created_id, run_nnifc, status_json, trial_processes, wait_for
+from tests.conftest import created_id, loop_pid, run_nnifc, status_json, trial_processes, wait_for
 
 NNI_TRIAL = """\
     import nni
@@ -135,7 +135,7 @@ def test_stop_after_the_launcher_died_still_stops_trials(
     )
     exp_id = created_id(result)
     wait_for(lambda: len(trial_processes(exp_id)) >= 2, what="trial processes")
-    pid = _loop_pid(exp_id)
+    pid = loop_pid(exp_id)
     os.kill(pid, signal.SIGKILL)
     wait_for(
         lambda: "launcher not running" in status_json(exp_id)["status"],
@@ -148,17 +148,6 @@ def test_stop_after_the_launcher_died_still_stops_trials(
         "USER_CANCELED",
     ]
     wait_for(lambda: not trial_processes(exp_id), timeout=10, what="trial processes to exit")
-
-
-def _loop_pid(exp_id: str) -> int:
-    for pid in Path("/proc").iterdir():
-        try:
-            cmdline = (pid / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"run-loop" in cmdline and exp_id.encode() in cmdline:
-            return int(pid.name)
-    raise AssertionError("no run-loop process")
 
 
 def test_dry_run_validates_and_creates_nothing(
@@ -270,7 +259,7 @@ def test_resume_adopts_running_trials_after_the_launcher_is_killed(
     config = experiment_files(RESUMABLE_TRIAL, max_trials=5, concurrency=2)
     exp_id = created_id(run_nnifc("create", "--config", str(config), "--detach"))
     wait_for(lambda: len(trial_processes(exp_id)) >= 2, what="running trials")
-    os.kill(_loop_pid(exp_id), signal.SIGKILL)
+    os.kill(loop_pid(exp_id), signal.SIGKILL)
     before = {t["id"]: t["status"] for t in status_json(exp_id)["trials"]}
     assert "launcher not running" in status_json(exp_id)["status"]
     time.sleep(2.5)  # the orphaned trials finish while no launcher watches them

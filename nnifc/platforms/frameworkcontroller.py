@@ -9,7 +9,6 @@ Framework is deleted (foreground), so the cluster keeps nothing a finished trial
 
 from __future__ import annotations
 
-import base64
 import functools
 import queue
 import threading
@@ -28,7 +27,7 @@ from nnifc.errors import PlatformError
 from nnifc.experiment import FrameworkControllerExperimentConfig, duration_seconds
 from nnifc.framework import GROUP, PLURAL, VERSION
 from nnifc.metrics import OutputTail, metric_event, parse_line
-from nnifc.platforms import pods, preflight
+from nnifc.platforms import pods, preflight, secrets
 from nnifc.platforms.base import Platform, Reader
 from nnifc.platforms.k8s import Cluster, connect
 from nnifc.platforms.watch import follow
@@ -114,7 +113,8 @@ class FrameworkControllerPlatform(Platform):
             self.storage.upload(
                 _collect(self.config), f"{framework.experiment_root(self.experiment_id)}/code"
             )
-        self._create_secrets()
+        self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
+        secrets.create(self.cluster, self.storage, self.config, self.experiment_id)
         list_fn = functools.partial(
             self.cluster.custom.list_namespaced_custom_object,
             GROUP,
@@ -217,14 +217,8 @@ class FrameworkControllerPlatform(Platform):
     def cleanup(self) -> None:
         while self._finished:
             self._remove(self._finished.pop(), stop=False)
+        secrets.delete(self.cluster, self.experiment_id)
         selector = framework.selector(self.experiment_id)
-        core = self.cluster.core
-        self.cluster.call(
-            "delete the experiment's Secrets",
-            core.delete_collection_namespaced_secret,
-            self.cluster.namespace,
-            label_selector=selector,
-        )
         self._custom(
             "delete the experiment's Frameworks",
             "delete_collection_namespaced_custom_object",
@@ -350,35 +344,6 @@ class FrameworkControllerPlatform(Platform):
         if found is not None:
             found.raw = payload
             found.gone = found.gone or kind == "DELETED"
-
-    def _create_secrets(self) -> None:
-        bodies = self.storage.secrets(self.experiment_id)
-        self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
-        for role in self.config.trial.task_roles:
-            name = self._pull_secrets.get(role.name)
-            if role.private_registry_auth_path and all(
-                b["metadata"]["name"] != name for b in bodies
-            ):
-                data = base64.b64encode(role.private_registry_auth_path.read_bytes()).decode()
-                bodies.append(
-                    {
-                        "metadata": {"name": name},
-                        "type": "kubernetes.io/dockerconfigjson",
-                        "data": {".dockerconfigjson": data},
-                    }
-                )
-        for body in bodies:
-            body["metadata"]["labels"] = framework.labels(self.experiment_id)
-            try:
-                self.cluster.call(
-                    f"create Secret {body['metadata']['name']}",
-                    self.cluster.core.create_namespaced_secret,
-                    self.cluster.namespace,
-                    body,
-                )
-            except PlatformError as e:
-                if e.status != 409:  # already there from an earlier start of this experiment
-                    raise
 
     def _custom(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         fn = getattr(self.cluster.custom, method)
