@@ -34,7 +34,10 @@ TRIAL = """\
 
 @pytest.fixture
 def azure(
-    kube_cluster: KubeCluster, azure_standin: AzureStandin, monkeypatch: pytest.MonkeyPatch
+    kube_cluster: KubeCluster,
+    azure_standin: AzureStandin,
+    monkeypatch: pytest.MonkeyPatch,
+    home: Path,
 ) -> AzureStandin:
     for key, value in azure_standin.env(public_hosts=True).items():
         monkeypatch.setenv(key, value)

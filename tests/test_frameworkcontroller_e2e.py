@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import textwrap
 import time
@@ -121,7 +122,8 @@ def write_config(
 
 
 @pytest.fixture
-def cluster(kube_cluster: KubeCluster, nfs_server: Ganesha) -> KubeCluster:
+def cluster(kube_cluster: KubeCluster, nfs_server: Ganesha, home: Path) -> KubeCluster:
+    """The cluster double with the NFS export mapped; NNIFC_HOME is the test's own (`home`)."""
     kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
     return kube_cluster
 
@@ -459,3 +461,34 @@ def test_resume_after_the_launcher_is_killed_resubmits_nothing(
     wait_for(
         lambda: not framework_objects(cluster) and not cluster.objects("secrets"), what="cleanup"
     )
+
+
+def test_stop_orphans_cleans_up_after_a_launcher_that_never_came_back(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    exp_id = start_slow(tmp_path, nfs_server, trials=2)
+    wait_for(lambda: len(framework_objects(cluster)) == 2, what="2 Frameworks")
+    nothing = run_nnifc("stop", "--orphans")  # the loop is alive: its objects are not orphans
+    assert "no running experiment" not in nothing.stdout and framework_objects(cluster)
+    os.kill(loop_pid(exp_id), signal.SIGKILL)
+    wait_for(
+        lambda: "launcher not running" in status_json(exp_id)["status"], what="a dead launcher"
+    )
+    result = run_nnifc("stop", "--orphans", exp_id)
+    assert result.returncode == 0, result.stderr
+    wait_for(
+        lambda: not framework_objects(cluster) and not cluster.objects("pods"), what="no Frameworks"
+    )
+    assert cluster.objects("secrets") == [] and cluster.processes() == []
+    assert {t["status"] for t in status_json(exp_id)["trials"]} == {"USER_CANCELED"}
+    # objects of an experiment this machine never knew (another laptop) are found by label alone
+    (tmp_path / "other").mkdir()
+    other = start_slow(tmp_path / "other", nfs_server, trials=1)
+    wait_for(lambda: len(framework_objects(cluster)) == 1, what="the other Framework")
+    os.kill(loop_pid(other), signal.SIGKILL)
+    shutil.rmtree(home / "experiments" / other)
+    swept = run_nnifc("stop", "--orphans")
+    assert swept.returncode == 0, swept.stderr
+    assert f"experiment {other}: deleted" in swept.stdout
+    wait_for(lambda: not framework_objects(cluster), what="the other Framework to go")
+    wait_for(lambda: not cluster.processes(), timeout=20, what="its processes to end")
