@@ -24,9 +24,10 @@ from nnifc.errors import ConfigError, NnifcError
 from nnifc.monitor import Monitor
 from nnifc.platforms import PLATFORMS, k8s
 from nnifc.platforms import orphans as orphan_objects
+from nnifc.platforms.census import census
 from nnifc.records import ExperimentStatus, TrialSpec
 from nnifc.scheduler import Scheduler
-from nnifc.store import Store, experiment_ids
+from nnifc.store import ExperimentRow, Store, TrialRow, experiment_ids
 
 # Piped output keeps whole tables (rich would squeeze them into 80 columns).
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -160,7 +161,29 @@ def _stop_on_signals(scheduler: Scheduler) -> None:
 @cli.command()
 @click.argument("exp_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def status(exp_id: str | None, as_json: bool) -> None:
+@click.option(
+    "--cluster",
+    "from_cluster",
+    is_flag=True,
+    help="Rebuild EXP from the cluster and storage (needs --config).",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="The experiment's YAML, for --cluster.",
+)
+@click.option("--context", help="kubeconfig context for --cluster.")
+@click.option("--namespace", help="Kubernetes namespace for --cluster.")
+def status(
+    exp_id: str | None,
+    as_json: bool,
+    from_cluster: bool,
+    config_path: Path | None,
+    context: str | None,
+    namespace: str | None,
+) -> None:
     """Show all experiments, or one experiment and its trials.
 
     \b
@@ -168,6 +191,13 @@ def status(exp_id: str | None, as_json: bool) -> None:
         nnifc status
         nnifc status 3kq9x0ab --json
     """
+    if from_cluster:
+        if exp_id is None or config_path is None:
+            raise click.UsageError("--cluster needs the experiment id and --config")
+        options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
+        row, trials = census(config.load(config_path), exp_id, options)
+        _show_experiment(row, "from the cluster", trials, as_json=as_json)
+        return
     if exp_id is None:
         rows = []
         for found in experiment_ids():
@@ -185,12 +215,16 @@ def status(exp_id: str | None, as_json: bool) -> None:
         return
     store = Store.open(launcher.resolve(exp_id))
     row, trials = store.experiment(), store.trials()
+    _show_experiment(row, launcher.effective_status(row), trials, as_json=as_json)
+
+
+def _show_experiment(
+    row: ExperimentRow, status: str, trials: list[TrialRow], *, as_json: bool
+) -> None:
     if as_json:
-        click.echo(
-            json.dumps(view.experiment_json(row, launcher.effective_status(row), trials), indent=2)
-        )
+        click.echo(json.dumps(view.experiment_json(row, status, trials), indent=2))
     else:
-        out.print(view.experiment_view(row, launcher.effective_status(row), trials))
+        out.print(view.experiment_view(row, status, trials))
 
 
 @cli.command()

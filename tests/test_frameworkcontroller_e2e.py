@@ -492,3 +492,23 @@ def test_stop_orphans_cleans_up_after_a_launcher_that_never_came_back(
     assert f"experiment {other}: deleted" in swept.stdout
     wait_for(lambda: not framework_objects(cluster), what="the other Framework to go")
     wait_for(lambda: not cluster.processes(), timeout=20, what="its processes to end")
+
+
+def test_status_from_the_cluster_alone_matches_the_store(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, nfs_server, trials=3)
+    exp_id = created_id(run_nnifc("create", "--config", str(config)))
+    stored = status_json(exp_id)
+    monkeypatch.setenv("NNIFC_HOME", str(tmp_path / "another-machine"))
+    result = run_nnifc("status", exp_id, "--cluster", "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    rebuilt = json.loads(result.stdout)
+    fields = ("id", "sequence", "status", "parameters", "final", "intermediate")
+    assert [{k: t[k] for k in fields} for t in rebuilt["trials"]] == [
+        {k: t[k] for k in fields} for t in stored["trials"]
+    ]
+    assert rebuilt["best"] == stored["best"]
+    table = run_nnifc("status", exp_id, "--cluster", "--config", str(config))
+    assert table.returncode == 0 and "from the cluster" in table.stdout
+    assert not (tmp_path / "another-machine").exists()

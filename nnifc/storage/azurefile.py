@@ -104,6 +104,20 @@ class AzureFileStorage(Storage):
         result: bytes = self._call(f"read {path}", ranged)
         return result
 
+    def listdir(self, path: str) -> list[str]:
+        directory = self.share.get_directory_client(path)
+
+        def names() -> list[str]:
+            try:
+                return sorted(
+                    str(entry["name"]) for entry in directory.list_directories_and_files()
+                )
+            except ResourceNotFoundError:
+                return []
+
+        result: list[str] = self._call(f"list {path}", names)
+        return result
+
     def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         return {
             "name": name,

@@ -50,6 +50,10 @@ class Storage(ABC):
         """Up to `size` bytes of `path` from `offset`; b"" when it does not exist (yet)."""
 
     @abstractmethod
+    def listdir(self, path: str) -> list[str]:
+        """Names of the entries of directory `path`; [] when it does not exist."""
+
+    @abstractmethod
     def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         """The pod `volumes:` entry named `name` that mounts the share's root."""
 

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from functools import partial
+from pathlib import PurePosixPath
 from typing import Any, ClassVar, TypeVar
 
 import nfs_rs
@@ -145,6 +146,15 @@ class NfsStorage(Storage):
                 return b""
 
         return self._run("read", _inside(path), read_at)
+
+    def listdir(self, path: str) -> list[str]:
+        def names(client: nfs_rs.Client) -> list[str]:
+            try:
+                return sorted(PurePosixPath(entry.path).name for entry in client.scandir(path))
+            except nfs_rs.NfsNotFoundError:
+                return []
+
+        return self._run("list", _inside(path), names)
 
     def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         return {"name": name, "nfs": {"server": self.server, "path": self.export}}
