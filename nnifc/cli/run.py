@@ -1,0 +1,151 @@
+"""`create`, `resume` and the loop they run (in this process, or detached as `run-loop`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from types import FrameType
+
+import click
+import numpy as np
+
+from nnifc import config, launcher, view
+from nnifc.cli.console import err, out
+from nnifc.errors import NnifcError
+from nnifc.monitor import Monitor
+from nnifc.platforms import PLATFORMS
+from nnifc.records import ExperimentStatus, TrialSpec
+from nnifc.scheduler import Scheduler
+from nnifc.store import Store
+
+
+@click.command()
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="NNI v1 experiment YAML.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run the trial loop in the background and print the experiment id.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Validate everything and show what would run; create nothing."
+)
+@click.option(
+    "--context", help="kubeconfig context (frameworkcontroller); default: the current one."
+)
+@click.option(
+    "--namespace", help="Kubernetes namespace; default: frameworkcontrollerConfig.namespace."
+)
+def create(
+    config_path: Path, detach: bool, dry_run: bool, context: str | None, namespace: str | None
+) -> None:
+    """Validate a config and run its experiment.
+
+    \b
+    Example:
+        nnifc create --config exp.yml
+        nnifc create --config exp.yml --dry-run
+    """
+    experiment = config.load(config_path)
+    for warning in experiment.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
+    platform = PLATFORMS[experiment.platform]
+    if dry_run:
+        _print_plan(experiment, options)
+    platform.preflight(experiment, options)
+    if dry_run:
+        out.print("checks passed; nothing was created (dry run)")
+        return
+    store = launcher.register(experiment, options)
+    exp_id = store.experiment().id
+    if detach:
+        store.set_experiment(pid=launcher.start_detached(exp_id))
+        out.print(
+            f"experiment {exp_id} started in the background\n  nnifc status {exp_id}\n  nnifc stop {exp_id}"
+        )
+        return
+    out.print(f"experiment {exp_id} ({experiment.config.experiment_name}) on {experiment.platform}")
+    _run_loop(store)
+
+
+@click.command()
+@click.argument("exp_id")
+@click.option("--detach", is_flag=True, help="Run the resumed loop in the background.")
+def resume(exp_id: str, detach: bool) -> None:
+    """Re-attach to an experiment whose loop died, adopting its running trials.
+
+    \b
+    Example:
+        nnifc resume 3kq9x0ab
+    """
+    store = Store.open(launcher.resolve(exp_id))
+    launcher.prepare_resume(store)
+    exp_id = store.experiment().id
+    if detach:
+        store.set_experiment(pid=launcher.start_detached(exp_id, resuming=True))
+        out.print(f"experiment {exp_id} resumed in the background")
+        return
+    out.print(f"experiment {exp_id} resumed")
+    _run_loop(store, resuming=True)
+
+
+@click.command("run-loop", hidden=True)
+@click.argument("exp_id")
+@click.option("--resuming", is_flag=True)
+def run_loop(exp_id: str, resuming: bool) -> None:
+    """Run an experiment's loop in this process (what --detach starts)."""
+    store = Store.open(exp_id)
+    store.set_experiment(pid=os.getpid())
+    _run_loop(store, resuming=resuming)
+
+
+def _run_loop(store: Store, *, resuming: bool = False) -> None:
+    row = store.experiment()
+    experiment = launcher.reload(row)
+    with Monitor(store, out) as monitor:
+        platform = launcher.platform_for(row, experiment)
+        scheduler = Scheduler(experiment, store, platform, on_change=monitor.update)
+        _stop_on_signals(scheduler)
+        status = scheduler.run(resuming=resuming)
+    _print_outcome(store, status)
+
+
+def _stop_on_signals(scheduler: Scheduler) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and scheduler.stop_requested:
+            raise KeyboardInterrupt  # a second Ctrl-C: give up waiting
+        scheduler.request_stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _print_plan(experiment: config.Experiment, options: dict[str, str]) -> None:
+    seed = experiment.tuner_options.seed or 0
+    first = experiment.space.sample(np.random.default_rng([seed, 0]))
+    spec = TrialSpec("dryrun00", "first", 0, 0, first)
+    described = PLATFORMS[experiment.platform].describe(experiment, options, spec)
+    out.print(view.plan(experiment, first, described), soft_wrap=True)
+
+
+def _print_outcome(store: Store, status: ExperimentStatus) -> None:
+    row, trials = store.experiment(), store.trials()
+    top = view.best(trials, row.optimize_mode)
+    out.print(f"experiment {row.id} {status.value}: {len(trials)} trials")
+    if top is not None:
+        out.print(
+            f"best trial {top.id} (#{top.sequence}): {view.number(top.final)} with {view.params_text(top.params)}",
+            soft_wrap=True,
+        )
+    else:
+        out.print("no trial reported a final metric; see nnifc status " + row.id)
+    if status is ExperimentStatus.ERROR:
+        raise NnifcError(row.message)

@@ -1,0 +1,130 @@
+"""`status` and `logs`: reading an experiment, from its store (or the cluster) and its storage."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from nnifc import config, launcher, view
+from nnifc.cli.console import out
+from nnifc.errors import NnifcError
+from nnifc.platforms.census import census
+from nnifc.store import ExperimentRow, Store, TrialRow, experiment_ids
+
+
+@click.command()
+@click.argument("exp_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option(
+    "--cluster",
+    "from_cluster",
+    is_flag=True,
+    help="Rebuild EXP from the cluster and storage (needs --config).",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="The experiment's YAML, for --cluster.",
+)
+@click.option("--context", help="kubeconfig context for --cluster.")
+@click.option("--namespace", help="Kubernetes namespace for --cluster.")
+def status(
+    exp_id: str | None,
+    as_json: bool,
+    from_cluster: bool,
+    config_path: Path | None,
+    context: str | None,
+    namespace: str | None,
+) -> None:
+    """Show all experiments, or one experiment and its trials.
+
+    \b
+    Example:
+        nnifc status
+        nnifc status 3kq9x0ab --json
+    """
+    if from_cluster:
+        if exp_id is None or config_path is None:
+            raise click.UsageError("--cluster needs the experiment id and --config")
+        options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
+        row, trials = census(config.load(config_path), exp_id, options)
+        _show_experiment(row, "from the cluster", trials, as_json=as_json)
+        return
+    if exp_id is None:
+        rows = []
+        for found in experiment_ids():
+            store = Store.open(found)
+            row = store.experiment()
+            rows.append((row, launcher.effective_status(row), store.trials()))
+        if as_json:
+            click.echo(json.dumps([view.experiment_json(r, s, t) for r, s, t in rows], indent=2))
+        else:
+            out.print(
+                view.experiments_table(rows)
+                if rows
+                else "no experiments yet: nnifc create --config exp.yml"
+            )
+        return
+    store = Store.open(launcher.resolve(exp_id))
+    row, trials = store.experiment(), store.trials()
+    _show_experiment(row, launcher.effective_status(row), trials, as_json=as_json)
+
+
+def _show_experiment(
+    row: ExperimentRow, status: str, trials: list[TrialRow], *, as_json: bool
+) -> None:
+    if as_json:
+        click.echo(json.dumps(view.experiment_json(row, status, trials), indent=2))
+    else:
+        out.print(view.experiment_view(row, status, trials))
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True, metavar="[EXP] TRIAL")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing output while the trial runs.")
+@click.option("--role", help="Only this task role's output (frameworkcontroller).")
+@click.option("--index", type=int, help="Only this task index of the role.")
+def logs(ids: tuple[str, ...], follow: bool, role: str | None, index: int | None) -> None:
+    """Print a trial's output (stdout and stderr), also after its pods are gone.
+
+    \b
+    Example:
+        nnifc logs a1b2c --follow
+        nnifc logs 3kq9x0ab a1b2c --role worker --index 1
+    """
+    if len(ids) > 2:
+        raise click.UsageError("give a trial id, optionally preceded by its experiment id")
+    store, trial_id = launcher.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
+    platform = launcher.platform_for(store.experiment())
+    readers = {
+        task: read
+        for task, read in platform.outputs(trial_id).items()
+        if (role is None or task.rsplit("_", 1)[0] == role)
+        and (index is None or task.rsplit("_", 1)[1] == str(index))
+    }
+    if not readers:
+        raise NnifcError(
+            f"trial {trial_id} has no task {role or '*'}_{'*' if index is None else index}"
+        )
+    offsets = dict.fromkeys(readers, 0)
+    try:
+        while True:
+            finished = store.trial(trial_id).status.final
+            for task, read in readers.items():
+                if len(readers) > 1 and offsets[task] == 0 and not follow:
+                    click.echo(f"==> {task} <==")
+                while chunk := read(offsets[task], 1 << 16):
+                    offsets[task] += len(chunk)
+                    sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            if not follow or finished:
+                return
+            time.sleep(0.5)
+    finally:
+        platform.close()
