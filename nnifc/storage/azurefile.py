@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import (
     AzureError,
@@ -29,9 +29,9 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.identity import DefaultAzureCredential
-from azure.keyvault.secrets import SecretClient
-from azure.storage.fileshare import ExponentialRetry, ShareClient
+
+if TYPE_CHECKING:
+    from azure.storage.fileshare import ShareClient
 
 from nnifc.errors import StorageError
 from nnifc.experiment import FrameworkControllerConfig
@@ -149,6 +149,8 @@ class AzureFileStorage(Storage):
 
     @property
     def share(self) -> ShareClient:
+        from azure.storage.fileshare import ExponentialRetry, ShareClient  # heavy: only when used
+
         if self._share is None:
             retry = ExponentialRetry(
                 initial_backoff=1, increment_base=2, retry_total=8, random_jitter_range=1
@@ -160,6 +162,9 @@ class AzureFileStorage(Storage):
         return self._share
 
     def _fetch_key(self) -> str:
+        from azure.identity import DefaultAzureCredential  # heavy: only when used
+        from azure.keyvault.secrets import SecretClient
+
         where = f"secret {self.secret_name!r} in Key Vault {self.vault_url}"
         custom = not self.vault_url.endswith(".vault.azure.net")
         try:
