@@ -62,7 +62,9 @@ class _Walk:
             with os.scandir(path) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            raise StorageError(self.fix(f"cannot list {prefix or '.'}/ ({e.strerror})")) from e
+            raise StorageError(
+                self.fix(f"cannot list {prefix.rstrip('/') or '.'}/ ({e.strerror})")
+            ) from e
         for entry in entries:
             self.entry(Path(entry.path), prefix + entry.name, ancestors)
 

@@ -118,12 +118,12 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
 def _validate(doc: Document) -> ExperimentConfig:
     if not isinstance(doc.data, dict):
         raise doc.error((), "must be a YAML mapping of experiment keys")
-    platform = doc.data.get("trainingServicePlatform")
-    if platform is None:
+    if "trainingServicePlatform" not in doc.data:
         raise doc.error(
             ("trainingServicePlatform",), "required key is missing (local or frameworkcontroller)"
         )
-    if platform not in PLATFORM_CONFIGS:
+    platform = doc.data["trainingServicePlatform"]
+    if not isinstance(platform, str) or platform not in PLATFORM_CONFIGS:
         raise doc.error(
             ("trainingServicePlatform",),
             f"must be one of {', '.join(PLATFORM_CONFIGS)}, got {_show(platform)}",

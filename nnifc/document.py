@@ -42,14 +42,23 @@ class Document:
     def locate(self, loc: Loc) -> tuple[int, int]:
         """1-based line and column of the deepest node of `loc` that exists (0, 0 if unknown)."""
         node, where = self.tree, (0, 0)
-        if node is not None and hasattr(node, "lc"):
+        if node is not None and hasattr(node, "lc") and node.lc.line is not None:
             where = (node.lc.line + 1, node.lc.col + 1)
         for part in loc:
-            if isinstance(node, CommentedMap) and part in node:
-                line, col = node.lc.key(part)
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
-            else:
+            try:
+                if isinstance(node, CommentedMap) and part in node:
+                    line, col = node.lc.key(part)
+                elif (
+                    isinstance(node, CommentedSeq)
+                    and isinstance(part, int)
+                    and 0 <= part < len(node)
+                ):
+                    line, col = node.lc.item(part)
+                else:
+                    break
+            except KeyError:  # a key merged in with `<<:` has no position of its own
+                break
+            if line is None:
                 break
             where, node = (line + 1, col + 1), node[part]
         return where
@@ -65,6 +74,8 @@ class Document:
 def load(path: Path) -> Document:
     """Read `path` as JSON when it ends in .json, else as YAML."""
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise _whole(path, "not a regular file (a pipe or a device?)")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise _whole(path, "file not found") from None
@@ -106,7 +117,11 @@ def _load_yaml(path: Path, text: str) -> Document:
         reason = " ".join(str(e.problem or e.context or "invalid YAML").split())
         raise _whole(path, f"invalid YAML: {reason}", line, column) from None
     except YAMLError as e:
-        raise _whole(path, f"invalid YAML: {' '.join(str(e).split())}") from None
+        line, column = _position(text, getattr(e, "position", None))
+        reason = " ".join(str(getattr(e, "reason", None) or e).split())
+        raise _whole(path, f"invalid YAML: {reason}", line, column) from None
+    except (TypeError, ValueError, AttributeError, KeyError) as e:  # ruamel choking on odd input
+        raise _whole(path, f"invalid YAML: {type(e).__name__}: {e}") from None
     if tree is None:
         raise _whole(path, "the file is empty")
     return Document(path, text, plain(tree), tree)
@@ -134,6 +149,14 @@ def _load_json(path: Path, text: str) -> Document:
     except YAMLError:
         tree = None
     return Document(path, text, data, tree)
+
+
+def _position(text: str, index: int | None) -> tuple[int, int]:
+    """1-based line and column of a 0-based character index (0, 0 when unknown)."""
+    if index is None:
+        return 0, 0
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _duplicate_position(text: str) -> tuple[int, int]:

@@ -73,7 +73,16 @@ def _existing_file(value: Path) -> Path:
     return value
 
 
+def _command(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty (it is only spaces)")
+    if "\0" in value:
+        raise ValueError("must not contain a NUL character (no shell can run it)")
+    return value
+
+
 Duration = Annotated[str, BeforeValidator(_duration)]
+Command = Annotated[str, Field(min_length=1), AfterValidator(_command)]
 ConfigPath = Annotated[Path, Field(strict=False), AfterValidator(_resolve)]
 ExistingDir = Annotated[ConfigPath, AfterValidator(_existing_dir)]
 ExistingFile = Annotated[ConfigPath, AfterValidator(_existing_file)]
@@ -106,7 +115,7 @@ class AssessorSpec(Model):
 
 
 class LocalTrial(Model):
-    command: Text
+    command: Command
     code_dir: ExistingDir
     gpu_num: Count = 0
 
@@ -119,7 +128,7 @@ class CompletionPolicy(Model):
 class TaskRole(Model):
     name: Annotated[str, Field(pattern=K8S_NAME)]
     task_num: int = Field(ge=1, le=99999)
-    command: Text
+    command: Command
     gpu_num: Count = 0
     cpu_num: Annotated[int | float, Field(gt=0, le=99999)] = 1
     memory_mb: int = Field(alias="memoryMB", ge=1)

@@ -260,6 +260,14 @@ def _parse_parameter(
     return Uniform(float(first), float(second), q, "log" in type_)
 
 
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return False
+    return True
+
+
 def _finite(value: int | float) -> bool:
     try:
         return math.isfinite(value)
@@ -301,6 +309,14 @@ def _parse_choice(
                 isinstance(x, dict) and "_type" in x for x in v.values()
             ):
                 problems.append(doc.problem((*loc, i), 'a nested option needs a "_name" key'))
+                return None
+        for i, v in enumerate(values):
+            if not _encodable(v):
+                problems.append(
+                    doc.problem(
+                        (*loc, i), "contains text that is not valid Unicode (a lone surrogate)"
+                    )
+                )
                 return None
         return Choice(tuple(values))
     if not all(named):

@@ -1,0 +1,1 @@
+print("bad_input trial: never run by the config cases")
