@@ -126,6 +126,8 @@ class Scheduler:
                 self.exp_id, trial.id, trial.sequence, trial.parameter_id, trial.params
             )
             handle = self.platform.adopt(spec, trial.handle)
+            if handle is None:  # recorded but never started by the launcher that died
+                handle = self.platform.submit(spec)
             if handle and handle != trial.handle:
                 self.store.set_handle(trial.id, handle)
             curve = [

@@ -56,7 +56,11 @@ class Platform(ABC):
 
     @abstractmethod
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
-        """Watch a trial an earlier launcher submitted; its handle, found if `handle` is None."""
+        """Watch a trial an earlier launcher recorded; its handle (found if `handle` is None).
+
+        None means the trial never started (the launcher died before submitting it): the caller
+        submits it now. Never starts a trial that exists.
+        """
 
     @abstractmethod
     def cancel(self, trial_id: str, handle: str) -> None:

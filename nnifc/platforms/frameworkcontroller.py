@@ -163,6 +163,13 @@ class FrameworkControllerPlatform(Platform):
 
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
         name = handle or framework.framework_name(spec.experiment_id, spec.trial_id)
+        if handle is None:  # the launcher died around the create: did it happen?
+            try:
+                self._custom(f"read Framework {name}", "get_namespaced_custom_object", name)
+            except PlatformError as e:
+                if e.status != 404:
+                    raise
+                return None  # recorded, never created: the caller submits it
         tails = {task: OutputTail(read) for task, read in self.outputs(spec.trial_id).items()}
         # seen in the next list; if it is not there, the trial ended (or never started) unwatched
         self._trials[spec.trial_id] = _Trial(name, tails, time.monotonic(), adopted=True)

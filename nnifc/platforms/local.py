@@ -129,13 +129,15 @@ class LocalPlatform(Platform):
         trial_dir = self.trial_dir(spec.trial_id)
         pid = int(handle) if handle else _find_trial_process(spec.trial_id)
         exit_file = trial_dir / "output" / TASK / EXIT_NAME
+        log = trial_dir / "output" / TASK / LOG_NAME
+        if pid is None and not exit_file.exists() and not log.exists():
+            return None  # recorded, never started: the caller submits it
         gpus = _gpus_of(pid)
         for gpu in gpus:
             self._gpu_use[gpu] = self._gpu_use.get(gpu, 0) + 1
-        log = trial_dir / "output" / TASK / LOG_NAME
-        adopted = _Adopted(pid or -1, spec.trial_id, exit_file)
+        adopted = _Adopted(pid or 0, spec.trial_id, exit_file)
         self._runs[spec.trial_id] = _Run(adopted, OutputTail(read_file(str(log))), gpus)
-        return str(pid) if pid else None
+        return str(pid) if pid else ""
 
     def cancel(self, trial_id: str, handle: str) -> None:
         run = self._runs.get(trial_id)
@@ -145,7 +147,7 @@ class LocalPlatform(Platform):
                 run.kill_at = time.monotonic() + KILL_GRACE_SECONDS
             return
         pid = int(handle) if handle else _find_trial_process(trial_id)
-        if pid is None or not _is_trial_process(pid, trial_id):
+        if not pid or not _is_trial_process(pid, trial_id):
             return  # already gone (or the pid now belongs to something else)
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + KILL_GRACE_SECONDS
@@ -236,14 +238,18 @@ class LocalPlatform(Platform):
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    if pid <= 0:  # never a real group: 0 and -1 would signal ourselves or everything
+        return
+    with contextlib.suppress(OSError):
         os.killpg(pid, sig)
 
 
 def _group_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.killpg(pid, 0)
-    except (ProcessLookupError, PermissionError):
+    except OSError:
         return False
     return True
 
