@@ -275,3 +275,15 @@ def test_resume_adopts_running_trials_after_the_launcher_is_killed(
         assert trial["intermediate"] == [trial["parameters"]["x"] + s for s in range(4)]
     again = run_nnifc("resume", exp_id)
     assert again.returncode == 1 and "is DONE" in again.stderr
+
+
+def test_create_resume_continues_a_dead_experiment(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config = experiment_files(RESUMABLE_TRIAL, max_trials=3, concurrency=1)
+    exp_id = created_id(run_nnifc("create", "--config", str(config), "--detach"))
+    wait_for(lambda: len(trial_processes(exp_id)) >= 1, what="a running trial")
+    os.kill(loop_pid(exp_id), signal.SIGKILL)
+    resumed = run_nnifc("create", "--config", str(config), "--resume", exp_id[:5])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert [t["status"] for t in status_json(exp_id)["trials"]] == ["SUCCEEDED"] * 3

@@ -43,8 +43,16 @@ from nnifc.store import Store
 @click.option(
     "--namespace", help="Kubernetes namespace; default: frameworkcontrollerConfig.namespace."
 )
+@click.option(
+    "--resume", "resume_id", metavar="EXP", help="Resume experiment EXP (created from this config)."
+)
 def create(
-    config_path: Path, detach: bool, dry_run: bool, context: str | None, namespace: str | None
+    config_path: Path,
+    detach: bool,
+    dry_run: bool,
+    context: str | None,
+    namespace: str | None,
+    resume_id: str | None,
 ) -> None:
     """Validate a config and run its experiment.
 
@@ -52,8 +60,21 @@ def create(
     Example:
         nnifc create --config exp.yml
         nnifc create --config exp.yml --dry-run
+        nnifc create --config exp.yml --resume 3kq9x0ab
     """
     experiment = config.load(config_path)
+    if resume_id is not None:
+        store = Store.open(launcher.resolve(resume_id))
+        if store.experiment().config_path != str(experiment.source):
+            raise NnifcError(
+                f"experiment {resume_id} was created from {store.experiment().config_path}, not {experiment.source}"
+            )
+        if store.experiment().config_text != experiment.config_text:
+            err.print(
+                "[yellow]warning:[/] the config changed since the experiment was created; resuming with the original"
+            )
+        _resume(store, detach=detach)
+        return
     for warning in experiment.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
@@ -86,7 +107,10 @@ def resume(exp_id: str, detach: bool) -> None:
     Example:
         nnifc resume 3kq9x0ab
     """
-    store = Store.open(launcher.resolve(exp_id))
+    _resume(Store.open(launcher.resolve(exp_id)), detach=detach)
+
+
+def _resume(store: Store, *, detach: bool) -> None:
     launcher.prepare_resume(store)
     exp_id = store.experiment().id
     if detach:
