@@ -23,7 +23,9 @@ roles = st.lists(
         {
             "name": st.sampled_from(["worker", "ps", "chief", "evaluator", "w0", "a" * 63]),
             "taskNum": st.integers(1, 6),
-            "command": st.text(min_size=1, max_size=40).filter(lambda c: c.strip() != ""),
+            "command": st.text(min_size=1, max_size=40).filter(
+                lambda c: c.strip() != "" and "\0" not in c
+            ),
             "gpuNum": st.integers(0, 4),
             "cpuNum": st.one_of(
                 st.integers(1, 64), st.floats(0.1, 32, allow_nan=False).map(lambda f: round(f, 2))
