@@ -210,6 +210,7 @@ class CommonConfig(Model):
     description: str | None = None
     trial_concurrency: int = Field(ge=1, le=99999)
     max_exec_duration: Duration = "999d"
+    max_trial_duration: Duration = "999d"  # NNI 2.x's v1 schema: a longer trial is EARLY_STOPPED
     max_trial_num: int = Field(default=99999, ge=1, le=99999)
     search_space_path: ExistingFile | None = None
     use_annotation: bool = False
@@ -228,6 +229,10 @@ class CommonConfig(Model):
     @property
     def max_exec_seconds(self) -> int:
         return duration_seconds(self.max_exec_duration)
+
+    @property
+    def max_trial_seconds(self) -> int:
+        return duration_seconds(self.max_trial_duration)
 
 
 class LocalExperimentConfig(CommonConfig):

@@ -55,6 +55,7 @@ class _Live:
     handle: str
     curve: list[float] = field(default_factory=list)
     curve_task: str | None = None
+    submitted: float = field(default_factory=time.time)
 
 
 class Scheduler:
@@ -133,7 +134,7 @@ class Scheduler:
             curve = [
                 loss(v, self.mode) for v in trial.intermediate if v is not None and math.isfinite(v)
             ]
-            live = _Live(spec, handle or "", curve, self.store.curve_task(trial.id))
+            live = _Live(spec, handle or "", curve, self.store.curve_task(trial.id), trial.created)
             self.live[trial.id] = live
 
     def _loop(self) -> ExperimentStatus:
@@ -162,12 +163,23 @@ class Scheduler:
                     submit_failures += 1
                     if submit_failures >= MAX_SUBMIT_FAILURES:
                         raise
+            self._stop_overdue()
             if not self._budget_left():
                 if not self.live:
                     return ExperimentStatus.DONE
                 if self.store.experiment().status is ExperimentStatus.RUNNING:
                     self.store.set_experiment(status=ExperimentStatus.NO_MORE_TRIAL)
             self.on_change()
+
+    def _stop_overdue(self) -> None:
+        """maxTrialDuration: a trial running longer is stopped early, as NNI did."""
+        limit = self.experiment.config.max_trial_seconds
+        for trial_id, live in list(self.live.items()):
+            if time.time() - live.submitted > limit:
+                message = f"ran longer than maxTrialDuration ({self.experiment.config.max_trial_duration})"
+                self.store.set_status(trial_id, TrialStatus.EARLY_STOPPED, message=message)
+                self.platform.cancel(trial_id, live.handle)
+                self._finish(trial_id)
 
     def _concurrency(self) -> int:
         return min(self.experiment.config.trial_concurrency, self.platform.capacity)

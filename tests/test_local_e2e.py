@@ -287,3 +287,17 @@ def test_create_resume_continues_a_dead_experiment(
     resumed = run_nnifc("create", "--config", str(config), "--resume", exp_id[:5])
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert [t["status"] for t in status_json(exp_id)["trials"]] == ["SUCCEEDED"] * 3
+
+
+def test_max_trial_duration_stops_long_trials_early(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config = experiment_files(SLOW_TRIAL, max_trials=2, extra="maxTrialDuration: 2s\n")
+    result = run_nnifc("create", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    exp_id = created_id(result)
+    trials = status_json(exp_id)["trials"]
+    assert [t["status"] for t in trials] == ["EARLY_STOPPED", "EARLY_STOPPED"]
+    assert trials[0]["message"] == "ran longer than maxTrialDuration (2s)"
+    assert trials[0]["intermediate"] == [0.5]
+    wait_for(lambda: not trial_processes(exp_id), timeout=10, what="the trials' processes to end")
