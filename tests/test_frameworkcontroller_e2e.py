@@ -240,7 +240,7 @@ def test_image_that_never_pulls_fails_after_the_pending_timeout(
     config = write_config(tmp_path, nfs_server, trials=1)
     config.write_text(
         config.read_text().replace("msranni/nni:latest", "example.com/missing:1")
-        + "  pendingTimeout: 6s\n"
+        + "  pendingTimeout: 10s\n"
     )
     cluster.bad_images.add("example.com/missing:1")
     result = run_nnifc("create", "--config", str(config), "--detach")
@@ -256,7 +256,7 @@ def test_image_that_never_pulls_fails_after_the_pending_timeout(
     )
     (trial,) = status_json(exp_id)["trials"]
     assert trial["status"] == "FAILED"
-    assert trial["message"].startswith("pods still pending after 6s: pod nniexp")
+    assert trial["message"].startswith("pods still pending after 10s: pod nniexp")
     assert "ImagePullBackOff" in trial["message"]
     wait_for(lambda: not framework_objects(cluster), timeout=10, what="the Framework to be deleted")
 
@@ -380,8 +380,11 @@ def test_context_namespace_pull_secret_and_exact_commands(
         )
         assert result.returncode == 0, result.stderr
         exp_id = created_id(result)
-        wait_for(lambda: cluster.objects("secrets", "team-a") != [], what="the pull secret")
-        (secret,) = cluster.objects("secrets", "team-a")
+        wait_for(lambda: cluster.created("secrets") != [], what="the pull secret")
+        (secret,) = cluster.created("secrets")  # as sent: it is deleted when the experiment ends
+        assert [
+            r.namespace for r in cluster.requests if r.verb == "create" and r.resource == "secrets"
+        ] == ["team-a"]
         assert secret["type"] == "kubernetes.io/dockerconfigjson"
         assert secret["metadata"]["labels"]["nnifc/experiment"] == exp_id
         wait_for(
