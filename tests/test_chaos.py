@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.ganesha"]
 __all__ = ["kube_cluster"]
 
-STEPS = 4
-# Short trials (about 1.5 s): every one prints what it reports, so its output is the ground truth.
+STEPS = 6
+# Short trials (about 3 s): every one prints what it reports, so its output is the ground truth.
 TRIAL = f"""\
     import time
     import nni
