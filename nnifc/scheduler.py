@@ -13,7 +13,7 @@ import math
 import secrets
 import string
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +85,7 @@ class Scheduler:
         self.finished_curves: list[list[float]] = []
         self.trial_ids: set[str] = set()
         self.n_trials = 0
+        self.spent: dict[str, float] = {}  # thread CPU seconds by part, not yet in the store
         self._load(store.finished_in_order())
 
     def _load(self, finished: list[TrialRow]) -> None:
@@ -115,6 +116,7 @@ class Scheduler:
             raise
         self.platform.cleanup()
         self.platform.close()
+        self._flush_spent()
         self.store.set_experiment(status=status, ended=time.time())
         self.on_change()
         return status
@@ -144,6 +146,7 @@ class Scheduler:
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 beat = time.monotonic()
                 self.store.set_experiment(heartbeat=time.time())
+                self._flush_spent()
             if self.stop_requested or self.store.experiment().stop_requested:
                 self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
                 return ExperimentStatus.STOPPED
@@ -196,7 +199,8 @@ class Scheduler:
         sequence = self.n_trials
         rng = np.random.default_rng([self.seed, sequence])
         pending: list[Params] = [live.spec.params for live in self.live.values()]
-        params = self.tuner.propose(self.history, pending, rng)
+        with self._timed("tunerSeconds"):
+            params = self.tuner.propose(self.history, pending, rng)
         if params is None:
             self.exhausted = True
             return False
@@ -245,7 +249,9 @@ class Scheduler:
         live.curve.append(loss(event.value, self.mode))
         if self.assessor is None or not assess:
             return
-        if self.assessor.assess(live.curve, self.finished_curves) is Verdict.STOP:
+        with self._timed("assessorSeconds"):
+            verdict = self.assessor.assess(live.curve, self.finished_curves)
+        if verdict is Verdict.STOP:
             self.store.set_status(
                 event.trial_id, TrialStatus.EARLY_STOPPED, message="stopped early by the assessor"
             )
@@ -275,6 +281,19 @@ class Scheduler:
         elif trial.status is TrialStatus.FAILED:
             # the worst possible loss: models learn to avoid it, grids do not run it again
             self.history.append(Result(trial.params, math.inf))
+
+    @contextlib.contextmanager
+    def _timed(self, part: str) -> Iterator[None]:
+        start = time.thread_time()
+        try:
+            yield
+        finally:
+            self.spent[part] = self.spent.get(part, 0.0) + time.thread_time() - start
+
+    def _flush_spent(self) -> None:
+        if self.spent:
+            self.store.add_counters(self.spent)
+            self.spent = {}
 
     def _cancel_all(self, status: TrialStatus, message: str) -> None:
         for trial_id, live in list(self.live.items()):

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS metric (
     trial_id TEXT NOT NULL REFERENCES trial(id), task TEXT NOT NULL, offset INTEGER NOT NULL,
     final INTEGER NOT NULL, step INTEGER, value REAL, raw TEXT NOT NULL, reported REAL NOT NULL,
     PRIMARY KEY (trial_id, task, offset));
+CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value REAL NOT NULL);
 """
 
 
@@ -170,6 +171,25 @@ class Store:
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self._tx() as db:
             db.execute(f"UPDATE experiment SET {assignments}", values)
+
+    def add_counters(self, increments: dict[str, float]) -> None:
+        """Add to the experiment's running totals (CPU seconds spent in the tuner, ...)."""
+        with self._tx() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value REAL NOT NULL)"
+            )
+            db.executemany(
+                "INSERT INTO counter VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                increments.items(),
+            )
+
+    def counters(self) -> dict[str, float]:
+        try:
+            rows = self._db.execute("SELECT name, value FROM counter").fetchall()
+        except sqlite3.OperationalError:  # a database from before counters existed
+            return {}
+        return {row["name"]: row["value"] for row in rows}
 
     def add_trial(self, spec: TrialSpec) -> None:
         with self._tx() as db:

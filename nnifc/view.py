@@ -180,9 +180,15 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def experiment_json(row: ExperimentRow, status: str, trials: Sequence[TrialRow]) -> dict[str, Any]:
+def experiment_json(
+    row: ExperimentRow,
+    status: str,
+    trials: Sequence[TrialRow],
+    counters: dict[str, float] | None = None,
+) -> dict[str, Any]:
     top = best(trials, row.optimize_mode)
     return {
+        **{name: round(value, 6) for name, value in (counters or {}).items()},
         "id": row.id,
         "name": row.name,
         "platform": row.platform,

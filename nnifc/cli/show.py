@@ -73,14 +73,20 @@ def status(
         return
     store = Store.open(launcher.resolve(exp_id))
     row, trials = store.experiment(), store.trials()
-    _show_experiment(row, launcher.effective_status(row), trials, as_json=as_json)
+    status = launcher.effective_status(row)
+    _show_experiment(row, status, trials, as_json=as_json, counters=store.counters())
 
 
 def _show_experiment(
-    row: ExperimentRow, status: str, trials: list[TrialRow], *, as_json: bool
+    row: ExperimentRow,
+    status: str,
+    trials: list[TrialRow],
+    *,
+    as_json: bool,
+    counters: dict[str, float] | None = None,
 ) -> None:
     if as_json:
-        click.echo(json.dumps(view.experiment_json(row, status, trials), indent=2))
+        click.echo(json.dumps(view.experiment_json(row, status, trials, counters), indent=2))
     else:
         out.print(view.experiment_view(row, status, trials))
 
