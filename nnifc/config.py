@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from nnifc import document, space
+from nnifc import document, nni_v2, space
 from nnifc.assessors import ASSESSORS, AssessorOptions
-from nnifc.document import Document, Loc
+from nnifc.document import Document, Loc, Source
 from nnifc.errors import ConfigError, Problem
 from nnifc.experiment import PLATFORM_CONFIGS, ExperimentConfig, FrameworkControllerExperimentConfig
 from nnifc.space import SearchSpace
@@ -85,20 +85,27 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
     """Validate the config at `path` (or `text`, as stored for a running experiment)."""
     path = Path(os.path.abspath(path.expanduser()))
     doc = document.load(path) if text is None else document.parse(path, text)
-    config = _validate(doc)
-    warnings = _warnings(doc, config)
-    tuner_options, assessor_options, mode = _plugins(doc, config)
-    if config.search_space_path is None:
-        raise doc.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
-    space_path = config.search_space_path
-    space_doc = (
-        document.load(space_path) if space_text is None else document.parse(space_path, space_text)
-    )
+    translated = nni_v2.translate(doc) if nni_v2.is_v2(doc.data) else None
+    source: Source = translated or doc
+    config = _validate(source)
+    warnings = list(translated.warnings) if translated else _warnings(doc, config)
+    tuner_options, assessor_options, mode = _plugins(source, config)
+    space_path = config.search_space_path or path
+    if space_text is not None:
+        space_doc = document.parse(space_path.with_suffix(".json"), space_text)
+    elif config.search_space_path is not None:
+        space_doc = document.load(space_path)
+    elif translated and translated.inline_space is not None:
+        space_doc = doc.part(("searchSpace",))
+    else:
+        raise source.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
     search_space = space.parse(space_doc)
     try:
         TUNERS[config.tuner.builtin_tuner_name](search_space, tuner_options)  # type: ignore[union-attr,index]
     except ValueError as e:
-        raise doc.error(("tuner", "builtinTunerName"), f"{e} (search space {space_path})") from None
+        raise source.error(
+            ("tuner", "builtinTunerName"), f"{e} (search space {space_path})"
+        ) from None
     if mode is None:
         mode = "maximize"
         warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; assuming maximize")
@@ -115,7 +122,7 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
     )
 
 
-def _validate(doc: Document) -> ExperimentConfig:
+def _validate(doc: Source) -> ExperimentConfig:
     if not isinstance(doc.data, dict):
         raise doc.error((), "must be a YAML mapping of experiment keys")
     if "trainingServicePlatform" not in doc.data:
@@ -145,7 +152,7 @@ def _validate(doc: Document) -> ExperimentConfig:
 
 
 def _plugins(
-    doc: Document, config: ExperimentConfig
+    doc: Source, config: ExperimentConfig
 ) -> tuple[TunerOptions, AssessorOptions | None, OptimizeMode | None]:
     if config.advisor is not None:
         raise doc.error(
@@ -175,7 +182,7 @@ def _plugins(
 
 
 def _options(
-    doc: Document, section: str, name_key: str, spec: Any, registry: Mapping[str, Any]
+    doc: Source, section: str, name_key: str, spec: Any, registry: Mapping[str, Any]
 ) -> Any:
     if spec.code_dir or spec.class_file_name or spec.class_name:
         raise doc.error(
@@ -215,12 +222,15 @@ def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:
                 ignored.append(f"{section}.{key}")
     if not ignored:
         return []
-    where = ", ".join(f"{key} (line {doc.locate(key.split('.'))[0]})" for key in ignored)
+    lines = {key: doc.locate(key.split("."))[0] for key in ignored}
+    where = ", ".join(
+        f"{key} (line {line})" for key, line in sorted(lines.items(), key=lambda kv: kv[1])
+    )
     return [f"{doc.path}: ignoring keys that mean nothing to nnifc: {where}"]
 
 
 def _problems(
-    doc: Document, model: type[BaseModel], error: ValidationError, prefix: Loc = ()
+    doc: Source, model: type[BaseModel], error: ValidationError, prefix: Loc = ()
 ) -> list[Problem]:
     found: dict[tuple[str | int, ...], tuple[str, str]] = {}  # loc -> (error type, message)
     data: Any = doc.data

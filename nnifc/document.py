@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -30,6 +30,20 @@ def dotted(loc: Loc) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+class Source(Protocol):
+    """What config validation needs of a file: its data and where each key was written."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def data(self) -> Any: ...
+    def locate(self, loc: Loc) -> tuple[int, int]: ...
+    def problem(self, loc: Loc, message: str) -> Problem: ...
+    def error(self, loc: Loc, message: str) -> ConfigError: ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,14 @@ class Document:
 
     def error(self, loc: Loc, message: str) -> ConfigError:
         return ConfigError([self.problem(loc, message)])
+
+    def part(self, loc: Loc) -> Document:
+        """The value at `loc` as a document of its own (a search space written inline)."""
+        data, tree = self.data, self.tree
+        for key in loc:
+            data = data[key]
+            tree = tree[key] if tree is not None else None
+        return Document(self.path, self.text, data, tree)
 
 
 def load(path: Path) -> Document:

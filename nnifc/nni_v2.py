@@ -1,0 +1,453 @@
+"""NNI 2.x ("v2") experiment YAML, translated key by key into the v1 shape experiment.py checks.
+
+Why: one model and one set of rules for both formats. The translation is a table from each v2
+key to the v1 key it means, so every v1 location has a v2 location: a mistake the v1 validation
+finds is still reported at the user's line, under the name the user wrote. The facts are NNI
+2.10's `experiment/config` (field names, defaults, `parse_time`, `parse_memory_size`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnifc.document import Document, Loc, dotted
+from nnifc.errors import ConfigError, Problem
+from nnifc.experiment import DURATION
+
+MARKERS = (
+    "trainingService",
+    "trialCommand",
+    "trialCodeDirectory",
+    "maxTrialNumber",
+    "maxExperimentDuration",
+    "searchSpaceFile",
+    "searchSpace",
+)
+DEFAULT_IMAGE = "msranni/nni:latest"  # NNI 2.x's default dockerImage
+TIME_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+SIZE_UNITS = {"tb": 1024**4, "gb": 1024**3, "mb": 1024**2, "kb": 1024, "b": 1}
+
+
+def is_v2(data: Any) -> bool:
+    """v1 files name trainingServicePlatform; v2 files have trainingService and friends."""
+    return (
+        isinstance(data, dict)
+        and "trainingServicePlatform" not in data
+        and any(key in data for key in MARKERS)
+    )
+
+
+def seconds(value: Any) -> str:
+    """NNI's parse_time: a number of seconds, or a number with a unit d, h, m or s."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"must be a duration like 30m, 1.5h or 3600, got {_show(value)}")
+    if isinstance(value, str) and DURATION.match(value.strip()):
+        return value.strip()  # already a v1 duration: shown as written
+    total: float = math.nan
+    if isinstance(value, int | float):
+        total = float(value)
+    else:
+        text = value.strip().lower()
+        unit = text[-1:] if text[-1:] in TIME_UNITS else ""
+        try:
+            total = float(text[: len(text) - len(unit)]) * TIME_UNITS.get(unit, 0)
+        except ValueError:
+            total = math.nan
+        if not unit or not math.isfinite(total):
+            raise ValueError(
+                f"must be a number and a unit d, h, m or s, like 30m or 1.5h, got {_show(value)}"
+            )
+    if not 0 < total < 1e12:
+        raise ValueError(f"must be more than 0 seconds, got {_show(value)}")
+    return f"{math.ceil(total)}s"
+
+
+def megabytes(value: Any) -> int:
+    """NNI's parse_memory_size: a number of MB, or a number with a unit tb, gb, mb, kb or b."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        for unit, factor in SIZE_UNITS.items():
+            if text.endswith(unit):
+                try:
+                    size = float(text[: -len(unit)]) * factor / SIZE_UNITS["mb"]
+                except ValueError:
+                    break
+                if math.isfinite(size) and size > 0:
+                    return math.ceil(size)
+                break
+    raise ValueError(
+        f"must be megabytes (8192) or a size with a unit tb, gb, mb, kb or b (8gb), got {_show(value)}"
+    )
+
+
+def gpu_indices(value: Any) -> Any:
+    """v2 takes a list of ints; the v1 model takes "0,1" (or one int)."""
+    if isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class To:
+    """The value goes to this v1 path (relative to the enclosing v1 block), converted."""
+
+    path: tuple[str, ...]
+    convert: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Accepted and ignored, with a warning."""
+
+
+@dataclass(frozen=True)
+class Known:
+    """Accepted silently: its meaning is already taken into account."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    why: str
+
+
+@dataclass(frozen=True)
+class Within:
+    """A v2 mapping whose keys are translated by `spec`, into the v1 block at `path`."""
+
+    spec: Mapping[str, Rule]
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Each:
+    """A v2 list of mappings, each translated by `spec` into the v1 list at `path`."""
+
+    path: tuple[str, ...]
+    spec: Mapping[str, Rule]
+
+
+Rule = To | Ignored | Known | Refused | Within | Each
+
+ALGORITHM: dict[str, Rule] = {
+    "name": To(("builtin",)),  # builtinTunerName or builtinAssessorName: see _algorithm
+    "classArgs": To(("classArgs",)),
+    "className": To(("className",)),
+    "codeDirectory": To(("codeDir",)),
+}
+SHORTCUTS: dict[str, Rule] = {  # TrainingServiceConfig fields NNI also takes at the top level
+    "trialCommand": To(("trial", "command")),
+    "trialCodeDirectory": To(("trial", "codeDir")),
+    "trialGpuNumber": To(("trial", "gpuNum")),
+    "nniManagerIp": Ignored(),
+    "debug": Ignored(),
+}
+COMMON: dict[str, Rule] = {
+    **SHORTCUTS,
+    "experimentName": To(("experimentName",)),
+    "experimentType": To(("experimentType",)),  # checked in translate()
+    "searchSpaceFile": To(("searchSpacePath",)),
+    "searchSpace": To(("searchSpace",)),  # inline: taken out in translate()
+    "trialConcurrency": To(("trialConcurrency",)),
+    "maxExperimentDuration": To(("maxExecDuration",), seconds),
+    "maxTrialNumber": To(("maxTrialNum",)),
+    "maxTrialDuration": To(("maxTrialDuration",), seconds),
+    "useAnnotation": To(("useAnnotation",)),
+    "versionCheck": To(("versionCheck",)),  # nnifc's: v2 dropped it, nnifc still checks
+    "logLevel": Ignored(),
+    "experimentWorkingDirectory": Ignored(),
+    "tunerGpuIndices": Ignored(),
+    "tuner": Within(ALGORITHM, ("tuner",)),
+    "assessor": Within(ALGORITHM, ("assessor",)),
+    "advisor": To(("advisor",)),
+    "sharedStorage": Refused("shared storage is not supported; nnifc copies codeDir itself"),
+    "trainingService": To(("trainingService",)),  # dispatched on its platform in translate()
+}
+LOCAL: dict[str, Rule] = {
+    **SHORTCUTS,
+    "platform": Known(),
+    "useActiveGpu": To(("localConfig", "useActiveGpu")),
+    "maxTrialNumberPerGpu": To(("localConfig", "maxTrialNumPerGpu")),
+    "gpuIndices": To(("localConfig", "gpuIndices"), gpu_indices),
+    "reuseMode": Known(),
+}
+POLICY: dict[str, Rule] = {
+    "minFailedTaskCount": To(("minFailedTaskCount",)),
+    "minSucceedTaskCount": To(("minSucceededTaskCount",)),
+}
+ROLE: dict[str, Rule] = {
+    "name": To(("name",)),
+    "dockerImage": To(("image",)),
+    "taskNumber": To(("taskNum",)),
+    "command": To(("command",)),
+    "gpuNumber": To(("gpuNum",)),
+    "cpuNumber": To(("cpuNum",)),
+    "memorySize": To(("memoryMB",), megabytes),
+    "privateRegistryAuthPath": To(("privateRegistryAuthPath",)),
+    "frameworkAttemptCompletionPolicy": Within(POLICY, ("frameworkAttemptCompletionPolicy",)),
+}
+NFS_KEYS = ("server", "path")
+AZURE_KEYS = ("azureAccount", "azureShare", "keyVaultName", "keyVaultKey")
+STORAGE: dict[str, Rule] = {
+    "storageType": To(("storage",)),
+    "server": To(("nfs", "server")),
+    "path": To(("nfs", "path")),
+    "azureAccount": To(("azureStorage", "accountName")),
+    "azureShare": To(("azureStorage", "azureShare")),
+    "keyVaultName": To(("keyVault", "vaultName")),
+    "keyVaultKey": To(("keyVault", "name")),
+    "keyVaultEndpoint": To(("keyVault", "endpoint")),  # nnifc's, for sovereign clouds and tests
+    "azureEndpoint": To(("azureStorage", "endpoint")),  # nnifc's
+}
+FC = ("frameworkcontrollerConfig",)
+FRAMEWORKCONTROLLER: dict[str, Rule] = {
+    **SHORTCUTS,
+    "platform": Known(),
+    "reuseMode": Known(),  # nnifc always runs one Framework per trial, NNI's non-reuse mode
+    "namespace": To((*FC, "namespace")),
+    "serviceAccountName": To((*FC, "serviceAccountName")),
+    "storage": Within(STORAGE, FC),
+    "taskRoles": Each(("trial", "taskRoles"), ROLE),
+    "configPath": Refused(
+        "custom Framework templates (configPath) are not supported; describe the trial with taskRoles"
+    ),
+    # nnifc's own keys, as in a v1 frameworkcontrollerConfig
+    **{
+        key: To((*FC, key))
+        for key in (
+            "pendingTimeout",
+            "frameworkBarrier",
+            "frameworkBarrierImage",
+            "maxCodeFiles",
+            "maxCodeSizeMB",
+        )
+    },
+}
+PLATFORMS = {"local": LOCAL, "frameworkcontroller": FRAMEWORKCONTROLLER}
+
+
+@dataclass(frozen=True)
+class Translated:
+    """A v2 file as v1-shaped data that reports problems at the v2 file's own keys."""
+
+    source: Document
+    data: dict[str, Any]
+    names: dict[tuple[str, ...], tuple[str, ...]]  # v1 path pattern ("*" for indices) -> v2
+    warnings: tuple[str, ...] = ()
+    inline_space: Any = None  # the searchSpace mapping written in the file, if any
+
+    @property
+    def path(self) -> Any:
+        return self.source.path
+
+    @property
+    def text(self) -> str:
+        return self.source.text
+
+    def where(self, loc: Loc) -> tuple[str | int, ...]:
+        """The v2 location of a v1 location: its longest known prefix, then the rest as is."""
+        pattern = tuple("*" if isinstance(p, int) else p for p in loc)
+        for cut in range(len(loc), -1, -1):
+            if pattern[:cut] in self.names:
+                indices = iter(p for p in loc[:cut] if isinstance(p, int))
+                head = [next(indices) if p == "*" else p for p in self.names[pattern[:cut]]]
+                return (*head, *loc[cut:])
+        return tuple(loc)
+
+    def locate(self, loc: Loc) -> tuple[int, int]:
+        return self.source.locate(self.where(loc))
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        return self.source.problem(self.where(loc), message)
+
+    def error(self, loc: Loc, message: str) -> ConfigError:
+        return ConfigError([self.problem(loc, message)])
+
+
+@dataclass
+class _Translation:
+    doc: Document
+    out: dict[str, Any] = field(default_factory=dict)
+    names: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[Loc] = field(default_factory=list)
+
+    def mapping(self, data: Any, spec: Mapping[str, Rule], v2: Loc, v1: Loc) -> None:
+        if not isinstance(data, dict):
+            self.fail(v2, f"must be a mapping, got {_show(data)}")
+            return
+        for key, value in data.items():
+            rule = spec.get(key)
+            where = (*v2, key)
+            if rule is None:
+                self.fail(where, f"unknown key{_suggest(str(key), spec)}")
+            elif isinstance(rule, To):
+                self.put((*v1, *rule.path), value, where, rule.convert)
+            elif isinstance(rule, Ignored):
+                self.ignored.append(where)
+            elif isinstance(rule, Known):
+                pass
+            elif isinstance(rule, Refused):
+                self.fail(where, rule.why)
+            elif isinstance(rule, Within):
+                self.mapping(value, rule.spec, where, (*v1, *rule.path))
+            elif not isinstance(value, list):
+                self.fail(where, f"must be a list of mappings, got {_show(value)}")
+            elif not value:
+                self.fail(where, "must not be empty")
+            else:
+                self.put((*v1, *rule.path), [{} for _ in value], where)
+                for i, item in enumerate(value):
+                    self.mapping(item, rule.spec, (*where, i), (*v1, *rule.path, i))
+
+    def put(
+        self, v1: Loc, value: Any, v2: Loc, convert: Callable[[Any], Any] | None = None
+    ) -> None:
+        if convert is not None:
+            try:
+                value = convert(value)
+            except ValueError as e:
+                self.fail(v2, str(e))
+                return
+        node: Any = self.out
+        for part in v1[:-1]:
+            node = node[part] if isinstance(part, int) else node.setdefault(part, {})
+        node[v1[-1]] = value
+
+    def name(self, spec: Mapping[str, Rule], v2: tuple[str, ...], v1: tuple[str, ...]) -> None:
+        """Record where each v1 key of `spec` comes from, whether or not the file has it."""
+        self.names.setdefault(v1, v2)
+        for key, rule in spec.items():
+            if isinstance(rule, To):
+                self.names.setdefault((*v1, *rule.path), (*v2, key))
+            elif isinstance(rule, Within):
+                self.name(rule.spec, (*v2, key), (*v1, *rule.path))
+            elif isinstance(rule, Each):
+                self.names.setdefault((*v1, *rule.path), (*v2, key))
+                self.name(rule.spec, (*v2, key, "*"), (*v1, *rule.path, "*"))
+
+    def fail(self, loc: Loc, message: str) -> None:
+        self.problems.append(self.doc.problem(loc, message))
+
+
+def translate(doc: Document) -> Translated:
+    """v2 data -> v1-shaped data; every problem found on the way is raised together."""
+    t = _Translation(doc)
+    t.name(COMMON, (), ())
+    t.mapping(doc.data, COMMON, (), ())
+    out = t.out
+    service = doc.data.get("trainingService")
+    platform = _platform(t, service)
+    out.pop("trainingService", None)
+    if platform is not None:
+        out["trainingServicePlatform"] = platform
+        t.names[("trainingServicePlatform",)] = ("trainingService", "platform")
+        t.name(PLATFORMS[platform], ("trainingService",), ())
+        t.mapping(service, PLATFORMS[platform], ("trainingService",), ())
+        if platform == "frameworkcontroller":
+            _frameworkcontroller(t, service)
+    _algorithm(t, "tuner", "builtinTunerName")
+    _algorithm(t, "assessor", "builtinAssessorName")
+    if out.pop("experimentType", "hpo") != "hpo":
+        t.fail(("experimentType",), "only hpo experiments are supported, not NAS")
+    out.setdefault("experimentName", doc.path.stem)
+    out.setdefault("trial", {}).setdefault("codeDir", ".")  # NNI 2.x's default
+    inline = out.pop("searchSpace", None)
+    if inline is not None and "searchSpacePath" in out:
+        t.fail(("searchSpace",), "give searchSpace or searchSpaceFile, not both")
+    if t.problems:
+        raise ConfigError(sorted(t.problems, key=lambda p: (p.line, p.column)))
+    warnings: tuple[str, ...] = ()
+    if t.ignored:
+        keys = ", ".join(f"{dotted(loc)} (line {doc.locate(loc)[0]})" for loc in t.ignored)
+        warnings = (f"{doc.path}: ignoring keys that mean nothing to nnifc: {keys}",)
+    return Translated(doc, out, t.names, warnings, inline)
+
+
+def _platform(t: _Translation, service: Any) -> str | None:
+    if service is None:
+        t.fail(
+            ("trainingService",),
+            "required key is missing: {platform: local} or frameworkcontroller",
+        )
+        return None
+    if isinstance(service, list):
+        t.fail(("trainingService",), "a list of training services (hybrid mode) is not supported")
+        return None
+    if not isinstance(service, dict):
+        t.fail(("trainingService",), f"must be a mapping, got {_show(service)}")
+        return None
+    platform = service.get("platform")
+    if platform not in PLATFORMS:
+        shown = "missing" if platform is None else f"got {_show(platform)}"
+        t.fail(("trainingService", "platform"), f"must be local or frameworkcontroller, {shown}")
+        return None
+    return str(platform)
+
+
+def _frameworkcontroller(t: _Translation, service: dict[str, Any]) -> None:
+    """The checks a flat v2 storage block needs before it becomes v1's nfs/azure blocks."""
+    storage = service.get("storage")
+    where: Loc = ("trainingService", "storage")
+    if storage is None:
+        t.fail(("trainingService",), "storage is required: {storageType: nfs, server, path}")
+    elif isinstance(storage, dict):
+        kind = storage.get("storageType")
+        own = {"nfs": NFS_KEYS, "azureStorage": AZURE_KEYS}.get(str(kind))
+        if own is None:
+            t.fail((*where, "storageType"), f"must be nfs or azureStorage, got {_show(kind)}")
+            return
+        for key in own:
+            if key not in storage:
+                t.fail(where, f"storageType is {kind}, so {key} is required")
+        for key in NFS_KEYS + AZURE_KEYS:
+            if key in storage and key not in own:
+                t.fail((*where, key), f"not used with storageType {kind}")
+    if "taskRoles" not in service:
+        t.fail(("trainingService",), "taskRoles is required: the task roles of each trial")
+    trial = t.out.setdefault("trial", {})
+    command = trial.pop("command", None)  # each task role runs its own command
+    roles = service.get("taskRoles")
+    if (
+        command is not None
+        and isinstance(roles, list)
+        and all(isinstance(r, dict) and r.get("command") != command for r in roles)
+    ):
+        t.ignored.append(t.names[("trial", "command")])
+    if trial.pop("gpuNum", None) is not None:  # each task role has its own gpuNumber
+        t.ignored.append(t.names[("trial", "gpuNum")])
+    for i, role in enumerate(roles if isinstance(roles, list) else []):
+        if isinstance(role, dict) and "dockerImage" not in role:
+            t.out["trial"]["taskRoles"][i]["image"] = DEFAULT_IMAGE
+
+
+def _algorithm(t: _Translation, section: str, name_key: str) -> None:
+    """v2's tuner.name is v1's tuner.builtinTunerName (assessor likewise)."""
+    t.names[(section, name_key)] = (section, "name")
+    spec = t.out.get(section)
+    if isinstance(spec, dict) and "builtin" in spec:
+        spec[name_key] = spec.pop("builtin")
+
+
+def _suggest(word: str, known: Mapping[str, Any]) -> str:
+    match = next(iter(difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)), None)
+    return f"; did you mean {match!r}?" if match else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
