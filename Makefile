@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	status=0; \
 	$(BIN)/python benchmarks/tuners.py || status=1; \
+	$(BIN)/python benchmarks/assessors.py || status=1; \
 	$(BIN)/python benchmarks/upload.py || status=1; \
 	exit $$status
 

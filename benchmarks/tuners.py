@@ -3,11 +3,23 @@
 Every tuner minimises the same four problems with the same seeds and budget: Branin (2-D), Hartmann6
 (6-D), Rosenbrock on [-5, 10]^10 and MIXED, defined below. The table shows the median [IQR] best
 loss after 20/50/100 trials; then regret (best minus optimum) ratios against the best reference,
-nnifc's proposal latency, and the same runs in batches of 8 (8 proposals before any result,
-passed as `pending`). Exit status 1 means a target was missed. Run by `make bench`, never by tests:
+nnifc's proposal latency, and Medianstop (assessors.py). Exit status 1 means a target was missed.
+Run by `make bench`, never by tests:
 
-    .venv/bin/python benchmarks/tuners.py            # 10 seeds x 100 trials, several minutes
+    .venv/bin/python benchmarks/tuners.py            # 10 seeds x 100 trials, a few minutes
     .venv/bin/python benchmarks/tuners.py --quick    # 3 seeds, about a minute
+
+Parallel TPE. The issue's target reads "in batches of 8 (8 proposals before any result)", and that
+is what `batch=8` measures: synchronous rounds, 8 proposals from the same finished trials (the
+2nd to 8th see the earlier ones as `pending`), then all 8 results, and so on. Those words describe
+a round, not a queue, so the target is checked on them. nnifc itself, with trialConcurrency: 8,
+runs asynchronously: 8 proposals before the first result, then one new proposal per result with
+7 still running. That row (`concurrency=8`) is printed too, not checked: every proposal there is 7
+results behind, against 3.5 on average in rounds, so it is the harder of the two.
+
+`TPE other seeds` is sequential TPE again on seeds 1000..: the same algorithm, so its ratio to
+`TPE` shows how far a median of 10 seeds moves by chance alone. Compare the 1.1 of the batch target
+with it before reading a miss as a regression.
 """
 
 from __future__ import annotations
@@ -23,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from assessors import medianstop_targets
 
-from nnifc.assessors import ASSESSORS, Verdict
 from nnifc.records import Params, Result
 from nnifc.space import Choice, RandInt, SearchSpace, Uniform
 from nnifc.tuners import TUNERS
@@ -105,6 +117,7 @@ CHECKPOINTS = (20, 50, 100)
 
 
 def run_nnifc(name: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> list[float]:
+    """Sequential (batch=1) or synchronous rounds of `batch` proposals."""
     cls = TUNERS[name]
     tuner = cls(problem.space, cls.Options(seed=seed))
     history: list[Result] = []
@@ -119,6 +132,27 @@ def run_nnifc(name: str, problem: Problem, seed: int, trials: int, batch: int = 
         if not pending:
             break
         history.extend(Result(p, problem.objective(p)) for p in pending)
+    return [r.loss for r in history]
+
+
+def run_concurrent(name: str, problem: Problem, seed: int, trials: int, slots: int) -> list[float]:
+    """As nnifc's scheduler runs trialConcurrency: `slots`: a new proposal as each result arrives."""
+    cls = TUNERS[name]
+    tuner = cls(problem.space, cls.Options(seed=seed))
+    history: list[Result] = []
+    running: list[Params] = []
+    proposed = 0
+    while len(history) < trials:
+        while proposed < trials and len(running) < slots:
+            params = tuner.propose(history, running, np.random.default_rng([seed, proposed]))
+            if params is None:
+                break
+            running.append(params)
+            proposed += 1
+        if not running:
+            break
+        done = running.pop(0)  # every evaluation takes as long: first in, first out
+        history.append(Result(done, problem.objective(done)))
     return [r.loss for r in history]
 
 
@@ -182,6 +216,10 @@ def _plain(value: Any) -> Any:
 
 
 def run(who: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> list[float]:
+    if who == "TPE other seeds":
+        return run_nnifc("TPE", problem, 1000 + seed, trials)
+    if who.endswith(" concurrency"):
+        return run_concurrent(who.removesuffix(" concurrency"), problem, seed, trials, batch)
     if who == "optuna-TPE":
         return run_optuna(problem, seed, trials)
     if who.startswith("hyperopt-"):
@@ -241,10 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             *((r, 1) for r in REFERENCES),
             ("TPE", 8),
             ("Anneal", 8),
+            ("TPE concurrency", 8),
+            ("TPE other seeds", 1),
         ]:
             start = time.perf_counter()
             curves = [run(who, problem, seed, args.trials, batch) for seed in seeds]
-            label = who if batch == 1 else f"{who} batch={batch}"
+            label = who if batch == 1 else f"{who}{'=' if ' ' in who else ' batch='}{batch}"
             cells = "".join(f"{summary(best_after(curves, c)):<33} " for c in checkpoints)
             print(f"{label:<22}{cells}{time.perf_counter() - start:.1f}")
             finals[label] = float(np.median(best_after(curves, args.trials)))
@@ -271,64 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{name} latency on {problem.name}: {max(ms[2], batch_ms):.3f} ms >= {limit} ms"
                 )
     print()
-    print(f"== Medianstop on noisy learning curves ({len(seeds)} seeds x 50 trials x 20 epochs)")
-    for start_step in (0, 3, 5):
-        missed += medianstop(seeds, start_step)
+    missed += medianstop_targets(seeds)
     print()
     print("targets missed:" if missed else "all targets met")
     for line in missed:
         print(f"  - {line}")
     return 1 if missed else 0
-
-
-def medianstop(
-    seeds: Sequence[int], start_step: int, n_trials: int = 50, epochs: int = 20
-) -> list[str]:
-    """Noisy learning curves run one after another; Medianstop judges every new result.
-
-    Trial i's loss at epoch t is final_i + (first_i - final_i) (t + 1)^-rate_i + N(0, 0.05^2), with
-    final ~ U(0.1, 1), first - final ~ U(0.5, 1.5), rate ~ U(0.3, 1). Stopped trials do not join
-    the succeeded ones the median is taken over (NNI: EARLY_STOPPED is not SUCCEEDED).
-    """
-    cls = ASSESSORS["Medianstop"]
-    assessor = cls(cls.Options.model_validate({"start_step": start_step}))
-    fractions, killed_best = [], 0
-    for seed in seeds:
-        rng = np.random.default_rng([seed, 777])
-        final = rng.uniform(0.1, 1.0, n_trials)
-        first = final + rng.uniform(0.5, 1.5, n_trials)
-        rate = rng.uniform(0.3, 1.0, n_trials)
-        t = np.arange(1, epochs + 1)
-        full = final[:, None] + (first - final)[:, None] * t[None, :] ** -rate[:, None]
-        full += rng.normal(0.0, 0.05, full.shape)
-        succeeded: list[list[float]] = []
-        used, stopped = 0, set()
-        for i in range(n_trials):
-            for step in range(1, epochs + 1):
-                used += 1
-                if (
-                    step < epochs
-                    and assessor.assess(list(full[i, :step]), succeeded) == Verdict.STOP
-                ):
-                    stopped.add(i)
-                    break
-            else:
-                succeeded.append(list(full[i]))
-        fractions.append(used / (n_trials * epochs))
-        killed_best += int(np.argmin(full[:, -1])) in stopped
-    print(
-        f"Medianstop start_step={start_step}: epochs used median {np.median(fractions):.1%} "
-        f"[{np.percentile(fractions, 25):.1%}, {np.percentile(fractions, 75):.1%}] of running every "
-        f"trial to the end; stopped the eventual best in {killed_best} of {len(seeds)} seeds"
-    )
-    if start_step != 5:
-        return []
-    missed = []
-    if np.median(fractions) > 0.5:
-        missed.append(f"Medianstop used {np.median(fractions):.1%} > 50% of the epochs")
-    if killed_best:
-        missed.append(f"Medianstop stopped the eventual best trial in {killed_best} seeds")
-    return missed
 
 
 def check(problem: Problem, finals: Mapping[str, float]) -> list[str]:
@@ -339,7 +327,9 @@ def check(problem: Problem, finals: Mapping[str, float]) -> list[str]:
     print(
         f"regret ratio nnifc/best reference ({reference}): TPE {regret['TPE'] / regret[reference]:.3f}, "
         f"best nnifc ({ours}) {regret[ours] / regret[reference]:.3f}; "
-        f"TPE batch=8 / sequential {regret['TPE batch=8'] / regret['TPE']:.3f}"
+        f"TPE batch=8 / sequential {regret['TPE batch=8'] / regret['TPE']:.3f} "
+        f"(concurrency=8 {regret['TPE concurrency=8'] / regret['TPE']:.3f}; "
+        f"chance alone: other seeds {regret['TPE other seeds'] / regret['TPE']:.3f})"
     )
     missed = []
     if finals["TPE"] > anchor:

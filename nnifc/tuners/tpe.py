@@ -5,15 +5,29 @@ min(ceil(gamma * sqrt(n)), linear_forgetting) and the rest; parzen.py models bot
 most likely under the good model relative to the bad one is proposed. Numbers live in [0, 1] (log
 scale for log types, quantized only at the end); normal types in standard units; choice and randint
 are categories (randint is unordered, as in NNI). A nested choice is a category whose chosen branch
-is then modelled from the observations that chose it. Running trials join the observations with a
-constant-liar loss, so a batch spreads out; an exact repeat of a known point is never proposed
-while another candidate remains.
+is then modelled from the observations that chose it. An exact repeat of a known point is never
+proposed while another candidate remains.
+
+Running trials (`pending`) join the observations with a constant-liar loss, so a batch spreads
+out. Two choices differ from NNI, both only when trials are pending, so a sequential run is
+unchanged:
+
+* The default liar is `worst`, not NNI's `best`. A `best` lie ranks every running trial next to
+  the best result, so it joins the good model: the next proposals are drawn around points nobody
+  has measured. After 100 trials the regret (best loss minus the optimum) was 4.6x the sequential
+  run's in rounds of 8 proposals and 30x with 8 trials running (one new proposal per result);
+  geometric mean over Branin, Hartmann6, Rosenbrock-10 and a mixed space, 40 seeds each. A `worst`
+  lie keeps running trials in the bad model only, which steers the next proposals away from
+  them: 1.9x and 5.6x. `best`, `mean` and null behave as NNI documents them when given.
+* The `n_startup_jobs` random trials count the running ones, so a batch does not draw more than
+  `n_startup_jobs` random points before the first model (24 instead of 20 in rounds of 8); the
+  model still waits for at least one result.
 
     tuner:
       builtinTunerName: TPE
       classArgs:
         optimize_mode: maximize
-        tpe_args: {constant_liar_type: best, n_startup_jobs: 20, gamma: 0.25}
+        tpe_args: {constant_liar_type: worst, n_startup_jobs: 20, gamma: 0.25}
 """
 
 from __future__ import annotations
@@ -37,7 +51,8 @@ _V1_LIARS = {"min": "best", "max": "worst", "mean": "mean"}
 class TpeArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    constant_liar_type: Literal["best", "worst", "mean"] | None = "best"
+    # NNI's default is "best"; see the module docstring for why running trials lie "worst" here
+    constant_liar_type: Literal["best", "worst", "mean"] | None = "worst"
     n_startup_jobs: int = Field(default=20, ge=0)
     n_ei_candidates: int = Field(default=24, ge=1)
     linear_forgetting: int = Field(default=25, ge=1)
@@ -71,7 +86,7 @@ class TpeTuner(Tuner):
         assert isinstance(self.options, TpeOptions)
         args = self.options.tpe_args
         known = [*pending, *(r.params for r in history)]
-        if len(history) < args.n_startup_jobs:
+        if not history or len(history) + len(pending) < args.n_startup_jobs:
             return _novel(self.space.sample(rng), known, self.space, rng)
         params, losses = _observations(history, pending, args.constant_liar_type)
         n = len(losses)
