@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -36,7 +37,6 @@ IGNORED = (
     "logLevel",
     "logCollection",
     "debug",
-    "versionCheck",
 )
 
 MISPLACED = {
@@ -91,12 +91,19 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
     warnings = list(translated.warnings) if translated else _warnings(doc, config)
     tuner_options, assessor_options, mode = _plugins(source, config)
     space_path = config.search_space_path or path
+    if config.use_annotation and config.search_space_path is not None:
+        raise source.error(
+            ("searchSpacePath",),
+            "not used with useAnnotation: true (the annotations in the trial code are the search space)",
+        )
     if space_text is not None:
         space_doc = document.parse(space_path.with_suffix(".json"), space_text)
     elif config.search_space_path is not None:
         space_doc = document.load(space_path)
     elif translated and translated.inline_space is not None:
         space_doc = doc.part(("searchSpace",))
+    elif config.use_annotation:
+        space_doc = _annotated_space(config.trial.code_dir)
     else:
         raise source.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
     search_space = space.parse(space_doc)
@@ -120,6 +127,15 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
         optimize_mode=mode,
         warnings=tuple(warnings),
     )
+
+
+def _annotated_space(code_dir: Path) -> Document:
+    """The search space NNI would generate from the trial code's annotations (checked, not kept)."""
+    from nnifc.annotations import expand
+
+    with tempfile.TemporaryDirectory(prefix="nnifc-annotations-") as scratch:
+        data = expand(code_dir, Path(scratch) / "code")
+    return Document(code_dir / "(annotations)", json.dumps(data), data, None)
 
 
 def _validate(doc: Source) -> ExperimentConfig:
@@ -157,10 +173,6 @@ def _plugins(
     if config.advisor is not None:
         raise doc.error(
             ("advisor",), "advisors (Hyperband, BOHB) are not supported; use tuner and assessor"
-        )
-    if config.use_annotation:
-        raise doc.error(
-            ("useAnnotation",), "NNI annotations are not supported yet; set useAnnotation: false"
         )
     if config.multi_phase:
         raise doc.error(

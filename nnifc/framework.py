@@ -191,6 +191,7 @@ def _container(
         task=f"{role.name}_{{{{FC_TASK_INDEX}}}}",
         command=role.command,
         workdir=WORKDIR,
+        version_check=config.version_check,
     )
     env["NNIFC_CODE_SRC"] = str(MOUNT / experiment_root(spec.experiment_id) / "code")
     for i, other in enumerate(config.trial.task_roles):

@@ -7,23 +7,26 @@ if no loop is left to do it, cancels the trials itself, so stopping works even a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nnifc import config
-from nnifc.config import Experiment
 from nnifc.errors import ExperimentNotFound, NnifcError
 from nnifc.platforms import PLATFORMS, Platform
 from nnifc.records import ExperimentStatus, TrialStatus
-from nnifc.scheduler import new_id
 from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids, home
+
+if TYPE_CHECKING:  # loading configs and tuners is for the commands that run experiments
+    from nnifc.config import Experiment
 
 STOP_WAIT_SECONDS = 60.0
 
@@ -51,12 +54,33 @@ def effective_status(row: ExperimentRow) -> str:
 
 def reload(row: ExperimentRow) -> Experiment:
     """The experiment as it was validated at create time (its config and search space as stored)."""
+    from nnifc import config
+
     return config.load(Path(row.config_path), text=row.config_text, space_text=row.space_text)
 
 
 def platform_for(row: ExperimentRow, experiment: Experiment | None = None) -> Platform:
-    experiment = experiment or reload(row)
-    return PLATFORMS[row.platform](experiment, experiment_dir(row.id), json.loads(row.options))
+    exp_dir = experiment_dir(row.id)
+    experiment = _expanded(experiment or reload(row), exp_dir)
+    return PLATFORMS[row.platform](experiment, exp_dir, json.loads(row.options))
+
+
+def _expanded(experiment: Experiment, exp_dir: Path) -> Experiment:
+    """useAnnotation: trials run a copy of codeDir with the annotations expanded, made once."""
+    if not experiment.config.use_annotation:
+        return experiment
+    from nnifc.annotations import expand
+
+    code = exp_dir / "code"
+    if not code.is_dir():
+        partial = exp_dir / "code.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        expand(experiment.config.trial.code_dir, partial)
+        partial.rename(code)
+    trial = experiment.config.trial.model_copy(update={"code_dir": code})
+    return dataclasses.replace(
+        experiment, config=experiment.config.model_copy(update={"trial": trial})
+    )
 
 
 def start_detached(exp_id: str, *, resuming: bool = False) -> int:
@@ -134,6 +158,8 @@ def prepare_resume(store: Store) -> None:
 
 def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:
     """Give a validated experiment an id and a store; nothing runs yet."""
+    from nnifc.scheduler import new_id
+
     exp_id = new_id(8)
     while experiment_dir(exp_id).exists():
         exp_id = new_id(8)

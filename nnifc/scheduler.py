@@ -85,10 +85,12 @@ class Scheduler:
         self.finished_curves: list[list[float]] = []
         self.trial_ids: set[str] = set()
         self.n_trials = 0
-        self.spent: dict[str, float] = {}  # thread CPU seconds by part, not yet in the store
+        self.spent: dict[str, float] = {}
+        self.imported_upto = 0  # the last imported point the tuner has learnt  # thread CPU seconds by part, not yet in the store
         self._load(store.finished_in_order())
 
     def _load(self, finished: list[TrialRow]) -> None:
+        self._learn_imported()
         for trial in finished:
             self._learn(trial)
         self.trial_ids = {t.id for t in self.store.trials()}
@@ -147,6 +149,7 @@ class Scheduler:
                 beat = time.monotonic()
                 self.store.set_experiment(heartbeat=time.time())
                 self._flush_spent()
+                self._learn_imported()
             if self.stop_requested or self.store.experiment().stop_requested:
                 self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
                 return ExperimentStatus.STOPPED
@@ -261,6 +264,12 @@ class Scheduler:
     def _finish(self, trial_id: str) -> None:
         self.live.pop(trial_id, None)
         self._learn(self.store.trial(trial_id))
+
+    def _learn_imported(self) -> None:
+        """Points added with `nnifc import`, also while the loop runs (seen within a heartbeat)."""
+        for position, params, value in self.store.imported(self.imported_upto):
+            self.history.append(Result(params, loss(value, self.mode)))
+            self.imported_upto = position
 
     def _learn(self, trial: TrialRow) -> None:
         curve = [

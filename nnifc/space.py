@@ -138,9 +138,20 @@ class SearchSpace(Mapping[str, Parameter]):
 
     def contains(self, params: Mapping[str, Any]) -> bool:
         """Whether `params` is exactly a value this space can produce (same keys, in range)."""
-        if set(params) != set(self):
-            return False
-        return all(_admits(param, params[name]) for name, param in self.items())
+        return self.mismatch(params) is None
+
+    def mismatch(self, params: Mapping[str, Any]) -> str | None:
+        """Why `params` is not a value this space can produce (None when it is)."""
+        for name in self:
+            if name not in params:
+                return f"{name!r} is missing"
+        for name in params:
+            if name not in self:
+                return f"{name!r} is not a parameter of the search space"
+        for name, param in self.items():
+            if not _admits(param, params[name]):
+                return f"{name!r}: {json.dumps(params[name])} is not a value of {param}"
+        return None
 
 
 def _admits(param: Parameter, value: Any) -> bool:

@@ -33,11 +33,14 @@ CREATE TABLE IF NOT EXISTS trial (
     params TEXT NOT NULL, status TEXT NOT NULL, handle TEXT, created REAL NOT NULL,
     started REAL, ended REAL, exit_code INTEGER, message TEXT NOT NULL DEFAULT '',
     final REAL, final_raw TEXT, finish_order INTEGER);
+CREATE INDEX IF NOT EXISTS trial_finish ON trial(finish_order);
 CREATE TABLE IF NOT EXISTS metric (
     trial_id TEXT NOT NULL REFERENCES trial(id), task TEXT NOT NULL, offset INTEGER NOT NULL,
     final INTEGER NOT NULL, step INTEGER, value REAL, raw TEXT NOT NULL, reported REAL NOT NULL,
     PRIMARY KEY (trial_id, task, offset));
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS imported (
+    position INTEGER PRIMARY KEY, params TEXT NOT NULL, value REAL NOT NULL, source TEXT NOT NULL);
 """
 
 
@@ -183,6 +186,29 @@ class Store:
                 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                 increments.items(),
             )
+
+    def add_imported(self, points: list[tuple[dict[str, Any], float]], source: str) -> None:
+        """Finished points from elsewhere (`nnifc import`): the tuner learns them too."""
+        with self._tx() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS imported (position INTEGER PRIMARY KEY,"
+                " params TEXT NOT NULL, value REAL NOT NULL, source TEXT NOT NULL)"
+            )
+            db.executemany(
+                "INSERT INTO imported (params, value, source) VALUES (?, ?, ?)",
+                [(json.dumps(params), value, source) for params, value in points],
+            )
+
+    def imported(self, after: int = 0) -> list[tuple[int, dict[str, Any], float]]:
+        """Imported points past position `after`, in the order they were imported."""
+        try:
+            rows = self._db.execute(
+                "SELECT position, params, value FROM imported WHERE position > ? ORDER BY position",
+                (after,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # a database from before imports existed
+            return []
+        return [(r[0], json.loads(r[1]), r[2]) for r in rows]
 
     def counters(self) -> dict[str, float]:
         try:

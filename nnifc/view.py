@@ -10,16 +10,19 @@ import math
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from nnifc.config import Experiment
-from nnifc.experiment import duration_seconds
 from nnifc.records import Params, TrialStatus
 from nnifc.store import ExperimentRow, TrialRow
+
+if TYPE_CHECKING:
+    from nnifc.config import Experiment
+
+NO_LIMIT_SECONDS = 999 * 86400  # maxExecDuration's default, 999d
 
 STATUS_STYLE = {
     "SUCCEEDED": "green",
@@ -117,7 +120,7 @@ def experiment_header(row: ExperimentRow, status: str, trials: Sequence[TrialRow
     header.add_column()
     header.add_row("experiment", f"{row.id}  {row.name}  ({row.platform})")
     header.add_row("status", _styled(status))
-    limit = span(0, row.max_seconds) if row.max_seconds < duration_seconds("999d") else "no limit"
+    limit = span(0, row.max_seconds) if row.max_seconds < NO_LIMIT_SECONDS else "no limit"
     header.add_row("elapsed", f"{span(row.started, row.ended)} of {limit}")
     header.add_row(
         "trials", f"{done} done, {len(trials) - done} running, {len(trials)} of {row.max_trials}"

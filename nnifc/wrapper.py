@@ -4,6 +4,8 @@ The same script runs a local trial and each task of a Framework: it runs the use
 command exactly as written (passed in $NNIFC_COMMAND, never spliced into shell text, so quotes,
 `$` and newlines need no escaping), tees its stdout+stderr to a file the launcher reads for
 metrics and logs, and records the command's exit code in a file that outlives the process.
+Before the command it records the nni version the task's python imports (versionCheck), and
+stops the task when that version is outside what nnifc supports and the check is on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ fi
 if [ -f /mnt/frameworkbarrier/injector.sh ]; then . /mnt/frameworkbarrier/injector.sh; fi
 cd "$NNIFC_WORKDIR" || exit 70
 rm -f "$NNIFC_EXIT"
+if [ -n "${NNIFC_VERSION_CHECK:-}" ]; then
+  found=$( { python3 -c "$NNIFC_NNI_PROBE" || python -c "$NNIFC_NNI_PROBE"; } 2>/dev/null )
+  version=$(printf '%s\n' "$found" | sed -n 1p)
+  number=$(printf '%s\n' "$found" | sed -n 2p)
+  printf '%s\n' "$version" > "$NNI_OUTPUT_DIR/nni_version"
+  if [ -n "$number" ] && { [ "$number" -lt "$NNIFC_NNI_MIN" ] || [ "$number" -gt "$NNIFC_NNI_MAX" ]; }; then
+    said="nnifc: the task's python has nni $version, but nnifc supports nni $NNIFC_NNI_RANGE"
+    if [ "$NNIFC_VERSION_CHECK" = fail ]; then
+      echo "$said (versionCheck is true)" | tee -a "$NNIFC_LOG"
+      echo 71 > "$NNIFC_EXIT"
+      exit 71
+    fi
+    echo "$said; running anyway (versionCheck is false)" | tee -a "$NNIFC_LOG"
+  fi
+fi
 { sh -c "$NNIFC_COMMAND" 2>&1; echo "$?" > "$NNIFC_EXIT.tmp"; mv -f "$NNIFC_EXIT.tmp" "$NNIFC_EXIT"; } \\
   | tee -a "$NNIFC_LOG"
 if [ -f "$NNIFC_EXIT" ]; then exit "$(cat "$NNIFC_EXIT")"; fi
@@ -31,6 +48,24 @@ exit 70
 """
 LOG_NAME = "stdout"
 EXIT_NAME = "exitcode"
+VERSION_NAME = "nni_version"
+# nni 1.0 to 3.0 print metrics in the one format nnifc reads; major * 1000 + minor, so 2.10 > 2.9
+SUPPORTED_NNI = ((1, 0), (3, 0))
+# Prints the version of the nni the task's python would import, then major * 1000 + minor;
+# nothing when there is none. Package metadata first: importing nni 3.0 takes a second.
+NNI_PROBE = """\
+import importlib.util, re
+if importlib.util.find_spec("nni"):
+    try:
+        from importlib.metadata import version
+        found = version("nni")
+    except Exception:
+        import nni
+        found = str(nni.__version__)
+    parts = re.match(r"(\\d+)\\.(\\d+)", found)
+    print(found)
+    print(int(parts[1]) * 1000 + int(parts[2]) if parts else "")
+"""
 
 
 def parameter_cfg(spec: TrialSpec) -> str:
@@ -46,7 +81,13 @@ def parameter_cfg(spec: TrialSpec) -> str:
 
 
 def task_env(
-    spec: TrialSpec, *, sys_dir: PurePath, task: str, command: str, workdir: PurePath
+    spec: TrialSpec,
+    *,
+    sys_dir: PurePath,
+    task: str,
+    command: str,
+    workdir: PurePath,
+    version_check: bool = True,
 ) -> dict[str, str]:
     """What unmodified `import nni` code needs (nni 1.x-3.x), plus the wrapper's own inputs.
 
@@ -67,4 +108,13 @@ def task_env(
         "NNIFC_WORKDIR": str(workdir),
         "NNIFC_LOG": str(output_dir / LOG_NAME),
         "NNIFC_EXIT": str(output_dir / EXIT_NAME),
+        "NNIFC_VERSION_CHECK": "fail" if version_check else "warn",
+        "NNIFC_NNI_PROBE": NNI_PROBE,
+        "NNIFC_NNI_MIN": str(_number(SUPPORTED_NNI[0])),
+        "NNIFC_NNI_MAX": str(_number(SUPPORTED_NNI[1])),
+        "NNIFC_NNI_RANGE": "{}.{} to {}.{}".format(*SUPPORTED_NNI[0], *SUPPORTED_NNI[1]),
     }
+
+
+def _number(version: tuple[int, int]) -> int:
+    return version[0] * 1000 + version[1]

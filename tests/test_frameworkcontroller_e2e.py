@@ -246,7 +246,7 @@ def test_image_that_never_pulls_fails_after_the_pending_timeout(
     result = run_nnifc("create", "--config", str(config), "--detach")
     exp_id = created_id(result)
     wait_for(
-        lambda: "ImagePullBackOff" in status_json(exp_id)["trials"][0]["message"],
+        lambda: any("ImagePullBackOff" in t["message"] for t in status_json(exp_id)["trials"]),
         timeout=30,
         what="reason",
     )

@@ -266,3 +266,91 @@ def test_v2_dry_run_against_a_cluster_prints_a_valid_framework(
         "limits"
     ] == {"cpu": "1", "memory": "8192Mi", "nvidia.com/gpu": "1"}
     assert not home.exists() and kube_cluster.created("frameworks") == []
+
+
+ANNOTATED = Path(__file__).parent / "annotated" / "mnist"
+
+
+def test_an_annotated_trial_runs_with_the_search_space_nni_would_generate(
+    tmp_path: Path, home: Path
+) -> None:
+    """NNI's mnist-annotation example shape: no searchSpacePath, the code declares the space."""
+    (tmp_path / "exp.yml").write_text(
+        textwrap.dedent(f"""\
+        authorName: default
+        experimentName: example_mnist_annotation
+        trialConcurrency: 2
+        maxExecDuration: 1h
+        maxTrialNum: 3
+        trainingServicePlatform: local
+        useAnnotation: true
+        tuner:
+          builtinTunerName: TPE
+          classArgs: {{optimize_mode: maximize, seed: 5}}
+        trial:
+          command: python3 mnist.py
+          codeDir: {ANNOTATED}
+          gpuNum: 0
+        """)
+    )
+    experiment = config.load(tmp_path / "exp.yml")
+    assert sorted(experiment.space) == [
+        "mnist/batch_size/choice",
+        "mnist/dropout_rate/choice",
+        "mnist/max_pool/function_choice",
+        "mnist/relu/function_choice",
+        "mnist/self.conv_size/choice",
+        "mnist/self.hidden_size/choice",
+        "mnist/self.learning_rate/loguniform",
+    ]
+    result = run_nnifc("create", "--config", str(tmp_path / "exp.yml"))
+    assert result.returncode == 0, result.stderr
+    trials = status_json(created_id(result))["trials"]
+    assert [t["status"] for t in trials] == ["SUCCEEDED"] * 3
+    for trial in trials:
+        used = json.loads(
+            run_nnifc("logs", trial["id"]).stdout.split("USED ", 1)[1].splitlines()[0]
+        )
+        params = trial["parameters"]
+        assert used["conv_size"] == params["mnist/self.conv_size/choice"]
+        assert used["learning_rate"] == params["mnist/self.learning_rate/loguniform"]
+        assert used["batch_size"] == params["mnist/batch_size/choice"]
+        assert trial["final"] == used["final"]
+    # the user's code is untouched: trials ran an expanded copy kept with the experiment
+    assert "nni.variable" in (ANNOTATED / "mnist.py").read_text()
+
+
+def test_annotations_and_a_search_space_file_together_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "space.json").write_text('{"x": {"_type": "choice", "_value": [1]}}')
+    (tmp_path / "exp.yml").write_text(
+        textwrap.dedent(f"""\
+        experimentName: both
+        trialConcurrency: 1
+        trainingServicePlatform: local
+        searchSpacePath: space.json
+        useAnnotation: true
+        tuner: {{builtinTunerName: Random}}
+        trial: {{command: python3 mnist.py, codeDir: {ANNOTATED}}}
+        """)
+    )
+    with pytest.raises(
+        ConfigError, match=r"exp.yml:4:1: searchSpacePath: not used with useAnnotation"
+    ):
+        config.load(tmp_path / "exp.yml")
+
+
+def test_a_bad_annotation_is_reported_at_its_line_before_anything_runs(
+    tmp_path: Path, home: Path
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text('x = 1\n"""@nni.variable(nni.choise(1, 2), name=x)"""\nx = 2\n')
+    (tmp_path / "exp.yml").write_text(
+        "experimentName: bad\ntrialConcurrency: 1\ntrainingServicePlatform: local\n"
+        "useAnnotation: true\ntuner: {builtinTunerName: Random}\n"
+        "trial: {command: python3 train.py, codeDir: code}\n"
+    )
+    result = run_nnifc("create", "--config", str(tmp_path / "exp.yml"))
+    assert result.returncode == 1
+    assert f"{code / 'train.py'}:2:" in result.stderr
+    assert not home.exists()

@@ -7,16 +7,39 @@ One module per group of commands; each is registered below.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 
 from nnifc import __version__
-from nnifc.cli import run, show, stop
 from nnifc.errors import ConfigError, NnifcError
+
+# command name -> (module, function); a command's module is imported only when it runs, so
+# `nnifc status` starts without loading configs, tuners or the Kubernetes client
+COMMANDS = {
+    "create": ("run", "create"),
+    "resume": ("run", "resume"),
+    "run-loop": ("run", "run_loop"),
+    "status": ("show", "status"),
+    "logs": ("show", "logs"),
+    "stop": ("stop", "stop"),
+    "export": ("transfer", "export"),
+    "import": ("transfer", "import_"),
+}
 
 
 class Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, function = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(f"nnifc.cli.{module}"), function)
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -30,10 +53,6 @@ class Group(click.Group):
 @click.version_option(__version__, prog_name="nnifc")
 def cli() -> None:
     """Run NNI-style hyperparameter tuning experiments locally or on FrameworkController."""
-
-
-for command in (run.create, run.resume, run.run_loop, show.status, show.logs, stop.stop):
-    cli.add_command(command)
 
 
 def main() -> None:

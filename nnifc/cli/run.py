@@ -10,7 +10,7 @@ from types import FrameType
 import click
 import numpy as np
 
-from nnifc import config, launcher, view
+from nnifc import config, launcher, transfer, view
 from nnifc.cli.console import err, out
 from nnifc.errors import NnifcError
 from nnifc.monitor import Monitor
@@ -46,6 +46,13 @@ from nnifc.store import Store
 @click.option(
     "--resume", "resume_id", metavar="EXP", help="Resume experiment EXP (created from this config)."
 )
+@click.option(
+    "--import",
+    "import_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Warm-start the tuner with the finished trials in FILE (an export, or NNI's import JSON).",
+)
 def create(
     config_path: Path,
     detach: bool,
@@ -53,6 +60,7 @@ def create(
     context: str | None,
     namespace: str | None,
     resume_id: str | None,
+    import_path: Path | None,
 ) -> None:
     """Validate a config and run its experiment.
 
@@ -63,6 +71,7 @@ def create(
         nnifc create --config exp.yml --resume 3kq9x0ab
     """
     experiment = config.load(config_path)
+    imported = transfer.read(import_path, experiment.space) if import_path else []
     if resume_id is not None:
         store = Store.open(launcher.resolve(resume_id))
         if store.experiment().config_path != str(experiment.source):
@@ -73,6 +82,8 @@ def create(
             err.print(
                 "[yellow]warning:[/] the config changed since the experiment was created; resuming with the original"
             )
+        if imported:
+            store.add_imported([(p.params, p.value) for p in imported], str(import_path))
         _resume(store, detach=detach)
         return
     for warning in experiment.warnings:
@@ -86,6 +97,8 @@ def create(
         out.print("checks passed; nothing was created (dry run)")
         return
     store = launcher.register(experiment, options)
+    if imported:
+        store.add_imported([(p.params, p.value) for p in imported], str(import_path))
     exp_id = store.experiment().id
     if detach:
         store.set_experiment(pid=launcher.start_detached(exp_id))

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from nnifc import config, launcher, view
+from nnifc import launcher, view
 from nnifc.cli.console import out
 from nnifc.errors import NnifcError
-from nnifc.platforms.census import census
 from nnifc.store import ExperimentRow, Store, TrialRow, experiment_ids
 
 
@@ -53,6 +52,9 @@ def status(
         if exp_id is None or config_path is None:
             raise click.UsageError("--cluster needs the experiment id and --config")
         options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
+        from nnifc import config
+        from nnifc.platforms.census import census  # the Kubernetes client: only when asked
+
         row, trials = census(config.load(config_path), exp_id, options)
         _show_experiment(row, "from the cluster", trials, as_json=as_json)
         return

@@ -7,8 +7,6 @@ import click
 from nnifc import launcher
 from nnifc.cli.console import out
 from nnifc.errors import NnifcError
-from nnifc.platforms import k8s
-from nnifc.platforms import orphans as orphan_objects
 from nnifc.store import Store, experiment_ids
 
 
@@ -52,6 +50,9 @@ def stop(
 
 
 def _stop_orphans(context: str | None, namespace: str | None) -> None:
+    from nnifc.platforms import k8s  # the Kubernetes client: only when asked
+    from nnifc.platforms import orphans as orphan_objects
+
     running = {i for i in experiment_ids() if launcher.loop_alive(Store.open(i).experiment())}
     cluster = k8s.connect(context=context, namespace=namespace)
     try:

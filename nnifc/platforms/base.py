@@ -11,10 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from nnifc.config import Experiment
 from nnifc.records import TrialEvent, TrialSpec
+
+if TYPE_CHECKING:
+    from nnifc.config import Experiment
 
 Reader = Callable[[int, int], bytes]  # read(offset, size) of a task's output
 

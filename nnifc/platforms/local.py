@@ -102,6 +102,7 @@ class LocalPlatform(Platform):
                 task=TASK,
                 command=self.config.trial.command,
                 workdir=code_dir,
+                version_check=self.config.version_check,
             ),
         }
         gpus = self._take_gpus()
