@@ -73,6 +73,8 @@ class FrameworkControllerPlatform(Platform):
         self._watcher: threading.Thread | None = None
         self._pull_secrets: dict[str, str] = {}
         self._finished: list[str] = []  # Frameworks whose final status was reported
+        self._changed: set[str] = set()  # trials whose Framework changed since the last poll
+        self._swept = 0.0  # when every trial was last looked at (outputs, pending reasons)
 
     @property
     def cluster(self) -> Cluster:
@@ -209,9 +211,18 @@ class FrameworkControllerPlatform(Platform):
             self._remove(self._finished.pop(), stop=False)
         self._drain_watch(timeout)
         now = time.monotonic()
+        # trials whose Framework changed now; every trial once a second (outputs, pending pods)
+        if now - self._swept >= OUTPUT_SECONDS:
+            self._swept = now
+            self._changed.update(self._trials)
+        changed, self._changed = self._changed, set()
         events: list[TrialEvent] = []
-        for trial_id, trial in list(self._trials.items()):
-            events.extend(self._observe(trial_id, trial, now))
+        for trial_id in sorted(
+            changed, key=lambda t: self._trials[t].submitted if t in self._trials else 0
+        ):
+            trial = self._trials.get(trial_id)
+            if trial is not None:
+                events.extend(self._observe(trial_id, trial, now))
         return events
 
     def outputs(self, trial_id: str) -> dict[str, Reader]:
@@ -339,18 +350,21 @@ class FrameworkControllerPlatform(Platform):
             raise PlatformError(
                 f"watching the experiment's Frameworks failed: {payload}"
             ) from payload
-        by_name = {t.name: t for t in self._trials.values()}
         if kind == "list":
             present = {raw["metadata"]["name"]: raw for raw in payload}
-            for name, trial in by_name.items():
-                trial.raw = present.get(name, trial.raw)
+            for trial_id, trial in self._trials.items():
+                trial.raw = present.get(trial.name, trial.raw)
                 seen = trial.raw is not None or trial.adopted
-                trial.gone = trial.gone or (name not in present and seen)
+                trial.gone = trial.gone or (trial.name not in present and seen)
+                self._changed.add(trial_id)
             return
-        found = by_name.get(payload["metadata"]["name"])
-        if found is not None:
+        metadata = payload["metadata"]
+        trial_id = metadata.get("labels", {}).get(framework.TRIAL_LABEL, "")
+        found = self._trials.get(trial_id)
+        if found is not None and found.name == metadata["name"]:
             found.raw = payload
             found.gone = found.gone or kind == "DELETED"
+            self._changed.add(trial_id)
 
     def _custom(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         fn = getattr(self.cluster.custom, method)
