@@ -1,7 +1,9 @@
 """What `create` shows while its loop runs: a live table on a terminal, plain lines otherwise.
 
-The scheduler calls `update()` after every loop turn; redraws are throttled, and in plain mode
-only trials whose status changed since the last call are printed, one line each.
+The scheduler calls `update()` after every loop turn. Plain mode reads only trial statuses and
+prints, one line each, the trials whose status changed. The live table needs every trial, so its
+redraws are spaced to keep reading the store under a twentieth of the loop's time however long
+the experiment grows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from nnifc.store import Store
 
 REFRESH_SECONDS = 0.5
 ROWS_SHOWN = 20
+BUDGET = 20  # the live table waits at least 20x as long as it took to draw
 
 
 class Monitor:
@@ -26,6 +29,7 @@ class Monitor:
         self.live: Live | None = None
         self.seen: dict[str, str] = {}
         self.last = 0.0
+        self.interval = REFRESH_SECONDS
 
     def __enter__(self) -> Monitor:
         if self.console.is_terminal:
@@ -45,17 +49,19 @@ class Monitor:
 
     def update(self, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last < REFRESH_SECONDS:
+        if not force and now - self.last < self.interval:
             return
         self.last = now
-        row, trials = self.store.experiment(), self.store.trials()
         if self.live is not None:
-            status = effective_status(row)
+            row, trials = self.store.experiment(), self.store.trials()
             self.live.update(
-                view.experiment_view(row, status, trials, limit=ROWS_SHOWN), refresh=True
+                view.experiment_view(row, effective_status(row), trials, limit=ROWS_SHOWN),
+                refresh=True,
             )
+            self.interval = max(REFRESH_SECONDS, BUDGET * (time.monotonic() - now))
             return
-        for trial in trials:
-            if self.seen.get(trial.id) != trial.status.value:
-                self.seen[trial.id] = trial.status.value
+        for trial_id, status in self.store.statuses().items():
+            if self.seen.get(trial_id) != status:
+                self.seen[trial_id] = status
+                trial = self.store.trial(trial_id)
                 self.console.print(view.trial_line(trial), highlight=False, soft_wrap=True)
