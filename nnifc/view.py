@@ -132,42 +132,69 @@ def experiment_header(row: ExperimentRow, status: str, trials: Sequence[TrialRow
     return header
 
 
+TRIAL_COLUMNS = (
+    "id",
+    "seq",
+    "status",
+    "started",
+    "duration",
+    "intermediate",
+    "final",
+    "parameters",
+)
+RIGHT_ALIGNED = ("seq", "intermediate", "final")
+
+
+def _trial_cells(t: TrialRow) -> tuple[str, ...]:
+    latest = next((v for v in reversed(t.intermediate) if v is not None), None)
+    return (
+        t.id,
+        str(t.sequence),
+        t.status.value,
+        when(t.started),
+        span(t.started, t.ended),
+        number(latest),
+        number(t.final),
+        params_text(t.params),
+    )
+
+
+def trials_text(trials: Sequence[TrialRow]) -> str:
+    """The trials table as aligned plain text: what `status` prints for thousands of trials,
+    where laying out a rich table would take seconds."""
+    rows = [TRIAL_COLUMNS, *(_trial_cells(t) for t in trials)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(TRIAL_COLUMNS) - 1)]
+    lines = []
+    for r in rows:
+        cells = [
+            c.rjust(w) if name in RIGHT_ALIGNED else c.ljust(w)
+            for c, w, name in zip(r, widths, TRIAL_COLUMNS, strict=False)
+        ]
+        lines.append("  ".join([*cells, r[-1]]).rstrip())
+    failed = [
+        f"{t.id}: {t.message}" for t in trials if t.status is TrialStatus.FAILED and t.message
+    ]
+    return "\n".join(["Trials", *lines, *(["", "Failed:", *failed] if failed else [])])
+
+
 def trials_table(trials: Sequence[TrialRow], *, limit: int | None = None) -> Table:
     shown = list(trials)
     if limit is not None and len(shown) > limit:
         live = [t for t in shown if not t.status.final]
         shown = sorted({*shown[-limit:], *live}, key=lambda t: t.sequence)
     table = Table(title="Trials", title_justify="left")
-    for column in (
-        "id",
-        "seq",
-        "status",
-        "started",
-        "duration",
-        "intermediate",
-        "final",
-        "parameters",
-    ):
+    for column in TRIAL_COLUMNS:
         table.add_column(
             column,
             no_wrap=column not in ("parameters",),
-            justify="right" if column in ("seq", "intermediate", "final") else "left",
+            justify="right" if column in RIGHT_ALIGNED else "left",
         )
     for t in shown:
-        latest = next((v for v in reversed(t.intermediate) if v is not None), None)
+        cells = _trial_cells(t)
         status = _styled(t.status.value)
         if t.status is TrialStatus.FAILED and t.message:
             status.append(f"\n{t.message}", style="dim")
-        table.add_row(
-            t.id,
-            str(t.sequence),
-            status,
-            when(t.started),
-            span(t.started, t.ended),
-            number(latest),
-            number(t.final),
-            params_text(t.params),
-        )
+        table.add_row(*cells[:2], status, *cells[3:])
     return table
 
 

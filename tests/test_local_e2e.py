@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from nnifc.records import ExperimentStatus, MetricReported, TrialSpec, TrialStatus
+from nnifc.store import ExperimentRow, Store, experiment_dir
 from tests.conftest import created_id, loop_pid, run_nnifc, status_json, trial_processes, wait_for
 
 NNI_TRIAL = """\
@@ -301,3 +303,54 @@ def test_max_trial_duration_stops_long_trials_early(
     assert trials[0]["message"] == "ran longer than maxTrialDuration (2s)"
     assert trials[0]["intermediate"] == [0.5]
     wait_for(lambda: not trial_processes(exp_id), timeout=10, what="the trials' processes to end")
+
+
+def test_status_of_a_large_experiment_prints_aligned_plain_rows(home: Path) -> None:
+    store = Store(experiment_dir("big00001") / "nnifc.db", create=True)
+    store.add_experiment(
+        ExperimentRow(
+            "big00001",
+            "big",
+            "local",
+            "/x.yml",
+            "",
+            "{}",
+            0,
+            "maximize",
+            400,
+            60,
+            ExperimentStatus.DONE,
+            1.0e9,
+            1.0e9 + 60,
+            None,
+            False,
+            "",
+        )
+    )
+    for i in range(400):
+        store.add_trial(TrialSpec("big00001", f"t{i:04d}", i, i, {"x": i}))
+        store.add_metric(MetricReported(f"t{i:04d}", "main", 0, True, i / 4, str(i / 4)))
+        store.set_status(
+            f"t{i:04d}",
+            TrialStatus.FAILED if i == 7 else TrialStatus.SUCCEEDED,
+            message="boom" if i == 7 else "",
+        )
+    result = run_nnifc("status", "big00001")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines.index("Trials") + 1
+    assert lines[header].split() == [
+        "id",
+        "seq",
+        "status",
+        "started",
+        "duration",
+        "intermediate",
+        "final",
+        "parameters",
+    ]
+    rows = lines[header + 1 : header + 401]
+    assert [r.split()[0] for r in rows] == [f"t{i:04d}" for i in range(400)]
+    assert len({r.index("{") for r in rows}) == 1  # the parameters column is aligned
+    assert rows[399].endswith('{"x": 399}') and "99.75" in rows[399].split()
+    assert lines[-1] == "t0007: boom"

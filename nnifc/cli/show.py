@@ -14,6 +14,8 @@ from nnifc.cli.console import out
 from nnifc.errors import NnifcError
 from nnifc.store import ExperimentRow, Store, TrialRow, experiment_ids
 
+RICH_TABLE_ROWS = 300  # beyond this, the trials print as plain aligned text (rich takes seconds)
+
 
 @click.command()
 @click.argument("exp_id", required=False)
@@ -89,6 +91,9 @@ def _show_experiment(
 ) -> None:
     if as_json:
         click.echo(json.dumps(view.experiment_json(row, status, trials, counters), indent=2))
+    elif len(trials) > RICH_TABLE_ROWS:
+        out.print(view.experiment_header(row, status, trials))
+        click.echo("\n" + view.trials_text(trials))
     else:
         out.print(view.experiment_view(row, status, trials))
 
