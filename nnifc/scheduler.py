@@ -86,7 +86,8 @@ class Scheduler:
         self.trial_ids: set[str] = set()
         self.n_trials = 0
         self.spent: dict[str, float] = {}
-        self.imported_upto = 0  # the last imported point the tuner has learnt  # thread CPU seconds by part, not yet in the store
+        self.imported_upto = 0  # the last imported point the tuner has learnt
+        self.overdue_checked = 0.0  # thread CPU seconds by part, not yet in the store
         self._load(store.finished_in_order())
 
     def _load(self, finished: list[TrialRow]) -> None:
@@ -178,7 +179,10 @@ class Scheduler:
             self.on_change()
 
     def _stop_overdue(self) -> None:
-        """maxTrialDuration: a trial running longer is stopped early, as NNI did."""
+        """maxTrialDuration: a trial running longer is stopped early, as NNI did (checked each second)."""
+        if time.monotonic() - self.overdue_checked < 1.0:
+            return
+        self.overdue_checked = time.monotonic()
         limit = self.experiment.config.max_trial_seconds
         for trial_id, live in list(self.live.items()):
             if time.time() - live.submitted > limit:

@@ -1,9 +1,12 @@
 """NFS through a userspace client (PyPI nfs-rs): no mount, no root, no nfs-common on this machine.
 
 NFSv4.1 first, then v4.0 (v3 would need rpcbind and mountd). The port is 2049 unless
-NNIFC_NFS_PORT says otherwise. An nfs-rs client does not recover once its server restarted
-(every later call fails), so a failed call is retried on a new connection with backoff; each
-retried unit (a small file, an 8 MiB chunk, a rename) is idempotent.
+NNIFC_NFS_PORT says otherwise. A server that asks for a retry (NFS4ERR_DELAY and the like, about
+2% of reads under load) or an outcome the client is unsure of is retried at once on the same
+connection; if that fails too, or the connection itself failed, the call is retried on a new
+connection with backoff, because an nfs-rs client does not recover once its server restarted.
+Each retried unit (a small file, an 8 MiB chunk, a rename) is idempotent. A read whose data
+arrived is not failed by an error closing the file afterwards.
 
 One instance may be used from several threads: a lock serialises the calls (nfs-rs does not
 document its client as thread-safe), taken per file or per chunk, so a thread tailing trial
@@ -48,6 +51,14 @@ PERMANENT = (
     nfs_rs.NfsModeError,
 )
 PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.ENAMETOOLONG}
+# Errors the same connection can get past: the server said "later", or the outcome is unknown.
+SOFT = (
+    nfs_rs.NfsRetryableError,
+    nfs_rs.NfsOperationOutcomeError,
+    nfs_rs.NfsFileCloseError,
+    nfs_rs.NfsPositionUncertainError,
+)
+SOFT_RETRY_SECONDS = 0.005
 
 T = TypeVar("T")
 
@@ -140,10 +151,14 @@ class NfsStorage(Storage):
     def read(self, path: str, offset: int, size: int) -> bytes:
         def read_at(client: nfs_rs.Client) -> bytes:
             try:
-                with client.open(path, "rb") as f:
-                    return f.read_at(offset, size)
+                f = client.open(path, "rb")
             except nfs_rs.NfsNotFoundError:
                 return b""
+            try:
+                return bytes(f.read_at(offset, size))
+            finally:
+                with suppress(nfs_rs.NfsError):  # the data is here; a failed close loses nothing
+                    f.close()
 
         return self._run("read", _inside(path), read_at)
 
@@ -167,7 +182,8 @@ class NfsStorage(Storage):
                     client.close()
 
     def _run(self, what: str, path: str, call: Callable[[nfs_rs.Client], T]) -> T:
-        """`call` on the shared connection; transient failures retried on a new connection."""
+        """`call` on the shared connection; transient failures retried (see the module doc)."""
+        soft_retried = False
         for attempt in range(1, self.attempts + 1):
             with self._lock:
                 connecting = self._client is None
@@ -177,14 +193,19 @@ class NfsStorage(Storage):
                     connecting = False
                     return call(self._client)
                 except nfs_rs.NfsError as e:
-                    if _transient(e):
+                    soft = isinstance(e, SOFT) and not soft_retried
+                    if _transient(e) and not soft:
                         self._drop()
                     if attempt == self.attempts or not _transient(e):
                         if connecting:
                             cause = self._connect_error(e)
                             raise StorageError(f"NFS {what} {path} failed: {cause}") from e
                         raise self._error(what, path, e, self.attempts) from e
-            time.sleep(min(self.backoff * 2 ** (attempt - 1), 8))
+            if soft:
+                soft_retried = True
+                time.sleep(SOFT_RETRY_SECONDS)
+            else:
+                time.sleep(min(self.backoff * 2 ** (attempt - 1), 8))
         raise AssertionError("unreachable")
 
     def _connect(self) -> nfs_rs.Client:

@@ -33,7 +33,8 @@ unchanged:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Literal
 
 import numpy as np
@@ -44,6 +45,7 @@ from nnifc.records import Params, Result
 from nnifc.space import Branch, Choice, Normal, RandInt, SearchSpace, Uniform
 from nnifc.tuners import parzen
 from nnifc.tuners.base import Tuner, TunerOptions
+from nnifc.tuners.encoded import EncodedHistory, freeze
 
 _V1_LIARS = {"min": "best", "max": "worst", "mean": "mean"}
 
@@ -80,15 +82,22 @@ class TpeTuner(Tuner):
     name = "TPE"
     Options = TpeOptions
 
+    def __init__(self, space: SearchSpace, options: TunerOptions) -> None:
+        super().__init__(space, options)
+        self._numeric = [(k, p) for k, p in space.items() if isinstance(p, Uniform | Normal)]
+        self._categorical = [(k, p) for k, p in space.items() if isinstance(p, Choice | RandInt)]
+        self._encoded = EncodedHistory(self._encode, len(self._numeric), len(self._categorical))
+
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
     ) -> Params:
         assert isinstance(self.options, TpeOptions)
         args = self.options.tpe_args
-        known = [*pending, *(r.params for r in history)]
+        self._encoded.update(history)
+        known = _Known(self._encoded.known, pending)
         if not history or len(history) + len(pending) < args.n_startup_jobs:
             return _novel(self.space.sample(rng), known, self.space, rng)
-        params, losses = _observations(history, pending, args.constant_liar_type)
+        design, params, losses = self._observations(pending, args.constant_liar_type)
         n = len(losses)
         n_below = min(math.ceil(args.gamma * math.sqrt(n)), args.linear_forgetting)
         below = np.zeros(n, dtype=bool)
@@ -100,33 +109,52 @@ class TpeTuner(Tuner):
                 old = len(idx) - args.linear_forgetting
                 weights[idx[:old]] = np.linspace(1.0 / len(idx), 1.0, num=old)
         model = _Model(args, rng)
-        for candidate in model.candidates(self.space, params, below, weights):
-            if not any(candidate == p for p in known):
+        for candidate in model.candidates(self.space, params, below, weights, design):
+            if candidate not in known:
                 return candidate
         return _novel(self.space.sample(rng), known, self.space, rng)
 
+    def _encode(self, obs: Sequence[Params]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        design = _design(self._numeric, self._categorical, obs)
+        return design.numeric, design.categorical
 
-def _observations(
-    history: Sequence[Result], pending: Sequence[Params], liar: str | None
-) -> tuple[list[Params], NDArray[np.float64]]:
-    real = np.array([r.loss for r in history], dtype=np.float64)
-    params = [r.params for r in history]
-    if liar is None or not pending:
-        return params, real
-    lie = 0.0
-    if len(real):
-        lie = float(
-            real.min() if liar == "best" else real.max() if liar == "worst" else real.mean()
-        )
-    return [*params, *pending], np.append(real, np.full(len(pending), lie))
+    def _observations(
+        self, pending: Sequence[Params], liar: str | None
+    ) -> tuple[parzen.Design, list[Params], NDArray[np.float64]]:
+        """The finished trials (and, with a liar, the running ones) as the model sees them."""
+        encoded = self._encoded
+        numeric, categorical, losses = encoded.numeric, encoded.categorical, encoded.losses
+        params = encoded.params
+        if liar is not None and pending:
+            lie = float(
+                losses.min()
+                if liar == "best"
+                else losses.max()
+                if liar == "worst"
+                else losses.mean()
+            )
+            more_numeric, more_categorical = self._encode(pending)
+            numeric = np.vstack([numeric, more_numeric])
+            categorical = np.vstack([categorical, more_categorical])
+            losses = np.append(losses, np.full(len(pending), lie))
+            params = [*params, *pending]
+        return _frame(self._numeric, self._categorical, numeric, categorical), params, losses
 
 
-def _novel(
-    first: Params, known: Sequence[Params], space: SearchSpace, rng: np.random.Generator
-) -> Params:
+class _Known:
+    """The points already finished (hashed, as encoded) or running (few: compared one by one)."""
+
+    def __init__(self, finished: AbstractSet[Hashable], running: Sequence[Params]) -> None:
+        self.finished, self.running = finished, running
+
+    def __contains__(self, params: object) -> bool:
+        return freeze(params) in self.finished or any(params == p for p in self.running)
+
+
+def _novel(first: Params, known: _Known, space: SearchSpace, rng: np.random.Generator) -> Params:
     candidate = first
     for _ in range(32):  # only a small discrete space can keep colliding
-        if not any(candidate == p for p in known):
+        if candidate not in known:
             break
         candidate = space.sample(rng)
     return candidate
@@ -144,6 +172,7 @@ class _Model:
         obs: Sequence[Params],
         below: NDArray[np.bool_],
         weights: NDArray[np.float64],
+        design: parzen.Design | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Complete parameter sets for `space`, best first, decoded only as they are asked for."""
         if not len(obs):
@@ -151,7 +180,7 @@ class _Model:
             return
         numeric = [(k, p) for k, p in space.items() if isinstance(p, Uniform | Normal)]
         categorical = [(k, p) for k, p in space.items() if isinstance(p, Choice | RandInt)]
-        design = _design(numeric, categorical, obs)
+        design = design or _design(numeric, categorical, obs)
         x, cats = parzen.rank(
             design,
             below,
@@ -194,18 +223,33 @@ def _design(
     obs: Sequence[Params],
 ) -> parzen.Design:
     n = len(obs)
+    rows_numeric = np.array([_encode(p, [o[k] for o in obs]) for k, p in numeric])
+    rows_categorical = np.array(
+        [_indices(p, [o[k] for o in obs]) for k, p in categorical], dtype=np.int64
+    )
+    return _frame(
+        numeric,
+        categorical,
+        rows_numeric.reshape(len(numeric), n).T,
+        rows_categorical.reshape(len(categorical), n).T,
+    )
+
+
+def _frame(
+    numeric: list[tuple[str, Uniform | Normal]],
+    categorical: list[tuple[str, Choice | RandInt]],
+    rows_numeric: NDArray[np.float64],
+    rows_categorical: NDArray[np.int64],
+) -> parzen.Design:
+    """Observations already in model coordinates, with each dimension's prior."""
     bounded = [isinstance(p, Uniform) for _, p in numeric]
     return parzen.Design(
-        numeric=np.array([_encode(p, [o[k] for o in obs]) for k, p in numeric]).reshape(-1, n).T,
+        numeric=rows_numeric,
         low=np.where(bounded, 0.0, -np.inf),
         high=np.where(bounded, 1.0, np.inf),
         prior_mu=np.where(bounded, 0.5, 0.0),
         prior_sigma=np.ones(len(numeric)),
-        categorical=np.array(
-            [_indices(p, [o[k] for o in obs]) for k, p in categorical], dtype=np.int64
-        )
-        .reshape(-1, n)
-        .T,
+        categorical=rows_categorical,
         sizes=np.array([_size(p) for _, p in categorical], dtype=np.int64),
     )
 
