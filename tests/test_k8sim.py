@@ -8,6 +8,9 @@ change to the double that would let launcher bugs through fails here first.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +22,12 @@ import pytest
 import urllib3
 from kubernetes import client, config, watch
 
-from tests.k8sim.fixture import KubeCluster, kube_cluster
+from nnifc import framework as nnifc_framework
+from nnifc.experiment import FrameworkControllerExperimentConfig
+from nnifc.records import TrialSpec
+from nnifc.wrapper import parameter_cfg
+from tests.k8sim.fast import fast_value, intermediate_values, sdk_line
+from tests.k8sim.fixture import KubeCluster, kube_cluster, start_cluster
 from tests.k8sim.resources import CRD_NAME
 
 __all__ = ["kube_cluster"]
@@ -139,6 +147,18 @@ def ps_worker(name: str, worker_cmd: str = "sleep 0.3") -> Obj:
         role("ps", 1, (1, -1), f"{write}; sleep 60"),
         role("worker", 2, (1, 2), f"{write}; {worker_cmd}"),
     )
+
+
+def wait_logged(kube: KubeCluster, core: Any, pods: list[str], text: str) -> None:
+    """Until every pod's log has `text` (e.g. a trap is installed: a SIGTERM sent sooner kills)."""
+
+    def logged(pod: str) -> bool:
+        try:
+            return text in core.read_namespaced_pod_log(pod, NS)
+        except client.ApiException:
+            return False
+
+    kube.wait_for(lambda: all(logged(p) for p in pods), what=f"{text!r} in the logs of {pods}")
 
 
 def final_status(kube: KubeCluster, name: str, timeout: float = 15) -> Obj:
@@ -708,9 +728,14 @@ def test_external_pod_delete_and_foreground_framework_delete(
     assert status["attemptStatus"]["completionStatus"]["code"] == -101
     assert status["attemptStatus"]["completionStatus"]["phrase"] == "PodExternalDeleted"
     custom.create_namespaced_custom_object(
-        G, V, NS, P, ps_worker("trial8", 'trap "sleep 0.5; exit 143" TERM; sleep 60 & wait')
+        G,
+        V,
+        NS,
+        P,
+        ps_worker("trial8", 'trap "sleep 0.5; exit 143" TERM; echo ready; sleep 60 & wait'),
     )
     kube_cluster.wait_for(lambda: len(kube_cluster.processes()) == 3)
+    wait_logged(kube_cluster, core, ["trial8-worker-0", "trial8-worker-1"], "ready")
     deleting = custom.delete_namespaced_custom_object(
         G, V, NS, P, "trial8", propagation_policy="Foreground"
     )
@@ -729,9 +754,10 @@ def test_external_pod_delete_and_foreground_framework_delete(
         and kube_cluster.processes() == []
     )
     # Background (the default for custom objects): the Framework goes first, its pods after.
-    slow = ps_worker("trial9", 'trap "sleep 0.3; exit 143" TERM; sleep 60 & wait')
+    slow = ps_worker("trial9", 'trap "sleep 0.3; exit 143" TERM; echo ready; sleep 60 & wait')
     custom.create_namespaced_custom_object(G, V, NS, P, slow)
     kube_cluster.wait_for(lambda: len(kube_cluster.processes()) == 3)
+    wait_logged(kube_cluster, core, ["trial9-worker-0", "trial9-worker-1"], "ready")
     custom.delete_namespaced_custom_object(G, V, NS, P, "trial9")
     assert kube_cluster.get("frameworks", "trial9") is None
     assert kube_cluster.objects("pods"), "pods are still terminating"
@@ -893,3 +919,154 @@ def test_protocol_details(kube_cluster: KubeCluster, api: Clients) -> None:
     with pytest.raises(client.ApiException) as err:
         core.create_namespaced_config_map("elsewhere", {"metadata": {"name": "x"}})
     assert err.value.status == 404
+
+
+# ---- fast mode -------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+# What fast mode stands in for: a real NNI trial reporting the same values through nni's SDK.
+NNI_TRIAL = f"""
+import sys
+sys.path.insert(0, "{REPO}")
+import nni
+from tests.k8sim.fast import fast_value, intermediate_values
+params = nni.get_next_parameter()
+final = fast_value(params)
+for value in intermediate_values(final):
+    nni.report_intermediate_result(value)
+nni.report_final_result(final)
+"""
+
+
+def run_nnifc_trial(workdir: Path, fast: float | None) -> tuple[dict[str, bytes], KubeCluster]:
+    """One nnifc Framework (nnifc's own manifest and wrapper) run to Completed; the share's files."""
+    share = workdir / "share"
+    (share / "nni" / "exp1" / "code").mkdir(parents=True)
+    (share / "nni" / "exp1" / "trial1").mkdir()
+    command = f"{sys.executable} -c '{NNI_TRIAL}'"
+    config = FrameworkControllerExperimentConfig.model_validate(
+        {
+            "experimentName": "fast",
+            "trialConcurrency": 1,
+            "trainingServicePlatform": "frameworkcontroller",
+            "trial": {
+                "codeDir": str(workdir),
+                "taskRoles": [
+                    {
+                        "name": "trial",
+                        "taskNum": 1,
+                        "command": command,
+                        "gpuNum": 0,
+                        "cpuNum": 1,
+                        "memoryMB": 256,
+                        "image": "msranni/nni:latest",
+                        "frameworkAttemptCompletionPolicy": {
+                            "minFailedTaskCount": 1,
+                            "minSucceededTaskCount": 1,
+                        },
+                    }
+                ],
+            },
+            "frameworkcontrollerConfig": {
+                "storage": "nfs",
+                "nfs": {"server": SERVER, "path": EXPORT},
+            },
+        },
+        context={"base_dir": workdir},
+    )
+    spec = TrialSpec("exp1", "trial1", 0, 4, {"x": 0.5, "k": 2, "opt": "adam"})
+    (share / "nni" / "exp1" / "trial1" / "parameter.cfg").write_text(parameter_cfg(spec))
+    body = nnifc_framework.manifest(
+        spec,
+        config,
+        namespace=NS,
+        volume={"name": nnifc_framework.STORAGE_VOLUME, "nfs": {"server": SERVER, "path": EXPORT}},
+        pull_secrets={},
+    )
+    cluster = start_cluster(workdir / "k8sim", fast_seconds=fast)
+    try:
+        cluster.nfs_exports[(SERVER, EXPORT)] = share
+        cluster.store.create("frameworks", NS, body)
+        name = body["metadata"]["name"]
+        if fast is not None:
+            cluster.wait_for(lambda: cluster.state(name) == "AttemptRunning", what="running")
+            assert cluster.processes() == [], "a fast container starts no process"
+        status = final_status(cluster, name, timeout=60)
+        logs = "\n".join(p.read_text() for p in (workdir / "k8sim").rglob("*.log"))
+        assert status["attemptStatus"]["completionStatus"]["code"] == 0, logs
+        assert (NS, name) in cluster.completions()
+    finally:
+        cluster.close()
+    files = {
+        str(p.relative_to(share)): p.read_bytes()
+        for p in sorted(share.rglob("*"))
+        if p.is_file() and "code" not in p.parts
+    }
+    return files, cluster
+
+
+def test_fast_mode_writes_what_a_real_nnifc_trial_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the wrapper's version probe runs `python3`: make it this venv's, whose nni fast mode mimics
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    real, _ = run_nnifc_trial(tmp_path / "real", None)
+    start = time.monotonic()
+    fast, cluster = run_nnifc_trial(tmp_path / "fast", 0.3)
+    assert time.monotonic() - start < 10
+    assert fast == real
+    final = fast_value({"x": 0.5, "k": 2, "opt": "adam"})
+    assert final == 1 - (0.5 - 0.3) ** 2 - (2 - 0.3) ** 2
+    lines = [
+        sdk_line("PERIODICAL", 4, "trial1", i, v) for i, v in enumerate(intermediate_values(final))
+    ]
+    out = "nni/exp1/trial1/output/trial_0/"
+    assert fast[out + "stdout"].decode() == "".join(lines) + sdk_line(
+        "FINAL", 4, "trial1", 0, final
+    )
+    assert fast[out + "exitcode"] == b"0\n"
+    assert set(fast) == {
+        "nni/exp1/trial1/parameter.cfg",
+        "nni/exp1/trial1/.nni/metrics",
+        out + "stdout",
+        out + "exitcode",
+        out + "trial.log",
+        out + "nni_version",
+    }
+    assert fast["nni/exp1/trial1/.nni/metrics"] == fast[out + "trial.log"] == b""
+    assert fast[out + "nni_version"] == b"3.0\n"
+    assert cluster.requests.count() == 0  # driven through the store: the API saw nothing
+
+
+def test_fast_mode_waits_for_parameters_and_times_completions(tmp_path: Path) -> None:
+    share = tmp_path / "share"
+    share.mkdir()
+    cluster = start_cluster(tmp_path / "k8sim", fast_seconds=0.2)
+    try:
+        cluster.nfs_exports[(SERVER, EXPORT)] = share
+        env = [
+            {"name": "NNIFC_LOG", "value": "/tmp/mount/t/output/main_0/stdout"},
+            {"name": "NNIFC_EXIT", "value": "/tmp/mount/t/output/main_0/exitcode"},
+            {"name": "NNI_SYS_DIR", "value": "/tmp/mount/t"},
+            {"name": "NNI_OUTPUT_DIR", "value": "/tmp/mount/t/output/main_0"},
+            {"name": "NNI_TRIAL_JOB_ID", "value": "t"},
+        ]
+        waiting = role("main", 1, (1, -1), "exit 3")
+        waiting["task"]["pod"]["spec"]["containers"][0]["env"] = env
+        plain = role("main", 1, (1, -1), "exit 3")  # not an nnifc task: just takes the time
+        cluster.store.create("frameworks", NS, framework("waits", waiting))
+        cluster.store.create("frameworks", NS, framework("plain", plain))
+        assert final_status(cluster, "plain")["attemptStatus"]["completionStatus"]["code"] == 0
+        log = share / "t" / "output" / "main_0" / "stdout"
+        cluster.wait_for(lambda: log.exists() and b"REQUEST_PARAMETER" in log.read_bytes())
+        time.sleep(0.5)
+        assert cluster.state("waits") == "AttemptRunning", "nni waits for its parameter.cfg"
+        (share / "t" / "parameter.cfg").write_text('{"parameter_id": 1, "parameters": {"x": 0.3}}')
+        assert final_status(cluster, "waits")["attemptStatus"]["completionStatus"]["code"] == 0
+        assert log.read_text().count("NNISDK_MEb") == 5
+        done = cluster.completions()
+        assert set(done) == {(NS, "plain"), (NS, "waits")}
+        assert done[(NS, "plain")] < done[(NS, "waits")] <= time.time()
+    finally:
+        cluster.close()
+        shutil.rmtree(tmp_path / "k8sim", ignore_errors=True)

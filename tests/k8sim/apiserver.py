@@ -85,7 +85,8 @@ class ApiServer:
         self.requests = requests or RequestLog()
         self.namespaces = namespaces  # None: every namespace exists
         self.logs = logs
-        self.created: list[tuple[str, Obj]] = []  # (plural, body as received) for every POST
+        # (plural, body bytes as received) for every POST: bytes, not dicts, to stay small
+        self.created: list[tuple[str, bytes]] = []
         self.stopping = threading.Event()
         self.crd = crd_object("6f1c0f7e-0000-4000-8000-000000000001", now())
         self._httpd = _Server(self)
@@ -119,7 +120,7 @@ class ApiServer:
         self._thread.join(timeout)
 
     def created_bodies(self, plural: str) -> list[Obj]:
-        return [body for p, body in list(self.created) if p == plural]
+        return [json.loads(body or b"null") for p, body in list(self.created) if p == plural]
 
     def ensure_namespace(self, namespace: str) -> None:
         if self.namespaces is not None and namespace not in self.namespaces:
@@ -132,6 +133,9 @@ class ApiServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (40 ms a request). Go's net/http, hence the real apiserver, sets TCP_NODELAY.
+    disable_nagle_algorithm = True
     server: _Server
     status = 0
     _recorded = False
@@ -361,7 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError as exc:
                 raise ApiError(400, f"couldn't decode the body: {exc}") from exc
         if self.command == "POST" and name is None:
-            api.created.append((resource.plural, body))
+            api.created.append((resource.plural, raw))
             reply = verbs.create(api.store, target, body, query)
         elif self.command == "GET":
             reply = verbs.get(api.store, target) if name else verbs.list_(api.store, target, query)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .fast import FastContainer
 from .store import Store
 
 Obj = dict[str, Any]
@@ -34,6 +35,8 @@ class Run:
     pull_started: float = 0.0
     init_done: int = 0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    fast: dict[str, FastContainer] = field(default_factory=dict)  # fast mode's "processes"
+    quiet_rv: str | None = None  # the pod's RV when nothing but time could change it
     states: dict[str, Obj] = field(default_factory=dict)
     last_states: dict[str, Obj] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
@@ -42,6 +45,10 @@ class Run:
     phase: str = "Pending"
     kill_sent: float | None = None
     events: set[str] = field(default_factory=set)
+
+    def wake_at(self) -> float | None:
+        """When a fast container next has something to do (time.monotonic()), if any."""
+        return min((f.next_due for f in self.fast.values()), default=None)
 
 
 def expand(text: str, env: dict[str, str]) -> str:

@@ -4,17 +4,21 @@ Why: the launcher's correctness hinges on FC's observable behaviour (research no
 2-4): which states appear in which order, which pods and ConfigMap exist and are named how,
 which codes end a task or an attempt, and that pods vanish as soon as tasks end. This module
 reproduces that on top of the shared store; the kubelet runs the pods it creates.
+
+A Framework's next step depends only on it, its ConfigMap and its pods, so `sync()` skips
+those whose resourceVersions have not moved since it last looked: at 500 live Frameworks a
+pass costs O(changed ones). `completed_at` records when each one reached Completed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
+import time
 from typing import Any
 
 from . import completion, fcobjects
 from .errors import ApiError
-from .store import Store, now
+from .store import Store, clone, now
 
 Obj = dict[str, Any]
 LIVE = ("AttemptPreparing", "AttemptRunning")
@@ -39,12 +43,39 @@ class FrameworkController:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.completed_at: dict[tuple[str, str], float] = {}  # (namespace, name) -> time.time()
+        self._looked: dict[tuple[str, str], tuple[str | None, ...]] = {}  # the RVs last acted on
+
+    def _versions(self, fw: Obj) -> tuple[str | None, ...]:
+        """RVs of the Framework, its ConfigMap and its pods: what its next step depends on."""
+        meta = fw["metadata"]
+        ns = meta["namespace"]
+        att = (fw.get("status") or {}).get("attemptStatus") or {}
+        pods = [
+            task["attemptStatus"]["podName"]
+            for role in att.get("taskRoleStatuses") or []
+            for task in role["taskStatuses"]
+        ]
+        return (
+            meta.get("resourceVersion"),
+            self.store.version("configmaps", ns, att.get("configMapName") or ""),
+            *(self.store.version("pods", ns, pod) for pod in pods),
+        )
+
+    def _changed(self, fw: Obj, versions: dict[tuple[str, str], tuple[str | None, ...]]) -> bool:
+        """Called under the store's lock on the stored object; records its versions."""
+        meta = fw["metadata"]
+        if meta.get("deletionTimestamp") or (fw.get("status") or {}).get("state") == "Completed":
+            return False
+        key = (meta["namespace"], meta["name"])
+        versions[key] = self._versions(fw)
+        return self._looked.get(key) != versions[key]
 
     def sync(self) -> None:
-        frameworks, _ = self.store.select("frameworks", None)
+        versions: dict[tuple[str, str], tuple[str | None, ...]] = {}
+        frameworks = self.store.scan("frameworks", lambda o: self._changed(o, versions))
+        looked = {k: v for k, v in self._looked.items() if k in versions}
         for fw in frameworks:
-            if fw["metadata"].get("deletionTimestamp"):
-                continue
             status = fw.get("status")
             if not status:
                 start = now()
@@ -59,9 +90,13 @@ class FrameworkController:
                 }
                 self._write(fw, status)
             elif status.get("state") != "Completed":
-                status = copy.deepcopy(status)
+                status = clone(status)
                 if self._step(fw, status):
                     self._write(fw, status)
+            meta = fw["metadata"]
+            key = (meta["namespace"], meta["name"])
+            looked[key] = versions[key]
+        self._looked = looked
 
     def _write(self, fw: Obj, status: Obj) -> None:
         meta = fw["metadata"]
@@ -77,14 +112,18 @@ class FrameworkController:
                 meta["name"],
                 change,
                 expect_rv=meta["resourceVersion"],
+                validate=False,  # only the status changes; the spec was validated when written
+                view=True,
             )
+            if status.get("state") == "Completed":
+                self.completed_at[(meta["namespace"], meta["name"])] = time.time()
 
     # ---- the framework attempt -------------------------------------------------------------
 
     def _step(self, fw: Obj, st: Obj) -> bool:
         meta, spec = fw["metadata"], fw["spec"]
         ns, state, att = meta["namespace"], st["state"], st["attemptStatus"]
-        cm = self.store.find("configmaps", ns, att["configMapName"])
+        cm = self.store.peek("configmaps", ns, att["configMapName"])
         ours = cm is not None and any(
             r.get("uid") == meta["uid"] for r in cm["metadata"].get("ownerReferences") or []
         )
@@ -236,7 +275,7 @@ class FrameworkController:
             return outcome
         else:
             return None
-        outcome = {k: copy.deepcopy(v) for k, v in result.items() if k != "pod"}
+        outcome = {k: clone(v) for k, v in result.items() if k != "pod"}
         outcome["diagnostics"] = (
             f"{message}: TriggerTaskRoleName: {role_status['name']}, TriggerTaskIndex: {task['index']}: {result.get('diagnostics', '')}"
         )
@@ -247,7 +286,7 @@ class FrameworkController:
 
     def _pod(self, ns: str, task: Obj) -> Obj | None:
         att = task["attemptStatus"]
-        pod = self.store.find("pods", ns, att["podName"])
+        pod = self.store.peek("pods", ns, att["podName"])
         if pod is None or (att["podUID"] and pod["metadata"]["uid"] != att["podUID"]):
             return None
         return pod
@@ -267,7 +306,7 @@ class FrameworkController:
         """Advance one task; returns (changed, task just became Completed)."""
         ns = fw["metadata"]["namespace"]
         att, state = task["attemptStatus"], task["state"]
-        pod = self.store.find("pods", ns, att["podName"])
+        pod = self.store.peek("pods", ns, att["podName"])
         if state == "AttemptCreationPending":
             if pod is not None:
                 if not any(
@@ -306,7 +345,7 @@ class FrameworkController:
                 _transition(task, "AttemptDeleting")
                 return True, False
             pod_status = pod.get("status") or {}
-            before = copy.deepcopy(task)
+            before = clone(task)
             att.update(
                 podNodeName=(pod.get("spec") or {}).get("nodeName"),
                 podIP=pod_status.get("podIP"),

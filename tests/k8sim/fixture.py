@@ -139,6 +139,10 @@ class KubeCluster:
         """Every body POSTed to create this kind, exactly as received (before any defaulting)."""
         return self.api.created_bodies(plural_of(kind))
 
+    def completions(self) -> dict[tuple[str, str], float]:
+        """(namespace, name) -> wall-clock time (time.time()) each Framework reached Completed."""
+        return dict(self.simulator.controller.completed_at)
+
     def processes(self) -> list[int]:
         """PIDs of live container processes."""
         return self.kubelet.processes()
@@ -178,12 +182,22 @@ class KubeCluster:
 
 
 def start_cluster(
-    workdir: Path, *, token: str = TOKEN, namespaces: set[str] | None = None, seed: int = 0
+    workdir: Path,
+    *,
+    token: str = TOKEN,
+    namespaces: set[str] | None = None,
+    seed: int = 0,
+    fast_seconds: float | None = None,
 ) -> KubeCluster:
-    """Start a double serving on 127.0.0.1 (random port) with its simulator thread."""
+    """Start a double serving on 127.0.0.1 (random port) with its simulator thread.
+
+    `fast_seconds`: containers start no process and exit 0 after that long, having written what
+    an nnifc task writes (see fast.py); None (the default) runs each command as a process.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     store = Store()
     kubelet = Kubelet(store, workdir / "pods", VolumeSources())
+    kubelet.fast_seconds = fast_seconds
     api = ApiServer(
         store,
         token=token,

@@ -5,6 +5,10 @@ faithful way to simulate a task is to really run its command: the launcher's tri
 then writes real files to the (simulated) shared storage, prints real logs and exits with a
 real code. Images are not pulled; the command runs with whatever is on PATH here. Pods whose
 image is marked bad, or that need a GPU when GPUs are switched off, stay Pending forever.
+
+With `fast_seconds` set, containers start no process: each is a `fast.FastContainer` that
+writes what an nnifc task would and exits 0 after that many seconds (for load tests). Pods
+whose state only time can change are skipped by `sync()`, so it costs O(pods that changed).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 from .barrier import write_injector
 from .containers import NODE, Run, container_env, expand, pod_status
 from .errors import ApiError
+from .fast import FastContainer
 from .store import Store, now
-from .volumes import MountError, VolumeSources, mount_prologue, resolve
+from .volumes import MountError, VolumeSources, mount_prologue, mounts, resolve
 
 Obj = dict[str, Any]
 
@@ -38,6 +43,7 @@ class Kubelet:
         self.gpu_unschedulable = False
         self.kill_grace = 1.0  # seconds between SIGTERM and SIGKILL (capped by the pod's own)
         self.backoff_after = 0.3  # seconds of ErrImagePull before ImagePullBackOff
+        self.fast_seconds: float | None = None  # set: containers run no process (fast.py)
         self._runs: dict[str, Run] = {}
         self._zombies: list[subprocess.Popen[bytes]] = []
         self._lock = threading.RLock()
@@ -68,15 +74,37 @@ class Kubelet:
     def bad_image(self, image: str) -> bool:
         return image in self.bad_images or "unpullable" in image
 
+    def next_wake(self) -> float | None:
+        """The earliest time.monotonic() at which a fast container has something to do."""
+        with self._lock:
+            return min(
+                (w for w in (r.wake_at() for r in self._runs.values()) if w is not None),
+                default=None,
+            )
+
     # ---- the loop --------------------------------------------------------------------------
+
+    def _wants(self, pod: Obj, seen: set[str], now: float) -> bool:
+        """Whether `sync` must look at this (stored, read-only) pod now."""
+        meta = pod["metadata"]
+        seen.add(meta["uid"])
+        run = self._runs.get(meta["uid"])
+        if run is None or meta.get("deletionTimestamp"):
+            return True
+        if run.phase in ("Succeeded", "Failed"):
+            return False  # _progress would return at once
+        if run.quiet_rv != meta.get("resourceVersion"):
+            return True
+        wake = run.wake_at()
+        return wake is not None and wake <= now
 
     def sync(self) -> None:
         with self._lock:
-            pods, _ = self.store.select("pods", None)
-            seen = set()
+            seen: set[str] = set()
+            now = time.monotonic()
+            pods = self.store.scan("pods", lambda p: self._wants(p, seen, now))
             for pod in pods:
                 uid = pod["metadata"]["uid"]
-                seen.add(uid)
                 run = self._runs.get(uid)
                 if pod["metadata"].get("deletionTimestamp"):
                     self._terminate(pod, run)
@@ -133,16 +161,23 @@ class Kubelet:
         }
         self.store.create("events", meta["namespace"], event)
 
-    def _write(self, pod: Obj, status: Obj, spec: Obj | None = None) -> None:
+    def _write(self, pod: Obj, status: Obj, spec: Obj | None = None) -> str | None:
+        """Write the pod's status (and spec); its resourceVersion afterwards, None if it failed."""
+
         def change(obj: Obj) -> Obj:
             obj["status"] = status
             if spec is not None:
                 obj["spec"] = spec
             return obj
 
-        with contextlib.suppress(ApiError):
+        try:
             meta = pod["metadata"]
-            self.store.update("pods", meta["namespace"], meta["name"], change, validate=False)
+            new = self.store.update(
+                "pods", meta["namespace"], meta["name"], change, validate=False, view=True
+            )
+        except ApiError:
+            return None
+        return str(new["metadata"]["resourceVersion"])
 
     def _schedule(self, pod: Obj) -> None:
         spec = pod.get("spec") or {}
@@ -204,7 +239,8 @@ class Kubelet:
             except MountError as exc:
                 run.mount_error = str(exc)
                 self._event(pod, run, "Warning", "FailedMount", str(exc))
-                return self._write(pod, pod_status(pod, run))
+                self._write(pod, pod_status(pod, run))
+                return
         inits, mains = spec.get("initContainers") or [], spec.get("containers") or []
         bad = [c for c in inits + mains if self.bad_image(c.get("image", ""))]
         if bad:
@@ -227,7 +263,8 @@ class Kubelet:
                 )
                 if backoff:
                     self._event(pod, run, "Normal", "BackOff", f'Back-off pulling image "{image}"')
-            return self._write(pod, pod_status(pod, run))
+            self._write(pod, pod_status(pod, run))
+            return
         policy = spec.get("restartPolicy", "Always")
         while run.init_done < len(inits):
             container = inits[run.init_done]
@@ -261,37 +298,51 @@ class Kubelet:
             if all(code is not None for code in codes):
                 run.phase = "Succeeded" if all(code == 0 for code in codes) else "Failed"
             elif all(
-                c["name"] in run.procs or "terminated" in run.states.get(c["name"], {})
+                c["name"] in run.procs
+                or c["name"] in run.fast
+                or "terminated" in run.states.get(c["name"], {})
                 for c in mains
             ):
                 run.phase = "Running"
-        self._write(pod, pod_status(pod, run))
+        rv = self._write(pod, pod_status(pod, run))
+        settled = not run.procs and not run.restart_at and run.phase != "Pending"
+        run.quiet_rv = rv if settled else None
         return None
 
     def _drive(self, pod: Obj, run: Run, container: Obj, policy: str) -> int | None:
         """Start, poll or restart one container; its exit code once it is finally done."""
         name = container["name"]
         proc = run.procs.get(name)
+        fast = run.fast.get(name)
         state = run.states.get(name, {})
-        if proc is None and "terminated" in state and name not in run.restart_at:
+        if proc is None and fast is None and "terminated" in state and name not in run.restart_at:
             return int(state["terminated"]["exitCode"])
-        if proc is None:
+        if proc is None and fast is None:
             if name in run.restart_at and time.monotonic() < run.restart_at[name]:
                 return None
             run.restart_at.pop(name, None)
             self._start(pod, run, container)
             return None
-        code = proc.poll()
-        if code is None:
-            return None
-        del run.procs[name]
-        code = 128 - code if code < 0 else code
+        if fast is not None:
+            code = fast.advance(time.monotonic())
+            if code is None:
+                return None
+            del run.fast[name]
+            container_id = f"k8sim://fast-{run.uid[:8]}-{name}"
+        else:
+            assert proc is not None
+            code = proc.poll()
+            if code is None:
+                return None
+            del run.procs[name]
+            code = 128 - code if code < 0 else code
+            container_id = f"k8sim://{proc.pid}"
         terminated: Obj = {
             "exitCode": code,
             "reason": "Completed" if code == 0 else "Error",
             "startedAt": state.get("running", {}).get("startedAt", run.started),
             "finishedAt": now(),
-            "containerID": f"k8sim://{proc.pid}",
+            "containerID": container_id,
         }
         if code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             tail = run.logs[name].read_bytes()[-2048:].decode(errors="replace").splitlines()[-80:]
@@ -332,6 +383,18 @@ class Kubelet:
             }
             return
         prologue, _ = mount_prologue(container, run.volumes or {})
+        if self.fast_seconds is not None:
+            run.fast[name] = FastContainer(
+                env=env,
+                mounts=mounts(container, run.volumes or {}),
+                rootfs=run.dir / "rootfs" / name,
+                container_log=log,
+                delay=self.fast_seconds,
+                started=time.monotonic(),
+            )
+            run.states[name] = {"running": {"startedAt": now()}}
+            self._event(pod, run, "Normal", "Started", f"Started container {name}")
+            return
         workdir = container.get("workingDir")
         steps = [prologue] if prologue else []
         if workdir:

@@ -8,6 +8,7 @@ loop, then kill every process the kubelet started.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 
 from .controller import FrameworkController
@@ -46,4 +47,8 @@ class Simulator:
                 self.errors.append(traceback.format_exc())
                 self._stop.wait(0.2)
             if self.store.rv == before:
-                self.store.wait(before, 0.02 if self.kubelet.busy() else 0.2)
+                timeout = 0.02 if self.kubelet.busy() else 0.2
+                wake = self.kubelet.next_wake()
+                if wake is not None:
+                    timeout = max(0.0, min(timeout, wake - time.monotonic()))
+                self.store.wait(before, timeout)

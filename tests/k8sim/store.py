@@ -9,14 +9,14 @@ the garbage collector does (Foreground, Background, Orphan).
 
 from __future__ import annotations
 
-import copy
 import datetime
+import pickle
 import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ApiError, already_exists, conflict, expired, not_found
 from .resources import RESOURCES
@@ -24,6 +24,13 @@ from .resources import RESOURCES
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (plural, namespace, name)
 FOREGROUND = "foregroundDeletion"
+T = TypeVar("T")
+
+
+def clone(obj: T) -> T:
+    """A deep copy of JSON-like data, ~5x faster than copy.deepcopy (every read and write copies)."""
+    copied: T = pickle.loads(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
+    return copied
 
 
 def now() -> str:
@@ -53,6 +60,15 @@ class Store:
         self.history_limit = history_limit
         self._rv = 1
         self._objects: dict[Key, Obj] = {}
+        # Indexes, so that no request or garbage-collection pass scans every object: at 10,000
+        # Frameworks the Events alone would make each write O(n).
+        self._kinds: dict[str, dict[Key, None]] = {}  # plural -> its keys
+        self._seq: dict[Key, int] = {}  # creation order: garbage collection visits keys in it
+        self._next_seq = 0
+        self._uids: dict[str, Key] = {}
+        self._owned: dict[str, set[Key]] = {}  # owner uid -> keys whose ownerReferences name it
+        self._deleting: set[Key] = set()  # keys with a deletionTimestamp
+        self._dangling: set[Key] = set()  # keys whose every owner is gone
         self._history: deque[Event] = deque()
         self._floor = 1  # watches may resume from any RV >= floor
         self.closed = False
@@ -67,7 +83,7 @@ class Store:
     def find(self, plural: str, namespace: str, name: str) -> Obj | None:
         with self.cond:
             obj = self._objects.get((plural, namespace, name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return clone(obj) if obj is not None else None
 
     def get(self, plural: str, namespace: str, name: str) -> Obj:
         obj = self.find(plural, namespace, name)
@@ -78,30 +94,45 @@ class Store:
     def select(
         self, plural: str, namespace: str | None, match: Callable[[Obj], bool] = lambda o: True
     ) -> tuple[list[Obj], int]:
+        """Deep copies of the objects `match` accepts; `match` sees the stored object (read it only)."""
         with self.cond:
-            items = [
-                copy.deepcopy(obj)
-                for (p, ns, _), obj in sorted(self._objects.items())
-                if p == plural and namespace in (None, ns) and match(obj)
-            ]
+            items = []
+            for key in sorted(self._kinds.get(plural, ())):
+                obj = self._objects[key]
+                if namespace in (None, key[1]) and match(obj):
+                    items.append(clone(obj))
             return items, self._rv
+
+    def scan(self, plural: str, match: Callable[[Obj], bool] = lambda o: True) -> list[Obj]:
+        """The stored objects `match` accepts, in all namespaces, not copied: read them only."""
+        with self.cond:
+            objects = (self._objects[key] for key in sorted(self._kinds.get(plural, ())))
+            return [obj for obj in objects if match(obj)]
+
+    def peek(self, plural: str, namespace: str, name: str) -> Obj | None:
+        """The stored object, not copied: read it only."""
+        with self.cond:
+            return self._objects.get((plural, namespace, name))
+
+    def version(self, plural: str, namespace: str, name: str) -> str | None:
+        """The object's resourceVersion (None: absent), without copying it."""
+        with self.cond:
+            obj = self._objects.get((plural, namespace, name))
+            return None if obj is None else str(obj["metadata"].get("resourceVersion"))
 
     def dependents(self, uid: str) -> list[Obj]:
         with self.cond:
-            return [copy.deepcopy(o) for o in self._objects.values() if self._owned_by(o, uid)]
+            return [clone(self._objects[key]) for key in self._owned_keys(uid)]
+
+    def _owned_keys(self, uid: str) -> list[Key]:
+        return sorted(self._owned.get(uid, ()), key=self._seq.__getitem__)
 
     # ---- events ----------------------------------------------------------------------------
 
     def _emit(self, plural: str, kind: str, obj: Obj, prev: Obj | None) -> None:
+        # Stored objects are never mutated once committed, so history can share them.
         self._history.append(
-            Event(
-                self._rv,
-                plural,
-                obj["metadata"].get("namespace", ""),
-                kind,
-                copy.deepcopy(obj),
-                prev,
-            )
+            Event(self._rv, plural, obj["metadata"].get("namespace", ""), kind, obj, prev)
         )
         while len(self._history) > self.history_limit:
             self._floor = self._history.popleft().rv
@@ -112,7 +143,13 @@ class Store:
         with self.cond:
             if rv < self._floor:
                 raise expired(rv, self._floor)
-            return [event for event in self._history if event.rv > rv], max(rv, self._rv)
+            newer: list[Event] = []
+            for event in reversed(self._history):  # the newest are at the end: O(answer)
+                if event.rv <= rv:
+                    break
+                newer.append(event)
+            newer.reverse()
+            return newer, max(rv, self._rv)
 
     def expire_history(self) -> None:
         """Forget every past event, as after etcd compaction: resuming from an older RV gets 410."""
@@ -135,17 +172,18 @@ class Store:
     # ---- writing ---------------------------------------------------------------------------
 
     def _commit(self, plural: str, obj: Obj, prev: Obj | None) -> Obj:
+        """Store `obj` (a private copy, never mutated afterwards) and return it."""
         self._rv += 1
         meta = _meta(obj)
         meta["resourceVersion"] = str(self._rv)
         key = (plural, meta.get("namespace", ""), meta["name"])
-        self._objects[key] = obj
+        self._put(key, obj)
         self._emit(plural, "ADDED" if prev is None else "MODIFIED", obj, prev)
-        return copy.deepcopy(obj)
+        return obj
 
     def create(self, plural: str, namespace: str, obj: Obj) -> Obj:
         resource = RESOURCES[plural]
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = _meta(obj)
         meta["namespace"] = namespace
         if not meta.get("name") and meta.get("generateName"):
@@ -159,7 +197,7 @@ class Store:
         with self.cond:
             if (plural, namespace, meta["name"]) in self._objects:
                 raise already_exists(resource.group, plural, meta["name"])
-            return self._commit(plural, obj, None)
+            return clone(self._commit(plural, obj, None))
 
     def _generation_changed(self, plural: str, old: Obj, new: Obj) -> bool:
         skip = {"metadata"} if RESOURCES[plural].status_in_generation else {"metadata", "status"}
@@ -175,8 +213,12 @@ class Store:
         *,
         expect_rv: str | None = None,
         validate: bool = True,
+        view: bool = False,
     ) -> Obj:
-        """Read-modify-write under the lock; `change` gets a private copy and returns the new body."""
+        """Read-modify-write under the lock; `change` gets a private copy and returns the new body.
+
+        Returns a copy of the stored result, or with `view` the stored object itself (read-only).
+        """
         resource = RESOURCES[plural]
         with self.cond:
             current = self._objects.get((plural, namespace, name))
@@ -184,7 +226,7 @@ class Store:
                 raise not_found(resource.group, plural, name)
             if expect_rv is not None and expect_rv != current["metadata"]["resourceVersion"]:
                 raise conflict(resource.group, plural, name)
-            new = change(copy.deepcopy(current))
+            new = change(clone(current))
             meta = _meta(new)
             if meta.get("name", name) != name:
                 raise ApiError(400, "the name of the object does not match the name on the URL")
@@ -200,12 +242,12 @@ class Store:
                 new = resource.validate(new)
             meta["resourceVersion"] = current["metadata"]["resourceVersion"]
             if new == current:
-                return copy.deepcopy(current)
+                return current if view else clone(current)
             if self._generation_changed(plural, current, new):
                 new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
             result = self._commit(plural, new, current)
             self._collect()
-            return result
+            return result if view else clone(result)
 
     def delete(
         self,
@@ -231,7 +273,7 @@ class Store:
                 meta["resourceVersion"],
             ):
                 raise conflict(resource.group, plural, name)
-            new = copy.deepcopy(current)
+            new = clone(current)
             new_meta = new["metadata"]
             finalizers = list(new_meta.get("finalizers") or [])
             if propagation == "Orphan":
@@ -242,7 +284,7 @@ class Store:
             if not finalizers and not graceful:
                 removed = self._remove(key)
                 self._collect()
-                return copy.deepcopy(removed), True
+                return clone(removed), True
             if finalizers:
                 new_meta["finalizers"] = finalizers
             new_meta.setdefault("deletionTimestamp", now())
@@ -251,7 +293,7 @@ class Store:
             if new != current:
                 self._commit(plural, new, current)
             self._collect()
-            return copy.deepcopy(self._objects.get(key, new)), key not in self._objects
+            return clone(self._objects.get(key, new)), key not in self._objects
 
     @staticmethod
     def _graceful(plural: str, obj: Obj, grace: int | None) -> bool:
@@ -262,17 +304,65 @@ class Store:
             return False
         return (obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
-    def _remove(self, key: Key) -> Obj:
+    # ---- indexes ---------------------------------------------------------------------------
+
+    def _put(self, key: Key, obj: Obj) -> None:
+        prev = self._objects.get(key)
+        if prev is not None:
+            self._unindex(key, prev)
+        else:
+            self._seq[key] = self._next_seq
+            self._next_seq += 1
+            self._kinds.setdefault(key[0], {})[key] = None
+        self._objects[key] = obj
+        meta = obj["metadata"]
+        self._uids[meta["uid"]] = key
+        for ref in meta.get("ownerReferences") or []:
+            self._owned.setdefault(str(ref.get("uid")), set()).add(key)
+        if meta.get("deletionTimestamp"):
+            self._deleting.add(key)
+        if self._is_dangling(meta):
+            self._dangling.add(key)
+
+    def _unindex(self, key: Key, obj: Obj) -> None:
+        meta = obj["metadata"]
+        if self._uids.get(meta["uid"]) == key:
+            del self._uids[meta["uid"]]
+        for ref in meta.get("ownerReferences") or []:
+            keys = self._owned.get(str(ref.get("uid")))
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._owned[str(ref.get("uid"))]
+        self._deleting.discard(key)
+        self._dangling.discard(key)
+
+    def _pop(self, key: Key) -> Obj:
         obj = self._objects.pop(key)
+        self._unindex(key, obj)
+        del self._kinds[key[0]][key]
+        del self._seq[key]
+        for dependent in self._owned.get(obj["metadata"]["uid"], ()):
+            if self._is_dangling(self._objects[dependent]["metadata"]):
+                self._dangling.add(dependent)
+        return obj
+
+    def _is_dangling(self, meta: Obj) -> bool:
+        refs = meta.get("ownerReferences") or []
+        return bool(refs) and all(r.get("uid") not in self._uids for r in refs)
+
+    def _remove(self, key: Key) -> Obj:
+        stored = self._pop(key)
         self._rv += 1
-        obj["metadata"]["resourceVersion"] = str(self._rv)
+        obj = {**stored, "metadata": {**stored["metadata"], "resourceVersion": str(self._rv)}}
         self._emit(key[0], "DELETED", obj, obj)
         return obj
 
     def _orphan(self, uid: str) -> None:
-        for key, obj in list(self._objects.items()):
+        for key in self._owned_keys(uid):
+            obj = self._objects[key]
             if self._owned_by(obj, uid):
-                new = copy.deepcopy(obj)
+                new = clone(obj)
                 refs = [r for r in new["metadata"]["ownerReferences"] if r.get("uid") != uid]
                 new["metadata"]["ownerReferences"] = refs
                 self._commit(key[0], new, obj)
@@ -282,21 +372,20 @@ class Store:
         return any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
 
     def _collect(self) -> None:
-        """Garbage collection to a fixed point: foreground waits, orphans of gone owners go."""
+        """Garbage collection to a fixed point: foreground waits, orphans of gone owners go.
+
+        Only objects being deleted or whose owners are all gone can change, so only those
+        (kept in indexes) are visited, in creation order.
+        """
         changed = True
         while changed:
             changed = False
-            uids = {o["metadata"]["uid"] for o in self._objects.values()}
-            for key, obj in list(self._objects.items()):
-                if key not in self._objects:
+            for key in sorted(self._deleting | self._dangling, key=self._seq.__getitem__):
+                obj = self._objects.get(key)
+                if obj is None:
                     continue
                 meta = obj["metadata"]
-                refs = meta.get("ownerReferences") or []
-                if (
-                    refs
-                    and all(r.get("uid") not in uids for r in refs)
-                    and not meta.get("deletionTimestamp")
-                ):
+                if self._is_dangling(meta) and not meta.get("deletionTimestamp"):
                     self.delete(key[0], key[1], key[2], propagation="Background")
                     changed = True
                     continue
@@ -304,21 +393,16 @@ class Store:
                     continue
                 finalizers = meta.get("finalizers") or []
                 if FOREGROUND in finalizers:
-                    deps = [
-                        (k, o) for k, o in self._objects.items() if self._owned_by(o, meta["uid"])
-                    ]
+                    deps = [(k, self._objects[k]) for k in self._owned_keys(meta["uid"])]
                     for dep_key, dep in deps:
                         if not dep["metadata"].get("deletionTimestamp"):
-                            has_deps = any(
-                                self._owned_by(o, dep["metadata"]["uid"])
-                                for o in self._objects.values()
-                            )
+                            has_deps = bool(self._owned.get(dep["metadata"]["uid"]))
                             self.delete(
                                 *dep_key, propagation="Foreground" if has_deps else "Background"
                             )
                             changed = True
                     if not deps:
-                        new = copy.deepcopy(obj)
+                        new = clone(obj)
                         new["metadata"]["finalizers"] = [f for f in finalizers if f != FOREGROUND]
                         self._commit(key[0], new, obj)
                         changed = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .store import Store
@@ -145,3 +145,14 @@ def mount_prologue(container: Obj, volumes: dict[str, Path]) -> tuple[str, list[
             lines.append(f"mount -o remount,bind,ro {dst}")
         paths.append(mount["mountPath"])
     return " && ".join(lines), paths
+
+
+def mounts(container: Obj, volumes: dict[str, Path]) -> list[tuple[PurePosixPath, Path]]:
+    """(mountPath, local directory) of each volumeMount, as `mount_prologue` would bind them."""
+    out = []
+    for mount in container.get("volumeMounts") or []:
+        source = volumes[mount["name"]]
+        if mount.get("subPath"):
+            source = source / mount["subPath"]
+        out.append((PurePosixPath(mount["mountPath"]), source))
+    return out
