@@ -580,8 +580,8 @@ BOOLEANS = [
     ),
     Case(
         "capital_true",
-        add("useAnnotation: True\n"),
-        "13:1 useAnnotation: NNI annotations are not supported yet",
+        add("useAnnotation: True\n"),  # YAML's True is true: the annotations replace the space file
+        "5:1 searchSpacePath: not used with useAnnotation: true",
     ),
     Case("zero_as_bool", add("debug: 0\n"), "13:1 debug: must be true or false, got 0"),
 ]
