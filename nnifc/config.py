@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from nnifc import document, nni_v2, space
 from nnifc.assessors import ASSESSORS, AssessorOptions
-from nnifc.document import Document, Loc, Source
+from nnifc.document import Document, Loc, Source, shown
 from nnifc.errors import ConfigError, Problem
 from nnifc.experiment import PLATFORM_CONFIGS, ExperimentConfig, FrameworkControllerExperimentConfig
 from nnifc.space import SearchSpace
@@ -149,7 +149,7 @@ def _validate(doc: Source) -> ExperimentConfig:
     if not isinstance(platform, str) or platform not in PLATFORM_CONFIGS:
         raise doc.error(
             ("trainingServicePlatform",),
-            f"must be one of {', '.join(PLATFORM_CONFIGS)}, got {_show(platform)}",
+            f"must be one of {', '.join(PLATFORM_CONFIGS)}, got {shown(platform)}",
         )
     model = PLATFORM_CONFIGS[platform]
     try:
@@ -162,7 +162,7 @@ def _validate(doc: Source) -> ExperimentConfig:
             if names.index(name) != i:
                 raise doc.error(
                     ("trial", "taskRoles", i, "name"),
-                    f"task role names must be unique, {_show(name)} is used twice",
+                    f"task role names must be unique, {shown(name)} is used twice",
                 )
     return config
 
@@ -209,7 +209,7 @@ def _options(
     if name not in registry:
         raise doc.error(
             (section, name_key),
-            f"unknown {section} {_show(name)}{_suggest(name, registry)}; known: {', '.join(sorted(registry))}",
+            f"unknown {section} {shown(name)}{_suggest(name, registry)}; known: {', '.join(sorted(registry))}",
         )
     options_model: type[BaseModel] = registry[name].Options
     try:
@@ -294,7 +294,7 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
         allowed = _keys_at(model, loc[:-1])
         return f"unknown key{_suggest(str(loc[-1]), allowed)}"
     if kind == "string_pattern_mismatch":
-        return f"must match {ctx['pattern']}, got {_show(got)}"
+        return f"must match {ctx['pattern']}, got {shown(got)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {
             "greater_than_equal": ">=",
@@ -303,11 +303,11 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
             "less_than": "<",
         }[kind]
         bound = next(iter(ctx.values()))
-        return f"must be {op} {bound}, got {_show(got)}"
+        return f"must be {op} {bound}, got {shown(got)}"
     if kind in ("string_too_short", "too_short"):
-        return f"must not be empty, got {_show(got)}"
+        return f"must not be empty, got {shown(got)}"
     if kind == "literal_error":
-        return f"must be one of {ctx['expected']}, got {_show(got)}"
+        return f"must be one of {ctx['expected']}, got {shown(got)}"
     if kind.endswith(("_type", "_parsing")):
         wanted = {
             "string": "a string",
@@ -321,11 +321,11 @@ def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> s
             "is_instance_of": "a path",
             "path": "a path",
         }
-        return f"must be {wanted.get(kind.rsplit('_', 1)[0], kind)}, got {_show(got)}"
+        return f"must be {wanted.get(kind.rsplit('_', 1)[0], kind)}, got {shown(got)}"
     message = str(item["msg"]).removeprefix("Value error, ")
     if "got" in message or isinstance(got, dict | list):
         return message
-    return f"{message}, got {_show(got)}"
+    return f"{message}, got {shown(got)}"
 
 
 def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
@@ -358,14 +358,3 @@ def _suggest(word: str, known: Any) -> str:
         iter(difflib.get_close_matches(word, names, n=1, cutoff=0.6)), None
     )
     return f"; did you mean {match!r}?" if match else ""
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)

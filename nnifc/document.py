@@ -194,6 +194,18 @@ def _duplicate_position(text: str) -> tuple[int, int]:
     return 0, 0
 
 
+def shown(value: Any) -> str:
+    """A value as an error message quotes it: JSON for scalars, a word for containers."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def plain(node: Any) -> Any:
     """ruamel's commented containers and scalar subclasses -> dict, list, str, int, float, bool."""
     if isinstance(node, dict):

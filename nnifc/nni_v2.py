@@ -9,13 +9,12 @@ finds is still reported at the user's line, under the name the user wrote. The f
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnifc.document import Document, Loc, dotted
+from nnifc.document import Document, Loc, dotted, shown
 from nnifc.errors import ConfigError, Problem
 from nnifc.experiment import DURATION
 
@@ -45,7 +44,7 @@ def is_v2(data: Any) -> bool:
 def seconds(value: Any) -> str:
     """NNI's parse_time: a number of seconds, or a number with a unit d, h, m or s."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"must be a duration like 30m, 1.5h or 3600, got {_show(value)}")
+        raise ValueError(f"must be a duration like 30m, 1.5h or 3600, got {shown(value)}")
     if isinstance(value, str) and DURATION.match(value.strip()):
         return value.strip()  # already a v1 duration: shown as written
     total: float = math.nan
@@ -60,10 +59,10 @@ def seconds(value: Any) -> str:
             total = math.nan
         if not unit or not math.isfinite(total):
             raise ValueError(
-                f"must be a number and a unit d, h, m or s, like 30m or 1.5h, got {_show(value)}"
+                f"must be a number and a unit d, h, m or s, like 30m or 1.5h, got {shown(value)}"
             )
     if not 0 < total < 1e12:
-        raise ValueError(f"must be more than 0 seconds, got {_show(value)}")
+        raise ValueError(f"must be more than 0 seconds, got {shown(value)}")
     return f"{math.ceil(total)}s"
 
 
@@ -83,7 +82,7 @@ def megabytes(value: Any) -> int:
                     return math.ceil(size)
                 break
     raise ValueError(
-        f"must be megabytes (8192) or a size with a unit tb, gb, mb, kb or b (8gb), got {_show(value)}"
+        f"must be megabytes (8192) or a size with a unit tb, gb, mb, kb or b (8gb), got {shown(value)}"
     )
 
 
@@ -282,7 +281,7 @@ class _Translation:
 
     def mapping(self, data: Any, spec: Mapping[str, Rule], v2: Loc, v1: Loc) -> None:
         if not isinstance(data, dict):
-            self.fail(v2, f"must be a mapping, got {_show(data)}")
+            self.fail(v2, f"must be a mapping, got {shown(data)}")
             return
         for key, value in data.items():
             rule = spec.get(key)
@@ -300,7 +299,7 @@ class _Translation:
             elif isinstance(rule, Within):
                 self.mapping(value, rule.spec, where, (*v1, *rule.path))
             elif not isinstance(value, list):
-                self.fail(where, f"must be a list of mappings, got {_show(value)}")
+                self.fail(where, f"must be a list of mappings, got {shown(value)}")
             elif not value:
                 self.fail(where, "must not be empty")
             else:
@@ -383,12 +382,12 @@ def _platform(t: _Translation, service: Any) -> str | None:
         t.fail(("trainingService",), "a list of training services (hybrid mode) is not supported")
         return None
     if not isinstance(service, dict):
-        t.fail(("trainingService",), f"must be a mapping, got {_show(service)}")
+        t.fail(("trainingService",), f"must be a mapping, got {shown(service)}")
         return None
     platform = service.get("platform")
     if platform not in PLATFORMS:
-        shown = "missing" if platform is None else f"got {_show(platform)}"
-        t.fail(("trainingService", "platform"), f"must be local or frameworkcontroller, {shown}")
+        seen = "missing" if platform is None else f"got {shown(platform)}"
+        t.fail(("trainingService", "platform"), f"must be local or frameworkcontroller, {seen}")
         return None
     return str(platform)
 
@@ -403,7 +402,7 @@ def _frameworkcontroller(t: _Translation, service: dict[str, Any]) -> None:
         kind = storage.get("storageType")
         own = {"nfs": NFS_KEYS, "azureStorage": AZURE_KEYS}.get(str(kind))
         if own is None:
-            t.fail((*where, "storageType"), f"must be nfs or azureStorage, got {_show(kind)}")
+            t.fail((*where, "storageType"), f"must be nfs or azureStorage, got {shown(kind)}")
             return
         for key in own:
             if key not in storage:
@@ -440,14 +439,3 @@ def _algorithm(t: _Translation, section: str, name_key: str) -> None:
 def _suggest(word: str, known: Mapping[str, Any]) -> str:
     match = next(iter(difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)), None)
     return f"; did you mean {match!r}?" if match else ""
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)

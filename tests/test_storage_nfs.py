@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import threading
 import time
@@ -122,6 +123,17 @@ def test_write_creates_parents_and_replaces_atomically(
     assert stat.S_IMODE((trial / "parameter.cfg").stat().st_mode) == 0o644
     assert stat.S_IMODE(trial.stat().st_mode) == 0o777  # pods of any uid write outputs here
     assert storage.read("nni/exp3/Ab12C/parameter.cfg", 0, 1 << 20) == b'{"parameter_id": 1}'
+
+
+def test_write_recreates_directories_removed_behind_its_back(
+    storage: NfsStorage, nfs_server: Ganesha
+) -> None:
+    storage.write("nni/exp4/t1/parameter.cfg", b"1")
+    storage.write("nni/exp4/t2/parameter.cfg", b"2")  # its parent is known: one mkdir
+    shutil.rmtree(nfs_server.local_dir / "nni/exp4")
+    storage.write("nni/exp4/t3/parameter.cfg", b"3")
+    assert (nfs_server.local_dir / "nni/exp4/t3/parameter.cfg").read_bytes() == b"3"
+    assert stat.S_IMODE((nfs_server.local_dir / "nni/exp4/t3").stat().st_mode) == 0o777
 
 
 def test_read_missing_is_empty_and_tails_a_growing_file(

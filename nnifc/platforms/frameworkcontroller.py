@@ -35,7 +35,10 @@ from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
 from nnifc.wrapper import LOG_NAME, parameter_cfg
 
-OUTPUT_SECONDS = 1.0  # how often running trials' outputs are read
+# How often running trials' outputs are read: an assessor judges intermediate results as they
+# come; without one they are only shown, and a final result is read the moment a trial ends.
+OUTPUT_SECONDS = 1.0
+OUTPUT_SECONDS_UNASSESSED = 5.0
 PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a reason
 
 
@@ -75,6 +78,9 @@ class FrameworkControllerPlatform(Platform):
         self._finished: list[str] = []  # Frameworks whose final status was reported
         self._changed: set[str] = set()  # trials whose Framework changed since the last poll
         self._swept = 0.0  # when every trial was last looked at (outputs, pending reasons)
+        self._read_every = (
+            OUTPUT_SECONDS if experiment.config.assessor else OUTPUT_SECONDS_UNASSESSED
+        )
 
     @property
     def cluster(self) -> Cluster:
@@ -256,7 +262,7 @@ class FrameworkControllerPlatform(Platform):
         observed = framework.trial_status(trial.raw) if trial.raw is not None else None
         final = observed is not None and observed.status is not None and observed.status.final
         events: list[TrialEvent] = []
-        due = trial.status is TrialStatus.RUNNING and now - trial.read_at >= OUTPUT_SECONDS
+        due = trial.status is TrialStatus.RUNNING and now - trial.read_at >= self._read_every
         if final or trial.gone or due:
             events.extend(self._read(trial_id, trial, final=final or trial.gone))
             trial.read_at = now

@@ -79,6 +79,7 @@ class NfsStorage(Storage):
         self.port = _port()
         self._client: nfs_rs.Client | None = None
         self._lock = threading.Lock()
+        self._made: set[str] = set()  # directories this instance made or found: one mkdir each
 
     @property
     def where(self) -> str:
@@ -141,12 +142,28 @@ class NfsStorage(Storage):
 
         def replace(client: nfs_rs.Client) -> None:
             if parent:
-                _mkdirs(client, parent, TRIAL_DIR_MODE)
+                self._make_dir(client, parent)
             _write_new(client, temp, data)
             client.chmod(temp, 0o644)
             client.rename(temp, path)
 
         self._run("write", path, replace)
+
+    def _make_dir(self, client: nfs_rs.Client, path: str) -> None:
+        """A trial's directory: one mkdir when its parent is known to exist, not one per level."""
+        if path in self._made:
+            return
+        made = posixpath.dirname(path) in self._made
+        if made:
+            try:
+                client.mkdir(path, TRIAL_DIR_MODE, exist_ok=True)
+            except nfs_rs.NfsNotFoundError:  # the parent was removed behind our back
+                made = False
+        if not made:
+            self._made.clear()
+            _mkdirs(client, path, TRIAL_DIR_MODE)
+        self._made.add(path)
+        self._made.add(posixpath.dirname(path))
 
     def read(self, path: str, offset: int, size: int) -> bytes:
         def read_at(client: nfs_rs.Client) -> bytes:
