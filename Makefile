@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/tuners.py || status=1; \
 	$(BIN)/python benchmarks/assessors.py || status=1; \
 	$(BIN)/python benchmarks/upload.py || status=1; \
+	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/engine.py || status=1; \
 	exit $$status
 
 clean:

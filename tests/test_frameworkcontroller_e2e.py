@@ -151,7 +151,7 @@ def test_experiment_runs_end_to_end(
     assert data["status"] == "DONE", data
     assert len(data["trials"]) == 3
     for trial in data["trials"]:
-        assert trial["status"] == "SUCCEEDED", trial
+        assert trial["status"] == "SUCCEEDED", trial["message"]
         worker = run_nnifc("logs", trial["id"], "--role", "worker", "--index", "1")
         assert worker.returncode == 0, worker.stderr
         printed = float(worker.stdout.split("FINAL=")[1].split()[0])
