@@ -66,6 +66,7 @@ def _watch(
     stop: threading.Event,
 ) -> str | None:
     """Stream events after `version`; the version to resume from, or None to re-list."""
+
     def untyped(*args: Any, **kwargs: Any) -> Any:
         # No docstring on purpose: the client finds no return type to decode events into, so
         # it hands each event over parsed once instead of parsing, encoding and parsing again.
