@@ -1,9 +1,9 @@
 """What `create` shows while its loop runs: a live table on a terminal, plain lines otherwise.
 
 The scheduler calls `update()` after every loop turn. Plain mode reads only trial statuses and
-prints, one line each, the trials whose status changed. The live table needs every trial, so its
-redraws are spaced to keep reading the store under a twentieth of the loop's time however long
-the experiment grows.
+prints, one line each, the trials whose status changed; the live table needs every trial. Either
+way the next update waits at least twenty times as long as this one took, so reading the store
+stays under a twentieth of the loop's time however long the experiment grows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from nnifc.store import Store
 
 REFRESH_SECONDS = 0.5
 ROWS_SHOWN = 20
-BUDGET = 20  # the live table waits at least 20x as long as it took to draw
+BUDGET = 20  # the next update waits at least 20x as long as this one took
 
 
 class Monitor:
@@ -65,3 +65,4 @@ class Monitor:
                 self.seen[trial_id] = status
                 trial = self.store.trial(trial_id)
                 self.console.print(view.trial_line(trial), highlight=False, soft_wrap=True)
+        self.interval = max(REFRESH_SECONDS, BUDGET * (time.monotonic() - now))
