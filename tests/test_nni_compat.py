@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from ruamel.yaml import YAML
 
-from nnifc import config, nni_v2
+from nnifc import config, nni_v2_keys
 from nnifc.errors import ConfigError
 from nnifc.experiment import FrameworkControllerExperimentConfig
 from nnifc.platforms.frameworkcontroller import FrameworkControllerPlatform
@@ -91,22 +91,22 @@ def test_v2_file_means_the_same_as_its_v1_twin() -> None:
 
 
 def test_v2_units_follow_nni() -> None:
-    assert nni_v2.seconds("1.5h") == "5400s"
-    assert nni_v2.seconds("1H") == "3600s"
-    assert nni_v2.seconds("30m") == "30m"  # a v1 duration is kept as written
-    assert nni_v2.seconds(7200) == "7200s"
-    assert nni_v2.seconds(0.2) == "1s"
-    assert nni_v2.megabytes(8192) == 8192
-    assert nni_v2.megabytes("8gb") == 8192
-    assert nni_v2.megabytes("0.5GB") == 512
-    assert nni_v2.megabytes("1000kb") == 1  # NNI rounds up to whole megabytes
-    assert nni_v2.megabytes("1tb") == 1024 * 1024
+    assert nni_v2_keys.seconds("1.5h") == "5400s"
+    assert nni_v2_keys.seconds("1H") == "3600s"
+    assert nni_v2_keys.seconds("30m") == "30m"  # a v1 duration is kept as written
+    assert nni_v2_keys.seconds(7200) == "7200s"
+    assert nni_v2_keys.seconds(0.2) == "1s"
+    assert nni_v2_keys.megabytes(8192) == 8192
+    assert nni_v2_keys.megabytes("8gb") == 8192
+    assert nni_v2_keys.megabytes("0.5GB") == 512
+    assert nni_v2_keys.megabytes("1000kb") == 1  # NNI rounds up to whole megabytes
+    assert nni_v2_keys.megabytes("1tb") == 1024 * 1024
     for bad in ("4g", "8 gigabytes", "gb", "-1gb", True, 1.5):
         with pytest.raises(ValueError, match="megabytes"):
-            nni_v2.megabytes(bad)
+            nni_v2_keys.megabytes(bad)
     for bad_time in ("10", "h", "0s", -5, "1w", None):
         with pytest.raises(ValueError):
-            nni_v2.seconds(bad_time)
+            nni_v2_keys.seconds(bad_time)
 
 
 V2 = (EXAMPLES / "v2-full.yml").read_text()
