@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -130,11 +129,10 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
 
 
 def _annotated_space(code_dir: Path) -> Document:
-    """The search space NNI would generate from the trial code's annotations (checked, not kept)."""
-    from nnifc.annotations import expand
+    """The search space NNI would generate from the trial code's annotations."""
+    from nnifc.annotations import search_space
 
-    with tempfile.TemporaryDirectory(prefix="nnifc-annotations-") as scratch:
-        data = expand(code_dir, Path(scratch) / "code")
+    data = search_space(code_dir)
     return Document(code_dir / "(annotations)", json.dumps(data), data, None)
 
 

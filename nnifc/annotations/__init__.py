@@ -21,7 +21,7 @@ from nnifc.annotations.language import HELPER
 from nnifc.annotations.rewrite import Defined, Rewritten, rewrite
 from nnifc.errors import ConfigError, Problem, StorageError
 
-__all__ = ["HELPER_FILE", "expand"]
+__all__ = ["HELPER_FILE", "expand", "search_space"]
 
 HELPER_FILE = f"{HELPER}.py"
 RUNTIME = Path(__file__).with_name("runtime.py")
@@ -46,6 +46,19 @@ def expand(code_dir: Path, out_dir: Path) -> dict[str, Any]:
     """
     code_dir, out_dir = Path(code_dir), Path(out_dir)
     _check_out_dir(code_dir, out_dir)
+    entries, results, space = _scan(code_dir)
+    _write(code_dir, out_dir, entries, results)
+    return space
+
+
+def search_space(code_dir: Path) -> dict[str, Any]:
+    """The search space `expand` would return, with the same checks, writing nothing."""
+    return _scan(Path(code_dir))[2]
+
+
+def _scan(
+    code_dir: Path,
+) -> tuple[list[_Entry], dict[PurePosixPath, Rewritten], dict[str, Any]]:
     entries = list(_walk(code_dir, PurePosixPath()))
     results = {
         e.relative: _rewrite(code_dir, e.relative)
@@ -57,8 +70,7 @@ def expand(code_dir: Path, out_dir: Path) -> dict[str, Any]:
     problems += clashes + _helper_clashes(code_dir, entries, results)
     if problems:
         raise ConfigError(problems)
-    _write(code_dir, out_dir, entries, results)
-    return space
+    return entries, results, space
 
 
 def module_name(relative: PurePosixPath) -> str:
