@@ -99,10 +99,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             reply.headers.setdefault("Content-Length", str(len(reply.body)))
             reply.body = b""
-        self._send(reply)
         headers = {k: v for k, v in req.headers if k.lower() != "authorization"}
         if req.header("Authorization"):
             headers["Authorization"] = req.header("Authorization").split(" ")[0]
+        # logged before the reply: a client that has its answer finds its request in the log
         self.server.control.record(
             LoggedRequest(
                 service,
@@ -116,6 +116,7 @@ class Handler(BaseHTTPRequestHandler):
                 reply.error_code,
             )
         )
+        self._send(reply)
 
     def _dispatch(self, req: Request) -> tuple[str, Reply]:
         srv = self.server
