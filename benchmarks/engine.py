@@ -318,7 +318,7 @@ def run_size(
             spy = None
             if profile is not None:  # py-spy samples from outside: the launcher's rusage is its own
                 raw = profile / f"launcher-{trials}x{concurrency}.raw"
-                spy_args = ["record", "-r", "100", "-f", "raw", "-o", str(raw)]
+                spy_args = ["record", "-r", "100", "--gil", "-f", "raw", "-o", str(raw)]
                 spy = subprocess.Popen(
                     ["py-spy", *spy_args, "--pid", str(launcher.pid)],
                     stdout=subprocess.DEVNULL,

@@ -196,7 +196,7 @@ def test_api_faults_and_dropped_watches_lose_nothing(
     cluster.faults.error_rate = 0.05
     cluster.faults.drop_watches_every = 1.0
     cluster.faults.fail_next(2, 500, verb="create", resource="frameworks")
-    cluster.faults.fail_next(1, 429, verb="delete", resource="frameworks")
+    cluster.faults.fail_next(1, 429, verb="deletecollection", resource="frameworks")
     cluster.faults.fail_next(1, 503, verb="list", resource="frameworks")
     result = run_nnifc("create", "--config", str(write_config(tmp_path, nfs_server, trials=4)))
     assert result.returncode == 0, result.stdout + result.stderr

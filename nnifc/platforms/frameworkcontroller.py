@@ -13,22 +13,20 @@ import functools
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from kubernetes import client
 
 from nnifc import codedir, framework
 from nnifc.config import Experiment
 from nnifc.document import to_yaml
 from nnifc.errors import PlatformError
 from nnifc.experiment import FrameworkControllerExperimentConfig, duration_seconds
-from nnifc.framework import GROUP, PLURAL, VERSION
 from nnifc.metrics import OutputTail, metric_event, parse_line
 from nnifc.platforms import pods, preflight, secrets
 from nnifc.platforms.base import Platform, Reader
+from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
 from nnifc.platforms.watch import follow
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
@@ -40,6 +38,7 @@ from nnifc.wrapper import LOG_NAME, parameter_cfg
 OUTPUT_SECONDS = 1.0
 OUTPUT_SECONDS_UNASSESSED = 5.0
 PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a reason
+DELETE_BATCH = 100  # finished Frameworks deleted by one request (their names go in its URL)
 
 
 @dataclass
@@ -70,12 +69,13 @@ class FrameworkControllerPlatform(Platform):
         self.fc = experiment.config.frameworkcontroller_config
         self.storage: Storage = STORAGES[self.fc.storage](self.fc)
         self._cluster: Cluster | None = None
+        self._frameworks: Frameworks | None = None
         self._trials: dict[str, _Trial] = {}
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._pull_secrets: dict[str, str] = {}
-        self._finished: list[str] = []  # Frameworks whose final status was reported
+        self._finished: list[str] = []  # trials whose final status was reported: delete them
         self._changed: set[str] = set()  # trials whose Framework changed since the last poll
         self._swept = 0.0  # when every trial was last looked at (outputs, pending reasons)
         self._read_every = (
@@ -87,6 +87,12 @@ class FrameworkControllerPlatform(Platform):
         if self._cluster is None:
             self._cluster = _connect(self.options, self.fc.namespace)
         return self._cluster
+
+    @property
+    def frameworks(self) -> Frameworks:
+        if self._frameworks is None:
+            self._frameworks = Frameworks(self.cluster)
+        return self._frameworks
 
     @classmethod
     def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
@@ -123,21 +129,14 @@ class FrameworkControllerPlatform(Platform):
             )
         self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
         secrets.create(self.cluster, self.storage, self.config, self.experiment_id)
-        list_fn = functools.partial(
-            self.cluster.custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            self.cluster.namespace,
-            PLURAL,
-            label_selector=framework.selector(self.experiment_id),
-        )
+        selector = framework.selector(self.experiment_id)
         self._watcher = threading.Thread(
             target=follow,
             name="nnifc-watch",
             daemon=True,
             kwargs={
-                "list_fn": list_fn,
-                "relist": lambda: self.cluster.call("list Frameworks", list_fn),
+                "watch_fn": functools.partial(self._watch, selector),
+                "relist": functools.partial(self.frameworks.list, selector),
                 "on_list": lambda items: self._queue.put(("list", items)),
                 "on_event": lambda kind, raw: self._queue.put((kind, raw)),
                 "on_fatal": lambda error: self._queue.put(("fatal", error)),
@@ -158,7 +157,7 @@ class FrameworkControllerPlatform(Platform):
         )
         name = body["metadata"]["name"]
         try:
-            self._custom("create Framework " + name, "create_namespaced_custom_object", body)
+            self.frameworks.create(body)
         except PlatformError as e:
             if e.status != 409 or not self._is_ours(name, spec.trial_id):
                 raise
@@ -173,7 +172,7 @@ class FrameworkControllerPlatform(Platform):
         name = handle or framework.framework_name(spec.experiment_id, spec.trial_id)
         if handle is None:  # the launcher died around the create: did it happen?
             try:
-                self._custom(f"read Framework {name}", "get_namespaced_custom_object", name)
+                self.frameworks.get(name)
             except PlatformError as e:
                 if e.status != 404:
                     raise
@@ -189,32 +188,30 @@ class FrameworkControllerPlatform(Platform):
 
     def _remove(self, name: str, *, stop: bool) -> None:
         """Stop a running Framework (so it completes with -210), then delete it with its pods."""
-        steps: list[tuple[str, str, dict[str, Any]]] = [
-            (
-                "delete",
-                "delete_namespaced_custom_object",
-                {"body": client.V1DeleteOptions(propagation_policy="Foreground")},
-            )
-        ]
-        if stop:
-            steps.insert(
-                0,
-                (
-                    "stop",
-                    "patch_namespaced_custom_object",
-                    {"body": {"spec": {"executionType": "Stop"}}},
-                ),
-            )
-        for what, method, kwargs in steps:
+        calls = [self.frameworks.stop, self.frameworks.delete] if stop else [self.frameworks.delete]
+        for call in calls:
             try:
-                self._custom(f"{what} Framework {name}", method, name, **kwargs)
+                call(name)
             except PlatformError as e:
                 if e.status != 404:
                     raise
 
-    def poll(self, timeout: float) -> list[TrialEvent]:
+    def _delete_finished(self) -> None:
+        """Delete the Frameworks of reported trials, up to DELETE_BATCH in one request."""
         while self._finished:
-            self._remove(self._finished.pop(), stop=False)
+            batch, self._finished = self._finished[:DELETE_BATCH], self._finished[DELETE_BATCH:]
+            selector = (
+                f"{framework.selector(self.experiment_id)},"
+                f"{framework.TRIAL_LABEL} in ({','.join(sorted(batch))})"
+            )
+            try:
+                self.frameworks.delete_all(selector, f"{len(batch)} finished Frameworks")
+            except BaseException:
+                self._finished[:0] = batch  # tried again on the next poll
+                raise
+
+    def poll(self, timeout: float) -> list[TrialEvent]:
+        self._delete_finished()
         self._drain_watch(timeout)
         now = time.monotonic()
         # trials whose Framework changed now; every trial once a second (outputs, pending pods)
@@ -239,16 +236,10 @@ class FrameworkControllerPlatform(Platform):
         }
 
     def cleanup(self) -> None:
-        while self._finished:
-            self._remove(self._finished.pop(), stop=False)
+        self._finished = []  # deleted with the rest
         secrets.delete(self.cluster, self.experiment_id)
         selector = framework.selector(self.experiment_id)
-        self._custom(
-            "delete the experiment's Frameworks",
-            "delete_collection_namespaced_custom_object",
-            label_selector=selector,
-            propagation_policy="Foreground",
-        )
+        self.frameworks.delete_all(selector, "the experiment's Frameworks")
 
     def close(self) -> None:
         self._stop.set()
@@ -275,7 +266,7 @@ class FrameworkControllerPlatform(Platform):
             events.append(StatusChanged(trial_id, observed.status, message, observed.code))
             if not trial.gone:
                 # deleted on the next poll, once the caller has recorded this status
-                self._finished.append(trial.name)
+                self._finished.append(trial_id)
         elif trial.gone and trial.final_seen:
             self._trials.pop(trial_id)  # e.g. deleted by an earlier launcher that then died
             events.append(
@@ -372,14 +363,13 @@ class FrameworkControllerPlatform(Platform):
             found.gone = found.gone or kind == "DELETED"
             self._changed.add(trial_id)
 
-    def _custom(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        fn = getattr(self.cluster.custom, method)
-        return self.cluster.call(
-            what, fn, GROUP, VERSION, self.cluster.namespace, PLURAL, *args, **kwargs
-        )
+    def _watch(
+        self, selector: str, version: str, seconds: int, stop: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        return self.frameworks.watch(selector, version, seconds=seconds, stop=stop)
 
     def _is_ours(self, name: str, trial_id: str) -> bool:
-        raw = self._custom(f"read Framework {name}", "get_namespaced_custom_object", name)
+        raw = self.frameworks.get(name)
         return bool(
             raw.get("metadata", {}).get("labels", {}).get(framework.TRIAL_LABEL) == trial_id
         )

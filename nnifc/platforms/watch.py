@@ -10,10 +10,9 @@ is missed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from nnifc.errors import PlatformError
@@ -22,8 +21,11 @@ from nnifc.platforms.k8s import RETRY_DELAYS, TRANSPORT_ERRORS
 WATCH_SECONDS = 30
 
 
+Watcher = Callable[[str, int, threading.Event], Iterator[dict[str, Any]]]
+
+
 def follow(
-    list_fn: Callable[..., Any],
+    watch_fn: Watcher,
     *,
     relist: Callable[[], dict[str, Any]],
     on_list: Callable[[list[dict[str, Any]]], None],
@@ -31,7 +33,8 @@ def follow(
     on_fatal: Callable[[Exception], None],
     stop: threading.Event,
 ) -> None:
-    """Run until `stop` is set. `relist()` lists (with retries); `list_fn` is what the watch calls."""
+    """Run until `stop` is set. `relist()` lists (with retries); `watch_fn(version, seconds,
+    stop)` streams decoded events after `version`."""
     version: str | None = None
     failures = 0
     while not stop.is_set():
@@ -40,7 +43,7 @@ def follow(
                 listing = relist()
                 version = listing["metadata"]["resourceVersion"]
                 on_list(listing["items"])
-            version = _watch(list_fn, version, on_event, stop)
+            version = _watch(watch_fn, version, on_event, stop)
             failures = 0
         except ApiException as e:
             if e.status == 410:
@@ -60,35 +63,19 @@ def follow(
 
 
 def _watch(
-    list_fn: Callable[..., Any],
+    watch_fn: Watcher,
     version: str,
     on_event: Callable[[str, dict[str, Any]], None],
     stop: threading.Event,
 ) -> str | None:
     """Stream events after `version`; the version to resume from, or None to re-list."""
-
-    def untyped(*args: Any, **kwargs: Any) -> Any:
-        # No docstring on purpose: the client finds no return type to decode events into, so
-        # it hands each event over parsed once instead of parsing, encoding and parsing again.
-        return list_fn(*args, **kwargs)
-
-    stream = watch.Watch()
-    try:
-        for event in stream.stream(
-            untyped,
-            resource_version=version,
-            timeout_seconds=WATCH_SECONDS,
-            _request_timeout=WATCH_SECONDS + 15,
-            allow_watch_bookmarks=True,
-        ):
-            raw = event["raw_object"]
-            if event["type"] == "ERROR":
-                return None  # 410 Gone or another server-side end of history: re-list
-            version = raw["metadata"]["resourceVersion"]
-            if event["type"] != "BOOKMARK":
-                on_event(event["type"], raw)
-            if stop.is_set():
-                break
-    finally:
-        stream.stop()
+    for event in watch_fn(version, WATCH_SECONDS, stop):
+        kind, raw = event["type"], event["object"]
+        if kind == "ERROR":
+            return None  # 410 Gone or another server-side end of history: re-list
+        version = raw["metadata"]["resourceVersion"]
+        if kind != "BOOKMARK":
+            on_event(kind, raw)
+        if stop.is_set():
+            break
     return version
