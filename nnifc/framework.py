@@ -15,7 +15,7 @@ from typing import Any
 
 from nnifc.experiment import FrameworkControllerExperimentConfig, TaskRole
 from nnifc.records import TrialSpec, TrialStatus
-from nnifc.wrapper import SCRIPT, task_env
+from nnifc.wrapper import SCRIPT, parameter_cfg, task_env
 
 GROUP, VERSION, PLURAL = "frameworkcontroller.microsoft.com", "v1", "frameworks"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -194,6 +194,7 @@ def _container(
         version_check=config.version_check,
     )
     env["NNIFC_CODE_SRC"] = str(MOUNT / experiment_root(spec.experiment_id) / "code")
+    env["NNIFC_PARAMETERS"] = parameter_cfg(spec)  # the wrapper writes $NNI_SYS_DIR/parameter.cfg
     for i, other in enumerate(config.trial.task_roles):
         env[f"FB_{other.name.upper()}_PORT"] = str(4000 + i)
     if role.gpu_num == 0:

@@ -4,6 +4,9 @@ The same script runs a local trial and each task of a Framework: it runs the use
 command exactly as written (passed in $NNIFC_COMMAND, never spliced into shell text, so quotes,
 `$` and newlines need no escaping), tees its stdout+stderr to a file the launcher reads for
 metrics and logs, and records the command's exit code in a file that outlives the process.
+A Framework's tasks are given their parameter.cfg in $NNIFC_PARAMETERS and write it themselves
+(each task writes the same text and renames it into place): the launcher makes no storage call to
+start a trial. A local trial's launcher writes the file itself.
 Before the command it records the nni version the task's python imports (versionCheck), and
 stops the task when that version is outside what nnifc supports and the check is on.
 """
@@ -25,6 +28,10 @@ if [ -n "${NNIFC_CODE_SRC:-}" ]; then
 fi
 if [ -f /mnt/frameworkbarrier/injector.sh ]; then . /mnt/frameworkbarrier/injector.sh; fi
 cd "$NNIFC_WORKDIR" || exit 70
+if [ -n "${NNIFC_PARAMETERS:-}" ]; then
+  printf '%s' "$NNIFC_PARAMETERS" > "$NNI_OUTPUT_DIR/parameter.cfg.tmp" &&
+    mv -f "$NNI_OUTPUT_DIR/parameter.cfg.tmp" "$NNI_SYS_DIR/parameter.cfg" || exit 70
+fi
 rm -f "$NNIFC_EXIT"
 if [ -n "${NNIFC_VERSION_CHECK:-}" ]; then
   found=$( { python3 -c "$NNIFC_NNI_PROBE" || python -c "$NNIFC_NNI_PROBE"; } 2>/dev/null )

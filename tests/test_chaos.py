@@ -160,8 +160,8 @@ def kill_repeatedly(
 
     Moments: "submit" right after a new trial was handed to the platform (its record and its
     Framework or process barely exist), "waiting" while a fresh trial is still being started,
-    "midsubmit" in the middle of a submission (trial recorded, parameter.cfg written, its
-    Framework not created yet: the API answers 500 and the launcher is retrying),
+    "midsubmit" in the middle of a submission (trial recorded, its Framework not created yet:
+    the API answers 500 and the launcher is retrying),
     "running" while trials run, "finishing" right as a trial's task ended (before the launcher
     has read its outputs and recorded it), "timer" at a random time.
     """

@@ -25,7 +25,6 @@ from kubernetes import client, config, watch
 from nnifc import framework as nnifc_framework
 from nnifc.experiment import FrameworkControllerExperimentConfig
 from nnifc.records import TrialSpec
-from nnifc.wrapper import parameter_cfg
 from tests.k8sim.fast import fast_value, intermediate_values, sdk_line
 from tests.k8sim.fixture import KubeCluster, kube_cluster, start_cluster
 from tests.k8sim.resources import CRD_NAME
@@ -975,7 +974,6 @@ def run_nnifc_trial(workdir: Path, fast: float | None) -> tuple[dict[str, bytes]
         context={"base_dir": workdir},
     )
     spec = TrialSpec("exp1", "trial1", 0, 4, {"x": 0.5, "k": 2, "opt": "adam"})
-    (share / "nni" / "exp1" / "trial1" / "parameter.cfg").write_text(parameter_cfg(spec))
     body = nnifc_framework.manifest(
         spec,
         config,

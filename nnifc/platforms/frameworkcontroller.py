@@ -31,7 +31,7 @@ from nnifc.platforms.k8s import Cluster, connect
 from nnifc.platforms.watch import follow
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
-from nnifc.wrapper import LOG_NAME, parameter_cfg
+from nnifc.wrapper import LOG_NAME
 
 # How often running trials' outputs are read: an assessor judges intermediate results as they
 # come; without one they are only shown, and a final result is read the moment a trial ends.
@@ -146,8 +146,6 @@ class FrameworkControllerPlatform(Platform):
         self._watcher.start()
 
     def submit(self, spec: TrialSpec) -> str:
-        root = framework.trial_root(spec.experiment_id, spec.trial_id)
-        self.storage.write(f"{root}/parameter.cfg", parameter_cfg(spec).encode())
         body = framework.manifest(
             spec,
             self.config,

@@ -4,10 +4,10 @@ Why: benchmarking the launcher at 10,000 trials, 500 at once, cannot start 500 P
 two cores, and their CPU would drown the launcher's. A fast container writes, at the times a
 quick trial would, exactly the files the nnifc task wrapper (nnifc/wrapper.py) and an NNI trial
 (nni 3.0 `LocalLegacyTrialCommandChannel`, NNI_PLATFORM=frameworkcontroller) write on the
-shared storage: the output directory, the wrapper's `nni_version` (when NNIFC_VERSION_CHECK is
-set; the trial's python is taken to have nni NNI_VERSION), nni's empty `trial.log` and
-`$NNI_SYS_DIR/.nni/metrics` (metrics go to stdout), intermediate and final `NNISDK_MEb'...'`
-lines appended to $NNIFC_LOG (and, as `tee` does, to the container log), then $NNIFC_EXIT
+shared storage: the output directory, parameter.cfg from NNIFC_PARAMETERS, the wrapper's
+`nni_version` (when NNIFC_VERSION_CHECK is set; the trial's python is taken to have nni
+NNI_VERSION), nni's empty `trial.log` and `$NNI_SYS_DIR/.nni/metrics` (metrics go to stdout),
+intermediate and final `NNISDK_MEb'...'` lines appended to $NNIFC_LOG (and, as `tee` does, to the container log), then $NNIFC_EXIT
 through `.tmp` + rename, and "exits 0". The pod then completes through the normal kubelet and
 FrameworkController path. `test_fast_mode_writes_what_a_real_nnifc_trial_writes` compares the
 files with a real run of the wrapper and nni, so a change to the wrapper that this module does
@@ -142,6 +142,10 @@ class FastContainer:
             if directory is not None:
                 directory.mkdir(parents=True, exist_ok=True)
         log.touch()
+        parameters, sys_dir = self.env.get("NNIFC_PARAMETERS"), self._path("NNI_SYS_DIR")
+        if parameters and output is not None and sys_dir is not None:  # the Framework's own
+            (output / "parameter.cfg.tmp").write_text(parameters)
+            (output / "parameter.cfg.tmp").replace(sys_dir / "parameter.cfg")
         code_file.unlink(missing_ok=True)
         check = self.env.get("NNIFC_VERSION_CHECK")
         if not check or output is None:
