@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from nnifc.records import Params, Result
 from nnifc.space import Branch, Choice, Normal, RandInt, SearchSpace, Uniform
-from nnifc.tuners import TUNERS, Tuner
+from nnifc.tuners import TUNERS, Tuner, parzen
 
 EVERY_TYPE = SearchSpace(
     {
@@ -209,6 +209,43 @@ def test_tpe_startup_counts_running_trials() -> None:
     # the model needs at least one result, however many trials are running
     running = [{"x": x} for x in (0.2, 0.4, 0.6, 0.8)]
     assert tuner.propose([], running, np.random.default_rng(3)) == random
+
+
+def test_tpe_without_a_liar_ignores_running_trials() -> None:
+    """NNI's parallel_optimize: false: running trials change nothing but the duplicate check."""
+    cls = TUNERS["TPE"]
+    options = cls.Options.model_validate({"tpe_args": {"constant_liar_type": None}})
+    history = run(cls(EVERY_TYPE, options), 30, seed=6)
+    running = [r.params for r in run(cls(EVERY_TYPE, options), 5, seed=7)]
+    for i in range(5):
+        alone = cls(EVERY_TYPE, options).propose(history, [], np.random.default_rng([8, i]))
+        batched = cls(EVERY_TYPE, options).propose(history, running, np.random.default_rng([8, i]))
+        assert alone == batched
+
+
+def test_parzen_width_and_prior_share_shape_the_candidates() -> None:
+    """tpe.py draws a batch's proposals with wider kernels and less of the prior."""
+    design = parzen.Design(
+        numeric=np.array([[0.5], [0.1], [0.9]]),
+        low=np.zeros(1),
+        high=np.ones(1),
+        prior_mu=np.full(1, 0.5),
+        prior_sigma=np.ones(1),
+        categorical=np.zeros((3, 0), dtype=np.int64),
+        sizes=np.zeros(0, dtype=np.int64),
+    )
+    below, weights = np.array([True, False, False]), np.ones(3)
+
+    def spread(**kwargs: float) -> float:
+        x, _ = parzen.rank(
+            design, below, weights, n_candidates=4000, prior_weight=1.0,
+            rng=np.random.default_rng(0), **kwargs,
+        )  # fmt: skip
+        return float(np.median(np.abs(x[:, 0] - 0.5)))
+
+    narrow = spread(prior_share=1e-6)
+    assert 1.3 < spread(width=1.5, prior_share=1e-6) / narrow < 1.5  # [0, 1] trims the tails
+    assert spread() > 1.2 * narrow  # the prior's draws land anywhere in [0, 1]
 
 
 def test_grid_search_covers_a_finite_space_then_stops() -> None:

@@ -59,9 +59,11 @@ def _phi(x: Floats) -> Floats:
     return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
 
 
-def _fit(design: Design, rows: Ints, weights: Floats, prior_weight: float) -> _Mixture:
+def _fit(
+    design: Design, rows: Ints, weights: Floats, prior_weight: float, width: float
+) -> _Mixture:
     mu = np.vstack([design.numeric[rows], design.prior_mu[None, :]])
-    sigma = np.tile(design.prior_sigma * _bandwidth(len(design.numeric)), (len(mu), 1))
+    sigma = np.tile(design.prior_sigma * (_bandwidth(len(design.numeric)) * width), (len(mu), 1))
     sigma[-1] = design.prior_sigma
     mass = _phi((design.high - mu) / sigma) - _phi((design.low - mu) / sigma)
     log_norm = (np.log(sigma) + _LOG_SQRT_2PI + np.log(np.maximum(mass, 1e-300))).sum(axis=1)
@@ -121,6 +123,8 @@ def rank(
     n_candidates: int,
     prior_weight: float,
     rng: np.random.Generator,
+    width: float = 1.0,
+    prior_share: float = 1.0,
 ) -> tuple[Floats, Ints]:
     """Candidates drawn from l(x), best log l(x) - log g(x) first.
 
@@ -128,9 +132,13 @@ def rank(
         design: every observation of the space, good and bad.
         below: which rows are the good ones.
         weights: per-row mixture weights (linear forgetting).
+        width: multiplies every observation kernel's width.
+        prior_share: multiplies the prior component's weight in both mixtures (not the smoothing
+            of categories, which prior_weight alone sets).
     """
-    good = _fit(design, np.flatnonzero(below), weights, prior_weight)
-    bad = _fit(design, np.flatnonzero(~below), weights, prior_weight)
+    mixture_prior = prior_weight * prior_share
+    good = _fit(design, np.flatnonzero(below), weights, mixture_prior, width)
+    bad = _fit(design, np.flatnonzero(~below), weights, mixture_prior, width)
     x, cats = _sample(good, design, n_candidates, prior_weight, rng)
     score = _log_pdf(good, design, x, cats, prior_weight) - _log_pdf(
         bad, design, x, cats, prior_weight
