@@ -60,9 +60,12 @@ class Monitor:
             )
             self.interval = max(REFRESH_SECONDS, BUDGET * (time.monotonic() - now))
             return
+        lines = []
         for trial_id, status in self.store.statuses().items():
             if self.seen.get(trial_id) != status:
                 self.seen[trial_id] = status
-                trial = self.store.trial(trial_id)
-                self.console.print(view.trial_line(trial), highlight=False, soft_wrap=True)
+                lines.append(view.trial_line(self.store.trial(trial_id)) + "\n")
+        if lines:  # as written: a parameter like "[red]" is text, not console markup
+            self.console.file.write("".join(lines))
+            self.console.file.flush()
         self.interval = max(REFRESH_SECONDS, BUDGET * (time.monotonic() - now))

@@ -294,13 +294,14 @@ def test_create_resume_continues_a_dead_experiment(
 def test_max_trial_duration_stops_long_trials_early(
     home: Path, experiment_files: Callable[..., Path]
 ) -> None:
-    config = experiment_files(SLOW_TRIAL, max_trials=2, extra="maxTrialDuration: 2s\n")
+    # long enough for `import nni` (about a second, more on a loaded machine) and a report
+    config = experiment_files(SLOW_TRIAL, max_trials=2, extra="maxTrialDuration: 6s\n")
     result = run_nnifc("create", "--config", str(config))
     assert result.returncode == 0, result.stderr
     exp_id = created_id(result)
     trials = status_json(exp_id)["trials"]
     assert [t["status"] for t in trials] == ["EARLY_STOPPED", "EARLY_STOPPED"]
-    assert trials[0]["message"] == "ran longer than maxTrialDuration (2s)"
+    assert trials[0]["message"] == "ran longer than maxTrialDuration (6s)"
     assert trials[0]["intermediate"] == [0.5]
     wait_for(lambda: not trial_processes(exp_id), timeout=10, what="the trials' processes to end")
 

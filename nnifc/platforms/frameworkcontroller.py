@@ -9,11 +9,11 @@ Framework is deleted (foreground), so the cluster keeps nothing a finished trial
 
 from __future__ import annotations
 
+import collections
 import functools
-import queue
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,9 @@ from nnifc.experiment import FrameworkControllerExperimentConfig, duration_secon
 from nnifc.metrics import OutputTail, metric_event, parse_line
 from nnifc.platforms import pods, preflight, secrets
 from nnifc.platforms.base import Platform, Reader
+from nnifc.platforms.feed import Feed
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
-from nnifc.platforms.watch import follow
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
 from nnifc.wrapper import LOG_NAME
@@ -38,7 +38,11 @@ from nnifc.wrapper import LOG_NAME
 OUTPUT_SECONDS = 1.0
 OUTPUT_SECONDS_UNASSESSED = 5.0
 PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a reason
+# The once-a-second look at every trial (outputs, pending pods) is spread over polls, at most
+# this long per poll, so reading 500 running trials' outputs never delays reacting to an end.
+SWEEP_SLICE_SECONDS = 0.01
 DELETE_BATCH = 100  # finished Frameworks deleted by one request (their names go in its URL)
+DELETE_AFTER_SECONDS = 2.0  # or once the oldest has waited this long
 
 
 @dataclass
@@ -71,13 +75,15 @@ class FrameworkControllerPlatform(Platform):
         self._cluster: Cluster | None = None
         self._frameworks: Frameworks | None = None
         self._trials: dict[str, _Trial] = {}
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._feed: Feed | None = None
         self._pull_secrets: dict[str, str] = {}
         self._finished: list[str] = []  # trials whose final status was reported: delete them
         self._changed: set[str] = set()  # trials whose Framework changed since the last poll
-        self._swept = 0.0  # when every trial was last looked at (outputs, pending reasons)
+        self._swept = 0.0  # when the last sweep over every trial began
+        self._sweep: collections.deque[str] = collections.deque()  # trials the sweep has left
+        self._finished_at = 0.0  # when the oldest of _finished was reported
+        self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnifc-delete")
+        self._deleting: tuple[Future[Any], list[str]] | None = None  # the request under way
         self._read_every = (
             OUTPUT_SECONDS if experiment.config.assessor else OUTPUT_SECONDS_UNASSESSED
         )
@@ -129,21 +135,8 @@ class FrameworkControllerPlatform(Platform):
             )
         self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
         secrets.create(self.cluster, self.storage, self.config, self.experiment_id)
-        selector = framework.selector(self.experiment_id)
-        self._watcher = threading.Thread(
-            target=follow,
-            name="nnifc-watch",
-            daemon=True,
-            kwargs={
-                "watch_fn": functools.partial(self._watch, selector),
-                "relist": functools.partial(self.frameworks.list, selector),
-                "on_list": lambda items: self._queue.put(("list", items)),
-                "on_event": lambda kind, raw: self._queue.put((kind, raw)),
-                "on_fatal": lambda error: self._queue.put(("fatal", error)),
-                "stop": self._stop,
-            },
-        )
-        self._watcher.start()
+        self._feed = Feed(self.frameworks, framework.selector(self.experiment_id))
+        self._feed.start()
 
     def submit(self, spec: TrialSpec) -> str:
         body = framework.manifest(
@@ -195,27 +188,38 @@ class FrameworkControllerPlatform(Platform):
                     raise
 
     def _delete_finished(self) -> None:
-        """Delete the Frameworks of reported trials, up to DELETE_BATCH in one request."""
-        while self._finished:
-            batch, self._finished = self._finished[:DELETE_BATCH], self._finished[DELETE_BATCH:]
-            selector = (
-                f"{framework.selector(self.experiment_id)},"
-                f"{framework.TRIAL_LABEL} in ({','.join(sorted(batch))})"
-            )
-            try:
-                self.frameworks.delete_all(selector, f"{len(batch)} finished Frameworks")
-            except BaseException:
-                self._finished[:0] = batch  # tried again on the next poll
-                raise
+        """Delete reported trials' Frameworks, up to DELETE_BATCH per request, in the background.
+
+        A deletion can take the API server a while (foreground, with pods); the loop does not
+        wait for it. A failure that outlasted the retries is raised here, on the next poll.
+        """
+        if self._deleting is not None:
+            future, batch = self._deleting
+            if not future.done():
+                return
+            self._deleting = None
+            if future.exception() is not None:
+                self._finished[:0] = batch
+                future.result()
+        waited = time.monotonic() - self._finished_at
+        if not self._finished or (
+            len(self._finished) < DELETE_BATCH and waited < DELETE_AFTER_SECONDS
+        ):
+            return
+        batch, self._finished = self._finished[:DELETE_BATCH], self._finished[DELETE_BATCH:]
+        selector = (
+            f"{framework.selector(self.experiment_id)},"
+            f"{framework.TRIAL_LABEL} in ({','.join(sorted(batch))})"
+        )
+        what = f"{len(batch)} finished Frameworks"
+        future = self._deleter.submit(self.frameworks.delete_all, selector, what)
+        self._deleting = (future, batch)
 
     def poll(self, timeout: float) -> list[TrialEvent]:
         self._delete_finished()
         self._drain_watch(timeout)
         now = time.monotonic()
-        # trials whose Framework changed now; every trial once a second (outputs, pending pods)
-        if now - self._swept >= OUTPUT_SECONDS:
-            self._swept = now
-            self._changed.update(self._trials)
+        # trials whose Framework changed, now; then a slice of the sweep over every trial
         changed, self._changed = self._changed, set()
         events: list[TrialEvent] = []
         for trial_id in sorted(
@@ -224,6 +228,15 @@ class FrameworkControllerPlatform(Platform):
             trial = self._trials.get(trial_id)
             if trial is not None:
                 events.extend(self._observe(trial_id, trial, now))
+        if not self._sweep and now - self._swept >= OUTPUT_SECONDS:
+            self._swept = now
+            self._sweep.extend(self._trials)
+        until = time.monotonic() + SWEEP_SLICE_SECONDS
+        while self._sweep and time.monotonic() < until:
+            trial_id = self._sweep.popleft()
+            trial = self._trials.get(trial_id)
+            if trial is not None and trial_id not in changed:
+                events.extend(self._observe(trial_id, trial, time.monotonic()))
         return events
 
     def outputs(self, trial_id: str) -> dict[str, Reader]:
@@ -235,14 +248,15 @@ class FrameworkControllerPlatform(Platform):
 
     def cleanup(self) -> None:
         self._finished = []  # deleted with the rest
+        self._deleter.shutdown(wait=True)
         secrets.delete(self.cluster, self.experiment_id)
         selector = framework.selector(self.experiment_id)
         self.frameworks.delete_all(selector, "the experiment's Frameworks")
 
     def close(self) -> None:
-        self._stop.set()
-        if self._watcher is not None:
-            self._watcher.join(timeout=5)
+        self._deleter.shutdown(wait=True)
+        if self._feed is not None:
+            self._feed.close()
         self.storage.close()
         if self._cluster is not None:
             self._cluster.close()
@@ -262,8 +276,9 @@ class FrameworkControllerPlatform(Platform):
             if observed.status is TrialStatus.FAILED:
                 message = self._with_output(message, trial)
             events.append(StatusChanged(trial_id, observed.status, message, observed.code))
-            if not trial.gone:
-                # deleted on the next poll, once the caller has recorded this status
+            if not trial.gone:  # deleted after the caller has recorded this status
+                if not self._finished:
+                    self._finished_at = now
                 self._finished.append(trial_id)
         elif trial.gone and trial.final_seen:
             self._trials.pop(trial_id)  # e.g. deleted by an earlier launcher that then died
@@ -329,16 +344,10 @@ class FrameworkControllerPlatform(Platform):
         return f"{message}; last output: {line}" if line else message
 
     def _drain_watch(self, timeout: float) -> None:
-        try:
-            kind, payload = self._queue.get(timeout=timeout)
-        except queue.Empty:
+        if self._feed is None:
             return
-        while True:
+        for kind, payload in self._feed.drain(0.0 if self._sweep else timeout):
             self._apply(kind, payload)
-            try:
-                kind, payload = self._queue.get_nowait()
-            except queue.Empty:
-                return
 
     def _apply(self, kind: str, payload: Any) -> None:
         if kind == "fatal":
@@ -360,11 +369,6 @@ class FrameworkControllerPlatform(Platform):
             found.raw = payload
             found.gone = found.gone or kind == "DELETED"
             self._changed.add(trial_id)
-
-    def _watch(
-        self, selector: str, version: str, seconds: int, stop: threading.Event
-    ) -> Iterator[dict[str, Any]]:
-        return self.frameworks.watch(selector, version, seconds=seconds, stop=stop)
 
     def _is_ours(self, name: str, trial_id: str) -> bool:
         raw = self.frameworks.get(name)

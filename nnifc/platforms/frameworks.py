@@ -1,12 +1,7 @@
-"""The Framework calls the trial loop makes per trial, as plain HTTP on the client's own pool.
+"""The Framework calls the trial loop makes, as plain HTTP (`Cluster.request`, see k8s.py).
 
-Why not the generated client here: for each call it validates its arguments with pydantic,
-walks the body to "sanitize" it, and decodes the answer generically; at thousands of trials
-that was a third of the launcher's CPU. These few calls need none of it: the body is already
-JSON-shaped, the answer is wanted as a dict. They still go through the client's configuration
-(server, TLS, client certificates, tokens refreshed by its hook) and `Cluster.call`'s retries,
-and a refusal is the client's own ApiException, so errors read as everywhere else.
-JSON is encoded and decoded with orjson: watch events are whole Frameworks, decoded once each.
+Create, read, stop and delete one; delete many by label; list and watch the experiment's. A
+watch streams one JSON event per line, each a whole Framework, decoded once with orjson.
 """
 
 from __future__ import annotations
@@ -14,16 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import orjson
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from nnifc.framework import GROUP, PLURAL, VERSION
 from nnifc.platforms.k8s import Cluster
 
-REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=60)
 FOREGROUND = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
 
 
@@ -72,7 +65,7 @@ class Frameworks:
             "allowWatchBookmarks": "true",
         }
         timeout = urllib3.Timeout(connect=10, read=seconds + 15)
-        response = self._send("GET", self.path, query=query, timeout=timeout, stream=True)
+        response = self.cluster.send("GET", self.path, query=query, timeout=timeout, stream=True)
         try:
             pending = b""
             for chunk in response.stream(1 << 16, decode_content=True):
@@ -101,45 +94,5 @@ class Frameworks:
         body: Any = None,
         patch: bool = False,
     ) -> dict[str, Any]:
-        def once() -> dict[str, Any]:
-            response = self._send(method, path, query=query, body=body, patch=patch)
-            decoded: dict[str, Any] = orjson.loads(response.data) if response.data else {}
-            return decoded
-
-        return self.cluster.call(what, once)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, str] | None = None,
-        body: Any = None,
-        patch: bool = False,
-        timeout: urllib3.Timeout = REQUEST_TIMEOUT,
-        stream: bool = False,
-    ) -> urllib3.BaseHTTPResponse:
-        api = self.cluster.api
-        headers = {"Accept": "application/json", "User-Agent": api.user_agent}
-        for setting in api.configuration.auth_settings().values():  # refreshes expiring tokens
-            if setting["in"] == "header" and setting["value"]:
-                headers[setting["key"]] = setting["value"]
-        data = None
-        if body is not None:
-            headers["Content-Type"] = (
-                "application/merge-patch+json" if patch else "application/json"
-            )
-            data = orjson.dumps(body)
-        url = api.configuration.host + path + (f"?{urlencode(query)}" if query else "")
-        response = api.rest_client.pool_manager.request(
-            method, url, body=data, headers=headers, timeout=timeout, preload_content=not stream
-        )
-        if not 200 <= response.status <= 299:
-            if stream:
-                response.read()
-                response.release_conn()
-            error = ApiException(status=response.status, reason=response.reason)
-            error.body = response.data.decode("utf-8", "replace") if response.data else ""
-            error.headers = response.headers
-            raise error
-        return response
+        kind = "application/merge-patch+json" if patch else "application/json"
+        return self.cluster.request(what, method, path, query=query, body=body, content_type=kind)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import quote
 
 from nnifc import framework
 from nnifc.errors import PlatformError
@@ -40,11 +41,12 @@ def create(
 
 
 def delete(cluster: Cluster, experiment_id: str) -> None:
-    cluster.call(
+    """Plain HTTP: the generated client's CoreV1Api takes 2 s of CPU to import."""
+    cluster.request(
         "delete the experiment's Secrets",
-        cluster.core.delete_collection_namespaced_secret,
-        cluster.namespace,
-        label_selector=framework.selector(experiment_id),
+        "DELETE",
+        f"/api/v1/namespaces/{quote(cluster.namespace)}/secrets",
+        query={"labelSelector": framework.selector(experiment_id)},
     )
 
 

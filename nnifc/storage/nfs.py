@@ -2,9 +2,9 @@
 
 NFSv4.1 first, then v4.0 (v3 would need rpcbind and mountd). The port is 2049 unless
 NNIFC_NFS_PORT says otherwise. A server that asks for a retry (NFS4ERR_DELAY and the like, about
-2% of reads under load) or an outcome the client is unsure of is retried at once on the same
-connection; if that fails too, or the connection itself failed, the call is retried on a new
-connection with backoff, because an nfs-rs client does not recover once its server restarted.
+2% of reads under load) or an outcome the client is unsure of is retried on the same connection
+within 5 to 160 ms; if that keeps failing, or the connection itself failed, the call is retried
+on a new connection with backoff, because an nfs-rs client does not recover once its server restarted.
 Each retried unit (a small file, an 8 MiB chunk, a rename) is idempotent. A read whose data
 arrived is not failed by an error closing the file afterwards.
 
@@ -58,7 +58,8 @@ SOFT = (
     nfs_rs.NfsFileCloseError,
     nfs_rs.NfsPositionUncertainError,
 )
-SOFT_RETRY_SECONDS = 0.005
+SOFT_RETRY_SECONDS = 0.005  # doubling, SOFT_TRIES times
+SOFT_TRIES = 6
 
 T = TypeVar("T")
 
@@ -199,9 +200,14 @@ class NfsStorage(Storage):
                     client.close()
 
     def _run(self, what: str, path: str, call: Callable[[nfs_rs.Client], T]) -> T:
-        """`call` on the shared connection; transient failures retried (see the module doc)."""
-        soft_retried = False
-        for attempt in range(1, self.attempts + 1):
+        """`call` on the shared connection; transient failures retried (see the module doc).
+
+        A busy server answers "later" (or leaves an outcome unknown) under load: that is retried
+        on the same connection after 5, 10, ... 160 ms, and only then counts as a failed
+        attempt, which drops the connection and backs off for half a second or more.
+        """
+        attempt, soft_tries = 1, 0
+        while True:
             with self._lock:
                 connecting = self._client is None
                 try:
@@ -210,20 +216,20 @@ class NfsStorage(Storage):
                     connecting = False
                     return call(self._client)
                 except nfs_rs.NfsError as e:
-                    soft = isinstance(e, SOFT) and not soft_retried
+                    soft = isinstance(e, SOFT) and soft_tries < SOFT_TRIES
                     if _transient(e) and not soft:
                         self._drop()
-                    if attempt == self.attempts or not _transient(e):
+                    if not soft and (attempt == self.attempts or not _transient(e)):
                         if connecting:
                             cause = self._connect_error(e)
                             raise StorageError(f"NFS {what} {path} failed: {cause}") from e
                         raise self._error(what, path, e, self.attempts) from e
             if soft:
-                soft_retried = True
-                time.sleep(SOFT_RETRY_SECONDS)
+                time.sleep(SOFT_RETRY_SECONDS * 2**soft_tries)
+                soft_tries += 1
             else:
                 time.sleep(min(self.backoff * 2 ** (attempt - 1), 8))
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _connect(self) -> nfs_rs.Client:
         host = f"[{self.server}]" if ":" in self.server else self.server

@@ -1,0 +1,154 @@
+"""The plain-HTTP Kubernetes calls (Cluster.request, Frameworks) against the API double.
+
+They bypass the generated client, so what it did for us is checked here: tokens from an exec
+credential plugin are refreshed (also when a cached one is refused with 401), refusals become
+PlatformError with the status, 5xx is retried, and a watch hands over decoded events.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes.config import kube_config
+
+from nnifc.errors import PlatformError
+from nnifc.platforms.frameworks import Frameworks
+from nnifc.platforms.k8s import connect
+from tests.k8sim.fixture import KubeCluster, kube_cluster
+
+__all__ = ["kube_cluster"]
+
+PLUGIN = """\
+import json, sys, datetime
+token = open(sys.argv[1]).read().strip()
+# just past the client's 5-minute skew: the token counts as expired about a second later
+expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=301)
+print(json.dumps({
+    "apiVersion": "client.authentication.k8s.io/v1beta1",
+    "kind": "ExecCredential",
+    "status": {"token": token, "expirationTimestamp": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")},
+}))
+"""
+
+
+def _framework(name: str) -> dict[str, object]:
+    return {
+        "apiVersion": "frameworkcontroller.microsoft.com/v1",
+        "kind": "Framework",
+        "metadata": {"name": name, "labels": {"nnifc/experiment": "e1", "nnifc/trial": name}},
+        "spec": {
+            "executionType": "Start",
+            "taskRoles": [
+                {
+                    "name": "main",
+                    "taskNumber": 1,
+                    "task": {
+                        "pod": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [
+                                    {"name": "c", "image": "busybox", "command": ["true"]}
+                                ],
+                            }
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _exec_kubeconfig(tmp_path: Path, url: str, token_file: Path) -> Path:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "sim", "cluster": {"server": url}}],
+        "users": [
+            {
+                "name": "sim",
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": sys.executable,
+                        "args": [str(plugin), str(token_file)],
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+        "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "sim"}}],
+        "current-context": "sim",
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_a_rotated_token_is_fetched_again_after_a_401(
+    kube_cluster: KubeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(kube_cluster.token)
+    kubeconfig = str(_exec_kubeconfig(tmp_path, kube_cluster.url, token_file))
+    monkeypatch.setenv("KUBECONFIG", kubeconfig)
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
+    cluster = connect(namespace="default")
+    frameworks = Frameworks(cluster)
+    assert frameworks.list("nnifc/experiment=e1")["items"] == []  # caches the first token
+    time.sleep(1.5)  # the first token now counts as expired for the client's hook
+    kube_cluster.api.token = "rotated-token"
+    token_file.write_text("rotated-token")
+    created = frameworks.create(_framework("t1"))  # 401 with the cached token, then the new one
+    assert created["metadata"]["name"] == "t1"
+    refused = [r for r in kube_cluster.requests if r.status == 401]
+    assert len(refused) == 1
+    cluster.close()
+
+
+def test_refusals_name_the_call_and_5xx_is_retried(kube_cluster: KubeCluster) -> None:
+    cluster = connect(namespace="default")
+    frameworks = Frameworks(cluster)
+    with pytest.raises(PlatformError, match=r"read Framework nope \(404") as refused:
+        frameworks.get("nope")
+    assert refused.value.status == 404
+    kube_cluster.faults.fail_next(2, 503, verb="create", resource="frameworks")
+    frameworks.create(_framework("t2"))
+    assert frameworks.get("t2")["metadata"]["labels"]["nnifc/trial"] == "t2"
+    with pytest.raises(PlatformError) as conflict:
+        frameworks.create(_framework("t2"))
+    assert conflict.value.status == 409
+    cluster.close()
+
+
+def test_watch_streams_decoded_events_and_deletes_by_label(kube_cluster: KubeCluster) -> None:
+    cluster = connect(namespace="default")
+    frameworks = Frameworks(cluster)
+    version = frameworks.list("nnifc/experiment=e1")["metadata"]["resourceVersion"]
+    stop = threading.Event()
+    seen: list[tuple[str, str]] = []
+
+    def watch() -> None:
+        for event in frameworks.watch("nnifc/experiment=e1", version, seconds=5, stop=stop):
+            seen.append((event["type"], event["object"]["metadata"]["name"]))
+            if {("DELETED", "a"), ("DELETED", "b")} <= set(seen):
+                return
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    for name in ("a", "b", "c"):
+        frameworks.create(_framework(name))
+    frameworks.delete_all("nnifc/experiment=e1,nnifc/trial in (a,b)", "a and b")
+    thread.join(timeout=20)
+    stop.set()
+    assert ("ADDED", "a") in seen and ("ADDED", "c") in seen
+    assert ("DELETED", "a") in seen and ("DELETED", "b") in seen
+    left = [f["metadata"]["name"] for f in frameworks.list("nnifc/experiment=e1")["items"]]
+    assert left == ["c"]
+    cluster.close()
