@@ -2,7 +2,8 @@
 
 fill: tuner.propose -> store.add_trial -> platform.submit. handle: each platform event ->
 store -> (intermediate) assessor -> cancel. The store is written before anything is submitted
-or cancelled, so a launcher that dies at any instant leaves a record another process can act on.
+or cancelled, so a launcher that dies at any instant leaves a record another process can act on:
+one poll's events share a store batch, committed before a cancel and never open across a wait.
 The tuner and assessor see losses: `loss()` is the one place a maximised metric is negated.
 """
 
@@ -145,22 +146,18 @@ class Scheduler:
     def _loop(self) -> ExperimentStatus:
         submit_failures = 0
         beat = 0.0
+        winding_down = False  # NO_MORE_TRIAL recorded (or not due): the budget is spent
         while True:
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 beat = time.monotonic()
-                self.store.set_experiment(heartbeat=time.time())
-                self._flush_spent()
+                with self.store.batch():
+                    self.store.set_experiment(heartbeat=time.time())
+                    self._flush_spent()
                 self._learn_imported()
-            if self.stop_requested or self.store.experiment().stop_requested:
+            if self.stop_requested or self.store.stop_requested():
                 self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
                 return ExperimentStatus.STOPPED
-            events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
-            ending = {e.trial_id for e in events if isinstance(e, MetricReported) and e.final}
-            ending |= {
-                e.trial_id for e in events if isinstance(e, StatusChanged) and e.status.final
-            }
-            for event in events:
-                self._handle(event, assess=event.trial_id not in ending)
+            self._handle_all(self.platform.poll(POLL_SECONDS if self.live else 0.0))
             while self._budget_left() and len(self.live) < self._concurrency():
                 try:
                     if not self._submit_next():
@@ -174,9 +171,28 @@ class Scheduler:
             if not self._budget_left():
                 if not self.live:
                     return ExperimentStatus.DONE
-                if self.store.experiment().status is ExperimentStatus.RUNNING:
+                if not winding_down and self.store.status() is ExperimentStatus.RUNNING:
                     self.store.set_experiment(status=ExperimentStatus.NO_MORE_TRIAL)
+                winding_down = True
             self.on_change()
+
+    def _handle_all(self, events: list[TrialEvent]) -> None:
+        """One poll's events in one store transaction; a trial ending in it is not assessed.
+
+        Committed before a cancel (in `_metric`), and on an error as far as it got, as one
+        transaction per write would have left it.
+        """
+        if not events:
+            return
+        ending = {e.trial_id for e in events if isinstance(e, MetricReported) and e.final}
+        ending |= {e.trial_id for e in events if isinstance(e, StatusChanged) and e.status.final}
+        with self.store.batch():
+            try:
+                for event in events:
+                    self._handle(event, assess=event.trial_id not in ending)
+            except BaseException:
+                self.store.commit()
+                raise
 
     def _stop_overdue(self) -> None:
         """maxTrialDuration: a trial running longer is stopped early, as NNI did (checked each second)."""
@@ -262,6 +278,7 @@ class Scheduler:
             self.store.set_status(
                 event.trial_id, TrialStatus.EARLY_STOPPED, message="stopped early by the assessor"
             )
+            self.store.commit()  # recorded before the platform is told (we may be in a batch)
             self.platform.cancel(event.trial_id, live.handle)
             self._finish(event.trial_id)
 

@@ -1,8 +1,9 @@
 """One SQLite database per experiment under $NNIFC_HOME: the durable record of a run.
 
 WAL mode lets `status` and `logs` in another shell read while `create` writes. Every write is
-one transaction. Metrics are keyed by (trial, task, byte offset of the line that carried them),
-so re-reading a task's output after a restart never duplicates one.
+one transaction, or part of a `batch()`: the loop records one poll's events in one, committing
+before any side effect. Metrics are keyed by (trial, task, byte offset of the line that carried
+them), so re-reading a task's output after a restart never duplicates one.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from nnifc.errors import ExperimentNotFound
 from nnifc.records import ExperimentStatus, MetricReported, TrialSpec, TrialStatus
+
+_LIVE = "status IN ({})".format(", ".join(f"'{s.value}'" for s in TrialStatus if not s.final))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiment (
@@ -106,6 +109,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        self._batched = False
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         if create:
@@ -124,39 +128,52 @@ class Store:
         self._db.close()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes inside share one transaction, begun by the first and committed at the end.
+
+        Nested, a no-op. An exception rolls back what is not yet committed; so does a write that
+        fails inside (no write is ever half kept). Hold it for milliseconds, never across a wait.
+        """
+        if self._batched:
+            yield
+            return
+        self._batched = True
+        try:
+            yield
+            self.commit()
+        finally:
+            self._batched = False
+            if self._db.in_transaction:  # an exception, or a commit that failed
+                self._db.execute("ROLLBACK")
+
+    def commit(self) -> None:
+        """Make a batch's writes so far durable, before a side effect; later writes begin anew."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        if not self._batched:
+            self._db.execute("COMMIT")
 
     def add_experiment(self, row: ExperimentRow) -> None:
+        data = {
+            **asdict(row),
+            "status": row.status.value,
+            "stop_requested": int(row.stop_requested),
+        }
         with self._tx() as db:
             db.execute(
-                "INSERT INTO experiment VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    row.id,
-                    row.name,
-                    row.platform,
-                    row.config_path,
-                    row.config_text,
-                    row.space_text,
-                    row.seed,
-                    row.optimize_mode,
-                    row.max_trials,
-                    row.max_seconds,
-                    row.status.value,
-                    row.started,
-                    row.ended,
-                    row.pid,
-                    int(row.stop_requested),
-                    row.message,
-                    row.options,
-                    row.heartbeat,
-                ),
+                f"INSERT INTO experiment ({', '.join(data)}) VALUES ({', '.join('?' * len(data))})",
+                list(data.values()),
             )
 
     def experiment(self) -> ExperimentRow:
@@ -167,6 +184,17 @@ class Store:
         data["status"] = ExperimentStatus(data["status"])
         data["stop_requested"] = bool(data["stop_requested"])
         return ExperimentRow(**data)
+
+    def stop_requested(self) -> bool:
+        """Whether `nnifc stop` asked the loop to stop: one column, cheap enough for every turn."""
+        row = self._db.execute("SELECT stop_requested FROM experiment").fetchone()
+        return bool(row and row[0])
+
+    def status(self) -> ExperimentStatus:
+        row = self._db.execute("SELECT status FROM experiment").fetchone()
+        if row is None:
+            raise ExperimentNotFound("the experiment database is empty")
+        return ExperimentStatus(row[0])
 
     def set_experiment(self, **fields: Any) -> None:
         """Update experiment columns (status, ended, pid, message, stop_requested) in one write."""
@@ -240,61 +268,54 @@ class Store:
         self, trial_id: str, status: TrialStatus, *, message: str = "", exit_code: int | None = None
     ) -> bool:
         """Move a live trial to `status`; a trial already in a final status never changes."""
-        now = time.time()
+        now, moved = time.time(), f"WHERE id = ? AND {_LIVE} AND status != ?"
         with self._tx() as db:
-            row = db.execute("SELECT status FROM trial WHERE id = ?", (trial_id,)).fetchone()
-            if row is None or TrialStatus(row["status"]).final:
-                return False
-            if row["status"] == status.value:
-                if not message:
-                    return False
-                db.execute("UPDATE trial SET message = ? WHERE id = ?", (message, trial_id))
-                return True
             if status is TrialStatus.RUNNING:
-                db.execute(
-                    "UPDATE trial SET status = ?, started = ? WHERE id = ?",
-                    (status.value, now, trial_id),
+                cursor = db.execute(
+                    f"UPDATE trial SET status = ?, started = ? {moved}",
+                    (status.value, now, trial_id, status.value),
                 )
             else:
-                order = db.execute(
-                    "SELECT COALESCE(MAX(finish_order), 0) + 1 FROM trial"
-                ).fetchone()[0]
-                db.execute(
+                cursor = db.execute(
                     "UPDATE trial SET status = ?, ended = ?, started = COALESCE(started, ?),"
-                    " message = ?, exit_code = ?, finish_order = ? WHERE id = ?",
-                    (status.value, now, now, message, exit_code, order, trial_id),
+                    " message = ?, exit_code = ?,"
+                    f" finish_order = (SELECT COALESCE(MAX(finish_order), 0) + 1 FROM trial) {moved}",
+                    (status.value, now, now, message, exit_code, trial_id, status.value),
                 )
-        return True
+            if cursor.rowcount == 0 and message and not status.final:  # same status, news
+                cursor = db.execute(
+                    "UPDATE trial SET message = ? WHERE id = ? AND status = ?",
+                    (message, trial_id, status.value),
+                )
+        return cursor.rowcount > 0
 
     def add_metric(self, event: MetricReported, *, counted: bool = True) -> int | None:
         """Record a metric once; returns its step (intermediate index, -1 for a final), None if seen.
 
         An uncounted intermediate (another task's) is kept with no step: it is in no curve.
         """
+        step_sql: str = "?"
+        step_args: tuple[object, ...] = (-1 if counted else None,)
+        if counted and not event.final:
+            step_sql = "(SELECT COUNT(*) FROM metric WHERE trial_id = ? AND final = 0 AND step IS NOT NULL)"
+            step_args = (event.trial_id,)
         with self._tx() as db:
-            step: int | None = -1
-            if not counted:
-                step = None
-            elif not event.final:
-                step = db.execute(
-                    "SELECT COUNT(*) FROM metric WHERE trial_id = ? AND final = 0 AND step IS NOT NULL",
-                    (event.trial_id,),
-                ).fetchone()[0]
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO metric VALUES (?,?,?,?,?,?,?,?)",
+            rows = db.execute(
+                f"INSERT OR IGNORE INTO metric VALUES (?,?,?,?,{step_sql},?,?,?) RETURNING step",
                 (
                     event.trial_id,
                     event.task,
                     event.offset,
                     int(event.final),
-                    step,
+                    *step_args,
                     event.value,
                     event.raw,
                     time.time(),
                 ),
-            )
-            if cursor.rowcount == 0:
+            ).fetchall()  # to the end: a write statement left running would block COMMIT
+            if not rows:
                 return None
+            step: int | None = rows[0][0]
             if event.final and counted:
                 db.execute(
                     "UPDATE trial SET final = ?, final_raw = ? WHERE id = ? AND final_raw IS NULL",
