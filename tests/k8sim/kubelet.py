@@ -159,7 +159,15 @@ class Kubelet:
             "lastTimestamp": now(),
             "count": 1,
         }
-        self.store.create("events", meta["namespace"], event)
+        for attempt in range(5):  # a generated name can collide (409), as on a real server
+            try:
+                self.store.create(
+                    "events", meta["namespace"], dict(event, metadata=dict(event["metadata"]))
+                )
+                return
+            except ApiError as e:
+                if e.code != 409 or attempt == 4:
+                    raise
 
     def _write(self, pod: Obj, status: Obj, spec: Obj | None = None) -> str | None:
         """Write the pod's status (and spec); its resourceVersion afterwards, None if it failed."""
