@@ -1,9 +1,10 @@
 """What `create` shows while its loop runs: a live table on a terminal, plain lines otherwise.
 
-The scheduler calls `update()` after every loop turn. Plain mode reads only trial statuses and
-prints, one line each, the trials whose status changed; the live table needs every trial. Either
-way the next update waits at least twenty times as long as this one took, so reading the store
-stays under a twentieth of the loop's time however long the experiment grows.
+The scheduler calls `update()` after every loop turn. Plain mode reads only the statuses of
+trials from the oldest one not yet final, and prints, one line each, the trials whose status
+changed, so its cost follows the trials running, not the experiment's length; the live table
+needs every trial. Either way the next update waits at least twenty times as long as this one
+took, so reading the store stays under a twentieth of the loop's time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.live import Live
 
 from nnifc import view
 from nnifc.launcher import effective_status
+from nnifc.records import TrialStatus
 from nnifc.store import Store
 
 REFRESH_SECONDS = 0.5
@@ -28,6 +30,7 @@ class Monitor:
         self.store, self.console = store, console
         self.live: Live | None = None
         self.seen: dict[str, str] = {}
+        self.first_open = 0  # trials before this sequence are final: never read again
         self.last = 0.0
         self.interval = REFRESH_SECONDS
 
@@ -61,10 +64,17 @@ class Monitor:
             self.interval = max(REFRESH_SECONDS, BUDGET * (time.monotonic() - now))
             return
         lines = []
-        for trial_id, status in self.store.statuses().items():
+        first_open: int | None = None
+        rows = self.store.statuses(self.first_open)
+        for trial_id, sequence, status in rows:
             if self.seen.get(trial_id) != status:
                 self.seen[trial_id] = status
                 lines.append(view.trial_line(self.store.trial(trial_id)) + "\n")
+            if first_open is None and not TrialStatus(status).final:
+                first_open = sequence
+        if first_open is None:
+            first_open = rows[-1][1] + 1 if rows else self.first_open
+        self.first_open = first_open
         if lines:  # as written: a parameter like "[red]" is text, not console markup
             self.console.file.write("".join(lines))
             self.console.file.flush()

@@ -332,10 +332,13 @@ class Store:
         rows = self._db.execute("SELECT * FROM trial ORDER BY sequence").fetchall()
         return [self._trial(r, curves.get(r["id"], [])) for r in rows]
 
-    def statuses(self) -> dict[str, str]:
-        """Every trial's status, in sequence order: cheap enough to ask often."""
-        rows = self._db.execute("SELECT id, status FROM trial ORDER BY sequence")
-        return {r[0]: r[1] for r in rows}
+    def statuses(self, first: int = 0) -> list[tuple[str, int, str]]:
+        """(id, sequence, status) of the trials from sequence `first` on, in sequence order."""
+        rows = self._db.execute(
+            "SELECT id, sequence, status FROM trial WHERE sequence >= ? ORDER BY sequence",
+            (first,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def trial(self, trial_id: str) -> TrialRow:
         row = self._db.execute("SELECT * FROM trial WHERE id = ?", (trial_id,)).fetchone()
