@@ -74,7 +74,11 @@ class OutputTail:
         self.offset = offset  # everything before this has been handed out
 
     def lines(self, *, final: bool = False) -> Iterator[tuple[int, str]]:
-        """Yield (offset, text) of each new complete line; with `final`, the unterminated tail too."""
+        """Yield (offset, text) of each new complete line; with `final`, the unterminated tail too.
+
+        A running task's file is read until a short read (one call when little is new); a
+        final read goes on until a read returns nothing, so no tail is taken for the end early.
+        """
         pending = b""
         while True:
             chunk = self._read(self.offset + len(pending), CHUNK)
@@ -85,6 +89,8 @@ class OutputTail:
             for raw in complete:
                 yield self.offset, raw.decode("utf-8", "replace").rstrip("\r")
                 self.offset += len(raw) + 1
+            if not final and len(chunk) < CHUNK:  # the end for now: the next look goes on
+                break
         if final and pending:
             yield self.offset, pending.decode("utf-8", "replace").rstrip("\r")
             self.offset += len(pending)

@@ -100,3 +100,20 @@ def test_tail_reads_lines_longer_than_one_chunk(tmp_path: Path) -> None:
         (0, len(long_line)),
         (len(long_line) + 1, 5),
     ]
+
+
+def test_a_running_tail_stops_at_a_short_read_a_final_one_reads_to_the_end(tmp_path: Path) -> None:
+    log = tmp_path / "stdout"
+    log.write_bytes(b"one\ntwo\nthr")
+    calls: list[int] = []
+
+    def read(offset: int, size: int) -> bytes:
+        calls.append(offset)
+        return read_file(str(log))(offset, size)
+
+    tail = OutputTail(read)
+    assert list(tail.lines()) == [(0, "one"), (4, "two")]
+    assert calls == [0]  # one call: a short read is the end for now
+    calls.clear()
+    assert list(tail.lines(final=True)) == [(8, "thr")]
+    assert calls == [8, 11]  # the final read goes on until a read returns nothing
