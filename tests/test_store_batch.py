@@ -272,7 +272,8 @@ def test_an_error_mid_poll_keeps_the_events_before_it(tmp_path: Path, home: Path
 
 def test_a_stop_written_by_another_process_is_seen(tmp_path: Path, home: Path) -> None:
     def forever(spec: TrialSpec) -> list[list[TrialEvent]]:
-        return [[StatusChanged(spec.trial_id, TrialStatus.RUNNING)]] + [[] for _ in range(10_000)]
+        running: list[list[TrialEvent]] = [[StatusChanged(spec.trial_id, TrialStatus.RUNNING)]]
+        return running + [[] for _ in range(10_000)]
 
     store, platform = watched(tmp_path, home, forever, trials=10)
     polls = 0

@@ -139,7 +139,7 @@ class Kubelet:
         if run is not None:
             run.events.add(key)
         meta = pod["metadata"]
-        event = {
+        event: dict[str, Any] = {
             "metadata": {"generateName": meta["name"] + "."},
             "involvedObject": {
                 "kind": "Pod",
