@@ -29,26 +29,33 @@ class Frameworks:
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         name = body["metadata"]["name"]
-        return self._call(f"create Framework {name}", "POST", self.path, body=body)
+        return self.cluster.request(f"create Framework {name}", "POST", self.path, body=body)
 
     def get(self, name: str) -> dict[str, Any]:
-        return self._call(f"read Framework {name}", "GET", self._named(name))
+        return self.cluster.request(f"read Framework {name}", "GET", self._named(name))
 
     def stop(self, name: str) -> dict[str, Any]:
         body = {"spec": {"executionType": "Stop"}}
         path = self._named(name)
-        return self._call(f"stop Framework {name}", "PATCH", path, body=body, patch=True)
+        kind = "application/merge-patch+json"
+        return self.cluster.request(
+            f"stop Framework {name}", "PATCH", path, body=body, content_type=kind
+        )
 
     def delete(self, name: str) -> dict[str, Any]:
-        return self._call(f"delete Framework {name}", "DELETE", self._named(name), body=FOREGROUND)
+        return self.cluster.request(
+            f"delete Framework {name}", "DELETE", self._named(name), body=FOREGROUND
+        )
 
     def delete_all(self, label_selector: str, what: str) -> dict[str, Any]:
         query = {"labelSelector": label_selector}
-        return self._call(f"delete {what}", "DELETE", self.path, query=query, body=FOREGROUND)
+        return self.cluster.request(
+            f"delete {what}", "DELETE", self.path, query=query, body=FOREGROUND
+        )
 
     def list(self, label_selector: str) -> dict[str, Any]:
         query = {"labelSelector": label_selector}
-        return self._call("list Frameworks", "GET", self.path, query=query)
+        return self.cluster.request("list Frameworks", "GET", self.path, query=query)
 
     def watch(
         self, label_selector: str, version: str, *, seconds: int, stop: threading.Event
@@ -83,16 +90,3 @@ class Frameworks:
 
     def _named(self, name: str) -> str:
         return f"{self.path}/{quote(name, safe='')}"
-
-    def _call(
-        self,
-        what: str,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, str] | None = None,
-        body: Any = None,
-        patch: bool = False,
-    ) -> dict[str, Any]:
-        kind = "application/merge-patch+json" if patch else "application/json"
-        return self.cluster.request(what, method, path, query=query, body=body, content_type=kind)
