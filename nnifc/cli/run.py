@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 import numpy as np
+import threadpoolctl
 
 from nnifc import config, launcher, transfer, view
 from nnifc.cli.console import err, out
@@ -152,6 +153,8 @@ def _run_loop(store: Store, *, resuming: bool = False) -> None:
     # loaded so far is never garbage, and collecting less often keeps the collector's share small.
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    # The tuner's arrays are small: a second BLAS thread only spins (twice the CPU at 10,000).
+    threadpoolctl.threadpool_limits(1)
     with Monitor(store, out) as monitor:
         platform = launcher.platform_for(row, experiment)
         scheduler = Scheduler(experiment, store, platform, on_change=monitor.update)
