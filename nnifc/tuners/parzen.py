@@ -97,22 +97,35 @@ def _sample(
 
 
 def _log_pdf(mix: _Mixture, design: Design, x: Floats, cats: Ints, prior_weight: float) -> Floats:
+    """log of the mixture's density at each row of (x, cats), in place on one (n, c) array.
+
+    With thousands of observations this array is the whole cost, so it is built once and
+    updated in place; the prior component is kept apart as a column vector.
+    """
     # Observation kernels share one width per dimension, so the squared distances are a product.
     xs, ms = x / mix.sigma[0], mix.mu[:-1] / mix.sigma[0]
-    square = (xs * xs).sum(axis=1)[:, None] - 2.0 * xs @ ms.T + (ms * ms).sum(axis=1)[None, :]
+    joint = xs @ ms.T
+    joint *= -2.0
+    joint += (xs * xs).sum(axis=1)[:, None]
+    joint += (ms * ms).sum(axis=1)[None, :]
+    np.maximum(joint, 0.0, out=joint)
+    joint *= -0.5
+    constant = mix.log_weights - mix.log_norm
+    joint += constant[None, :-1]
     z = (x - mix.mu[-1]) / mix.sigma[-1]
-    joint = -0.5 * np.hstack([np.maximum(square, 0.0), (z * z).sum(axis=1)[:, None]])
-    joint -= mix.log_norm[None, :]
+    prior = -0.5 * (z * z).sum(axis=1) + constant[-1]
     if len(design.sizes):
         k = design.sizes.astype(np.float64)
         hit = np.log((1.0 + prior_weight / k) / (1.0 + prior_weight))
         miss = np.log((prior_weight / k) / (1.0 + prior_weight))
-        same = cats[:, None, :] == mix.cats[None, :, :]  # (n, c - 1, m)
-        joint[:, :-1] += np.where(same, hit, miss).sum(axis=2)
-        joint[:, -1] -= np.log(k).sum()
-    joint += mix.log_weights[None, :]
-    top = joint.max(axis=1)
-    return top + np.log(np.exp(joint - top[:, None]).sum(axis=1))  # type: ignore[no-any-return]
+        for j in range(len(k)):  # a kernel gives `hit` to its own option and `miss` to others
+            joint += (hit[j] - miss[j]) * (cats[:, j, None] == mix.cats[None, :, j])
+        joint += miss.sum()
+        prior -= np.log(k).sum()
+    top = np.maximum(joint.max(axis=1, initial=-np.inf), prior)
+    joint -= top[:, None]
+    np.exp(joint, out=joint)
+    return top + np.log(joint.sum(axis=1) + np.exp(prior - top))  # type: ignore[no-any-return]
 
 
 def rank(
