@@ -1068,3 +1068,30 @@ def test_fast_mode_waits_for_parameters_and_times_completions(tmp_path: Path) ->
     finally:
         cluster.close()
         shutil.rmtree(tmp_path / "k8sim", ignore_errors=True)
+
+
+def test_watch_events_are_encoded_as_json_dumps_would(tmp_path: Path) -> None:
+    """Watch events reuse a stored spec's encoding; the bytes must not change for it."""
+    from tests.k8sim.encoding import watch_event
+
+    cluster = start_cluster(tmp_path / "k8sim", fast_seconds=0.2)
+    try:
+        cluster.nfs_exports[(SERVER, EXPORT)] = tmp_path
+        fw = framework("enc", role("main", 1, (1, -1), "echo \u00e9 \u2603"))
+        fw["spec"]["description"] = 'quotes " and \\ and \n and 1.5e-07'
+        cluster.store.create("frameworks", NS, fw)
+        final_status(cluster, "enc")
+        events, _ = cluster.store.events_after(1)
+        assert len({id(e.obj.get("spec")) for e in events if e.plural == "frameworks"}) == 1
+        for event in events * 2:  # the second time from the memo
+            expected = json.dumps({"type": event.type, "object": event.obj}).encode() + b"\n"
+            assert watch_event(event.type, event.obj) == expected
+        odds: list[Any] = [{}, {"spec": {}}, {"spec": [1]}, {1: {"spec": {}}}, {"spec": {"x": 0.1}}]
+        for odd in odds:
+            assert (
+                watch_event("ERROR", odd)
+                == json.dumps({"type": "ERROR", "object": odd}).encode() + b"\n"
+            )
+    finally:
+        cluster.close()
+        shutil.rmtree(tmp_path / "k8sim", ignore_errors=True)

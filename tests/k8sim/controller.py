@@ -5,9 +5,9 @@ Why: the launcher's correctness hinges on FC's observable behaviour (research no
 which codes end a task or an attempt, and that pods vanish as soon as tasks end. This module
 reproduces that on top of the shared store; the kubelet runs the pods it creates.
 
-A Framework's next step depends only on it, its ConfigMap and its pods, so `sync()` skips
-those whose resourceVersions have not moved since it last looked: at 500 live Frameworks a
-pass costs O(changed ones). `completed_at` records when each one reached Completed.
+A Framework's next step depends only on it, its ConfigMap and its pods, so `sync()` acts only
+on those whose resourceVersions moved since it last acted, found in O(changes) (see
+fcqueue.py). `completed_at` records when each one reached Completed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from . import completion, fcobjects
 from .errors import ApiError
+from .fcqueue import FrameworkQueue
 from .store import Store, clone, now
 
 Obj = dict[str, Any]
@@ -44,59 +45,35 @@ class FrameworkController:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.completed_at: dict[tuple[str, str], float] = {}  # (namespace, name) -> time.time()
-        self._looked: dict[tuple[str, str], tuple[str | None, ...]] = {}  # the RVs last acted on
-
-    def _versions(self, fw: Obj) -> tuple[str | None, ...]:
-        """RVs of the Framework, its ConfigMap and its pods: what its next step depends on."""
-        meta = fw["metadata"]
-        ns = meta["namespace"]
-        att = (fw.get("status") or {}).get("attemptStatus") or {}
-        pods = [
-            task["attemptStatus"]["podName"]
-            for role in att.get("taskRoleStatuses") or []
-            for task in role["taskStatuses"]
-        ]
-        return (
-            meta.get("resourceVersion"),
-            self.store.version("configmaps", ns, att.get("configMapName") or ""),
-            *(self.store.version("pods", ns, pod) for pod in pods),
-        )
-
-    def _changed(self, fw: Obj, versions: dict[tuple[str, str], tuple[str | None, ...]]) -> bool:
-        """Called under the store's lock on the stored object; records its versions."""
-        meta = fw["metadata"]
-        if meta.get("deletionTimestamp") or (fw.get("status") or {}).get("state") == "Completed":
-            return False
-        key = (meta["namespace"], meta["name"])
-        versions[key] = self._versions(fw)
-        return self._looked.get(key) != versions[key]
+        self._queue = FrameworkQueue(store)
 
     def sync(self) -> None:
-        versions: dict[tuple[str, str], tuple[str | None, ...]] = {}
-        frameworks = self.store.scan("frameworks", lambda o: self._changed(o, versions))
-        looked = {k: v for k, v in self._looked.items() if k in versions}
-        for fw in frameworks:
-            status = fw.get("status")
-            if not status:
-                start = now()
-                status = {
-                    "startTime": start,
-                    "runTime": None,
-                    "completionTime": None,
-                    "state": "AttemptCreationPending",
-                    "transitionTime": start,
-                    "retryPolicyStatus": fcobjects.retry_status(),
-                    "attemptStatus": fcobjects.new_attempt(fw, 0),
-                }
+        frameworks = self._queue.take()
+        for i, fw in enumerate(frameworks):
+            try:
+                self._sync_one(fw)
+            except BaseException:  # look at this one and the rest again on the next pass
+                self._queue.retry(frameworks[i:])
+                raise
+
+    def _sync_one(self, fw: Obj) -> None:
+        status = fw.get("status")
+        if not status:
+            start = now()
+            status = {
+                "startTime": start,
+                "runTime": None,
+                "completionTime": None,
+                "state": "AttemptCreationPending",
+                "transitionTime": start,
+                "retryPolicyStatus": fcobjects.retry_status(),
+                "attemptStatus": fcobjects.new_attempt(fw, 0),
+            }
+            self._write(fw, status)
+        elif status.get("state") != "Completed":
+            status = clone(status)
+            if self._step(fw, status):
                 self._write(fw, status)
-            elif status.get("state") != "Completed":
-                status = clone(status)
-                if self._step(fw, status):
-                    self._write(fw, status)
-            meta = fw["metadata"]
-            key = (meta["namespace"], meta["name"])
-            looked[key] = versions[key]
-        self._looked = looked
 
     def _write(self, fw: Obj, status: Obj) -> None:
         meta = fw["metadata"]
@@ -114,6 +91,7 @@ class FrameworkController:
                 expect_rv=meta["resourceVersion"],
                 validate=False,  # only the status changes; the spec was validated when written
                 view=True,
+                shallow=True,
             )
             if status.get("state") == "Completed":
                 self.completed_at[(meta["namespace"], meta["name"])] = time.time()
@@ -139,7 +117,7 @@ class FrameworkController:
                 return False
             if cm is None:
                 try:
-                    self.store.create("configmaps", ns, fcobjects.configmap(fw))
+                    self.store.create("configmaps", ns, fcobjects.configmap(fw), view=True)
                 except ApiError:
                     return False
             _transition(st, "AttemptCreationRequested")
@@ -320,7 +298,7 @@ class FrameworkController:
             else:
                 try:
                     pod = self.store.create(
-                        "pods", ns, fcobjects.new_pod(fw, st, cm, role_spec, task)
+                        "pods", ns, fcobjects.new_pod(fw, st, cm, role_spec, task), view=True
                     )
                 except ApiError as exc:
                     if exc.code != 422:

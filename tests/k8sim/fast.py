@@ -100,13 +100,17 @@ class FastContainer:
     _params_read: bool = False
     _wrapped: bool = False
     _asked: bool = False
+    _paths: dict[str, Path | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.next_due = self.started
 
     def _path(self, name: str) -> Path | None:
-        value = self.env.get(name)
-        return host_path(value, self.mounts, self.rootfs) if value else None
+        """Where $name points here; env and mounts never change, so each is resolved once."""
+        if name not in self._paths:
+            value = self.env.get(name)
+            self._paths[name] = host_path(value, self.mounts, self.rootfs) if value else None
+        return self._paths[name]
 
     def advance(self, now: float) -> int | None:
         if now < self.next_due:

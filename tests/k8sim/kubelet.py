@@ -8,7 +8,9 @@ image is marked bad, or that need a GPU when GPUs are switched off, stay Pending
 
 With `fast_seconds` set, containers start no process: each is a `fast.FastContainer` that
 writes what an nnifc task would and exits 0 after that many seconds (for load tests). Pods
-whose state only time can change are skipped by `sync()`, so it costs O(pods that changed).
+whose state only time can change are skipped by `sync()`, so it costs O(pods that changed):
+it looks only at pods the store reports written or removed since the last pass (a change feed),
+pods that need a look on every pass, and runs whose wake time has come (see agenda.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .agenda import Agenda
 from .barrier import write_injector
 from .containers import NODE, Run, container_env, expand, pod_status
 from .errors import ApiError
@@ -44,7 +47,8 @@ class Kubelet:
         self.kill_grace = 1.0  # seconds between SIGTERM and SIGKILL (capped by the pod's own)
         self.backoff_after = 0.3  # seconds of ErrImagePull before ImagePullBackOff
         self.fast_seconds: float | None = None  # set: containers run no process (fast.py)
-        self._runs: dict[str, Run] = {}
+        self._agenda = Agenda(store)
+        self._runs = self._agenda.runs  # by pod UID
         self._zombies: list[subprocess.Popen[bytes]] = []
         self._lock = threading.RLock()
 
@@ -52,9 +56,7 @@ class Kubelet:
 
     def busy(self) -> bool:
         with self._lock:
-            return bool(self._zombies) or any(
-                r.procs or r.restart_at or r.phase == "Pending" for r in self._runs.values()
-            )
+            return bool(self._zombies) or self._agenda.busy()
 
     def processes(self) -> list[int]:
         with self._lock:
@@ -77,17 +79,13 @@ class Kubelet:
     def next_wake(self) -> float | None:
         """The earliest time.monotonic() at which a fast container has something to do."""
         with self._lock:
-            return min(
-                (w for w in (r.wake_at() for r in self._runs.values()) if w is not None),
-                default=None,
-            )
+            return self._agenda.next_wake()
 
     # ---- the loop --------------------------------------------------------------------------
 
-    def _wants(self, pod: Obj, seen: set[str], now: float) -> bool:
+    def _wants(self, pod: Obj, now: float) -> bool:
         """Whether `sync` must look at this (stored, read-only) pod now."""
         meta = pod["metadata"]
-        seen.add(meta["uid"])
         run = self._runs.get(meta["uid"])
         if run is None or meta.get("deletionTimestamp"):
             return True
@@ -100,9 +98,8 @@ class Kubelet:
 
     def sync(self) -> None:
         with self._lock:
-            seen: set[str] = set()
             now = time.monotonic()
-            pods = self.store.scan("pods", lambda p: self._wants(p, seen, now))
+            keys, pods, gone = self._agenda.candidates(now, self._wants)
             for pod in pods:
                 uid = pod["metadata"]["uid"]
                 run = self._runs.get(uid)
@@ -112,12 +109,13 @@ class Kubelet:
                     self._schedule(pod)
                 else:
                     self._progress(pod, run)
-            for uid in set(self._runs) - seen:  # removed without a graceful stop
-                run = self._runs.pop(uid)
-                for proc in run.procs.values():
-                    self._signal(proc, signal.SIGKILL)
-                    self._zombies.append(proc)
+            for uid in gone:  # removed without a graceful stop
+                if uid in self._runs:
+                    for proc in self._agenda.forget(uid).procs.values():
+                        self._signal(proc, signal.SIGKILL)
+                        self._zombies.append(proc)
             self._zombies = [p for p in self._zombies if p.poll() is None]
+            self._agenda.settle(keys)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -127,7 +125,7 @@ class Kubelet:
             for proc in procs:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(3)
-            self._runs.clear()
+            self._agenda.clear()
             self._zombies.clear()
 
     # ---- steps -----------------------------------------------------------------------------
@@ -162,7 +160,10 @@ class Kubelet:
         for attempt in range(5):  # a generated name can collide (409), as on a real server
             try:
                 self.store.create(
-                    "events", meta["namespace"], dict(event, metadata=dict(event["metadata"]))
+                    "events",
+                    meta["namespace"],
+                    dict(event, metadata=dict(event["metadata"])),
+                    view=True,
                 )
                 return
             except ApiError as e:
@@ -181,7 +182,13 @@ class Kubelet:
         try:
             meta = pod["metadata"]
             new = self.store.update(
-                "pods", meta["namespace"], meta["name"], change, validate=False, view=True
+                "pods",
+                meta["namespace"],
+                meta["name"],
+                change,
+                validate=False,
+                view=True,
+                shallow=True,
             )
         except ApiError:
             return None
@@ -226,7 +233,7 @@ class Kubelet:
             pull_started=time.monotonic(),
         )
         (run.dir / "logs").mkdir(parents=True, exist_ok=True)
-        self._runs[uid] = run
+        self._agenda.add(pod, run)
         self._write(pod, pod_status(pod, run), {**spec, "nodeName": NODE})
         self._event(
             pod,
@@ -455,7 +462,8 @@ class Kubelet:
         if run is not None:
             for proc in run.procs.values():
                 proc.wait()
-            self._runs.pop(run.uid, None)
+            if run.uid in self._runs:
+                self._agenda.forget(run.uid)
         with contextlib.suppress(ApiError):
             self.store.delete(
                 "pods", meta["namespace"], meta["name"], grace=0, preconditions={"uid": meta["uid"]}

@@ -9,15 +9,16 @@ the garbage collector does (Foreground, Background, Orphan).
 
 from __future__ import annotations
 
-import datetime
 import pickle
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .changes import ChangeFeed
 from .errors import ApiError, already_exists, conflict, expired, not_found
 from .resources import RESOURCES
 
@@ -33,8 +34,16 @@ def clone(obj: T) -> T:
     return copied
 
 
+_last_now: tuple[int, str] = (-1, "")
+
+
 def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time to the second, as Kubernetes timestamps are (formatted once a second)."""
+    global _last_now
+    second = int(time.time())
+    if _last_now[0] != second:
+        _last_now = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return _last_now[1]
 
 
 @dataclass(frozen=True)
@@ -52,11 +61,20 @@ def _meta(obj: Obj) -> Obj:
     return meta
 
 
+def _shallow(obj: Obj) -> Obj:
+    """A copy of the top level and metadata; the rest is shared (stored objects are not mutated)."""
+    return {**obj, "metadata": dict(obj["metadata"])}
+
+
 class Store:
     """Thread-safe; every public method takes the lock, returns deep copies."""
 
     def __init__(self, history_limit: int = 5000) -> None:
-        self.cond = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()
+        self.cond = threading.Condition(self._lock)
+        # Watches wait for their own kind only: a write does not wake every other watch.
+        self._kind_conds: dict[str, threading.Condition] = {}
+        self._kind_rv: dict[str, int] = {}  # plural -> RV of its last event
         self.history_limit = history_limit
         self._rv = 1
         self._objects: dict[Key, Obj] = {}
@@ -71,6 +89,7 @@ class Store:
         self._dangling: set[Key] = set()  # keys whose every owner is gone
         self._history: deque[Event] = deque()
         self._floor = 1  # watches may resume from any RV >= floor
+        self._feeds: list[ChangeFeed] = []
         self.closed = False
 
     # ---- reading ---------------------------------------------------------------------------
@@ -92,15 +111,23 @@ class Store:
         return obj
 
     def select(
-        self, plural: str, namespace: str | None, match: Callable[[Obj], bool] = lambda o: True
+        self,
+        plural: str,
+        namespace: str | None,
+        match: Callable[[Obj], bool] = lambda o: True,
+        *,
+        copy: bool = True,
     ) -> tuple[list[Obj], int]:
-        """Deep copies of the objects `match` accepts; `match` sees the stored object (read it only)."""
+        """Deep copies of the objects `match` accepts; `match` sees the stored object (read it only).
+
+        Without `copy`, the stored objects themselves (read them only, e.g. to encode them).
+        """
         with self.cond:
             items = []
             for key in sorted(self._kinds.get(plural, ())):
                 obj = self._objects[key]
                 if namespace in (None, key[1]) and match(obj):
-                    items.append(clone(obj))
+                    items.append(clone(obj) if copy else obj)
             return items, self._rv
 
     def scan(self, plural: str, match: Callable[[Obj], bool] = lambda o: True) -> list[Obj]:
@@ -127,6 +154,17 @@ class Store:
     def _owned_keys(self, uid: str) -> list[Key]:
         return sorted(self._owned.get(uid, ()), key=self._seq.__getitem__)
 
+    def feed(self, *plurals: str) -> ChangeFeed:
+        """A feed of the keys of these kinds written or removed (drain it under `cond`); the
+        objects already stored count as just written."""
+        with self.cond:
+            feed = ChangeFeed(frozenset(plurals))
+            for plural in plurals:
+                for key in self._kinds.get(plural, ()):
+                    feed.touch(key)
+            self._feeds.append(feed)
+            return feed
+
     # ---- events ----------------------------------------------------------------------------
 
     def _emit(self, plural: str, kind: str, obj: Obj, prev: Obj | None) -> None:
@@ -137,6 +175,9 @@ class Store:
         while len(self._history) > self.history_limit:
             self._floor = self._history.popleft().rv
         self.cond.notify_all()
+        self._kind_rv[plural] = self._rv
+        if plural in self._kind_conds:
+            self._kind_conds[plural].notify_all()
 
     def events_after(self, rv: int) -> tuple[list[Event], int]:
         """Events above `rv` and the current RV; 410 Expired when they are no longer kept."""
@@ -156,18 +197,32 @@ class Store:
         with self.cond:
             self._history.clear()
             self._floor = self._rv
-            self.cond.notify_all()
+            self._notify_everyone()
 
-    def wait(self, after_rv: int, timeout: float) -> int:
-        """Block until the store moves past `after_rv` (or timeout/close); return the current RV."""
+    def wait(self, after_rv: int, timeout: float, plural: str | None = None) -> int:
+        """Block until the store (with `plural`: an event of that kind) moves past `after_rv`,
+        or timeout/close; return the current RV."""
         with self.cond:
-            self.cond.wait_for(lambda: self._rv > after_rv or self.closed, timeout)
+            if plural is None:
+                self.cond.wait_for(lambda: self._rv > after_rv or self.closed, timeout)
+            else:
+                if plural not in self._kind_conds:
+                    self._kind_conds[plural] = threading.Condition(self._lock)
+                cond = self._kind_conds[plural]
+                cond.wait_for(
+                    lambda: self._kind_rv.get(plural, 0) > after_rv or self.closed, timeout
+                )
             return self._rv
 
     def close(self) -> None:
         with self.cond:
             self.closed = True
-            self.cond.notify_all()
+            self._notify_everyone()
+
+    def _notify_everyone(self) -> None:
+        self.cond.notify_all()
+        for cond in self._kind_conds.values():
+            cond.notify_all()
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -181,7 +236,8 @@ class Store:
         self._emit(plural, "ADDED" if prev is None else "MODIFIED", obj, prev)
         return obj
 
-    def create(self, plural: str, namespace: str, obj: Obj) -> Obj:
+    def create(self, plural: str, namespace: str, obj: Obj, *, view: bool = False) -> Obj:
+        """Create a copy of `obj`; returns a copy of the stored result (with `view`: it, read-only)."""
         resource = RESOURCES[plural]
         obj = clone(obj)
         meta = _meta(obj)
@@ -197,7 +253,8 @@ class Store:
         with self.cond:
             if (plural, namespace, meta["name"]) in self._objects:
                 raise already_exists(resource.group, plural, meta["name"])
-            return clone(self._commit(plural, obj, None))
+            created = self._commit(plural, obj, None)
+            return created if view else clone(created)
 
     def _generation_changed(self, plural: str, old: Obj, new: Obj) -> bool:
         skip = {"metadata"} if RESOURCES[plural].status_in_generation else {"metadata", "status"}
@@ -214,10 +271,13 @@ class Store:
         expect_rv: str | None = None,
         validate: bool = True,
         view: bool = False,
+        shallow: bool = False,
     ) -> Obj:
         """Read-modify-write under the lock; `change` gets a private copy and returns the new body.
 
         Returns a copy of the stored result, or with `view` the stored object itself (read-only).
+        With `shallow`, `change` gets a copy of only the top level and metadata: it may replace
+        fields but must not modify the objects in them (stored objects share them).
         """
         resource = RESOURCES[plural]
         with self.cond:
@@ -226,7 +286,7 @@ class Store:
                 raise not_found(resource.group, plural, name)
             if expect_rv is not None and expect_rv != current["metadata"]["resourceVersion"]:
                 raise conflict(resource.group, plural, name)
-            new = change(clone(current))
+            new = change(_shallow(current) if shallow else clone(current))
             meta = _meta(new)
             if meta.get("name", name) != name:
                 raise ApiError(400, "the name of the object does not match the name on the URL")
@@ -273,7 +333,7 @@ class Store:
                 meta["resourceVersion"],
             ):
                 raise conflict(resource.group, plural, name)
-            new = clone(current)
+            new = _shallow(current)  # only its metadata changes
             new_meta = new["metadata"]
             finalizers = list(new_meta.get("finalizers") or [])
             if propagation == "Orphan":
@@ -314,6 +374,8 @@ class Store:
             self._seq[key] = self._next_seq
             self._next_seq += 1
             self._kinds.setdefault(key[0], {})[key] = None
+        for feed in self._feeds:
+            feed.touch(key)
         self._objects[key] = obj
         meta = obj["metadata"]
         self._uids[meta["uid"]] = key
@@ -339,6 +401,8 @@ class Store:
 
     def _pop(self, key: Key) -> Obj:
         obj = self._objects.pop(key)
+        for feed in self._feeds:
+            feed.touch(key)
         self._unindex(key, obj)
         del self._kinds[key[0]][key]
         del self._seq[key]

@@ -9,12 +9,12 @@ log follow that ends when the container exits or its pod is deleted.
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .encoding import watch_event
 from .errors import ApiError
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ class StreamWriter:
             self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def event(self, kind: str, obj: Obj) -> None:
-        self.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
+        """One event; `obj` is a stored object or one made for this event (ERROR, BOOKMARK)."""
+        self.write(watch_event(kind, obj))
 
     def end(self) -> None:
         self.handler.wfile.write(b"0\r\n\r\n")
@@ -76,7 +77,7 @@ def watch(out: StreamWriter, api: ApiServer, target: Target, query: dict[str, st
     rv_param = query.get("resourceVersion") or ""
     try:
         if rv_param in ("", "0"):
-            items, last = api.store.select(resource.plural, namespace, match)
+            items, last = api.store.select(resource.plural, namespace, match, copy=False)
             for item in items:
                 out.event("ADDED", item)
         else:
@@ -114,7 +115,7 @@ def watch(out: StreamWriter, api: ApiServer, target: Target, query: dict[str, st
                 marker = {"kind": resource.kind, "apiVersion": resource.api_version}
                 out.event("BOOKMARK", {**marker, "metadata": {"resourceVersion": str(last)}})
                 last_bookmark = time.monotonic()
-            api.store.wait(last, min(0.2, remaining))
+            api.store.wait(last, min(0.2, remaining), resource.plural)
     except (BrokenPipeError, ConnectionResetError):
         out.handler.close_connection = True
 

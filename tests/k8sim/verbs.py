@@ -36,9 +36,9 @@ class Reply:
 
 
 def _strip_core(item: Obj, resource: Resource) -> Obj:
+    """A list item; core kinds drop kind and apiVersion (`item` is stored: it is not modified)."""
     if resource.core:
-        item.pop("kind", None)
-        item.pop("apiVersion", None)
+        return {k: v for k, v in item.items() if k not in ("kind", "apiVersion")}
     return item
 
 
@@ -91,7 +91,9 @@ def get(store: Store, target: Target) -> Reply:
 
 def list_(store: Store, target: Target, query: dict[str, str]) -> Reply:
     resource = target.resource
-    items, rv = store.select(resource.plural, target.namespace, matcher(resource, query))
+    items, rv = store.select(
+        resource.plural, target.namespace, matcher(resource, query), copy=False
+    )
     meta: Obj = {"resourceVersion": str(rv)}
     token = query.get("continue")
     if token:
@@ -234,7 +236,9 @@ def delete(store: Store, target: Target, body: Any, query: dict[str, str]) -> Re
 def delete_collection(store: Store, target: Target, body: Any, query: dict[str, str]) -> Reply:
     resource = target.resource
     policy, grace, _ = delete_options(body, query)
-    items, _rv = store.select(resource.plural, target.namespace, matcher(resource, query))
+    items, _rv = store.select(
+        resource.plural, target.namespace, matcher(resource, query), copy=False
+    )
     for item in items:
         meta = item["metadata"]
         try:
