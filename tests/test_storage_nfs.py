@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -266,3 +266,41 @@ def test_errors_name_the_path(storage: NfsStorage, nfs_server: Ganesha) -> None:
     for bad in ("../x", "/etc/passwd", "a/../../x", ""):
         with pytest.raises(StorageError, match=r"must be relative to the export and stay inside"):
             storage.read(bad, 0, 1)
+
+
+def test_a_reader_holds_the_file_open_and_reopens_after_a_server_restart(
+    storage: NfsStorage, nfs_server: Ganesha
+) -> None:
+    path = "nni/exp10/t1/output/worker_0/stdout"
+    log = nfs_server.local_dir / path
+    reader = storage.reader(path)
+    assert reader.read(0, 1 << 20) == b""  # the task has not written yet
+    log.parent.mkdir(parents=True)
+    log.write_bytes(b"line 1\n")
+    assert reader.read(0, 1 << 20) == b"line 1\n"
+
+    client = storage._client
+    assert client is not None
+    opened: list[str] = []
+    real_open = client.open
+
+    def counted_open(path: str, mode: str = "rb") -> Any:
+        opened.append(path)
+        return real_open(path, mode)
+
+    client.open = counted_open  # type: ignore[method-assign,assignment]
+    big = os.urandom(300_000)  # several READs of the held file in one call
+    with log.open("ab") as f:
+        f.write(big)
+    assert reader.read(7, 1 << 20) == big
+    assert reader.read(7 + len(big), 1 << 20) == b""
+    assert opened == []  # one open for all the looks
+
+    nfs_server.stop()
+    nfs_server.start()
+    with log.open("ab") as f:
+        f.write(b"after the restart\n")
+    assert reader.read(7 + len(big), 1 << 20) == b"after the restart\n"
+    reader.close()
+    assert reader.read(0, 7) == b"line 1\n"  # a closed reader opens the file again
+    reader.close()

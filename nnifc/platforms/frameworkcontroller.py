@@ -31,6 +31,7 @@ from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
+from nnifc.storage.base import FileReader
 from nnifc.wrapper import LOG_NAME
 
 # How often running trials' outputs are read: an assessor judges intermediate results as they
@@ -48,7 +49,7 @@ DELETE_AFTER_SECONDS = 2.0  # or once the oldest has waited this long
 @dataclass
 class _Trial:
     name: str
-    tails: dict[str, OutputTail]
+    readers: dict[str, FileReader]  # each task's output, held while the trial runs
     submitted: float
     status: TrialStatus = TrialStatus.WAITING
     raw: dict[str, Any] | None = None
@@ -59,6 +60,10 @@ class _Trial:
     last_lines: dict[str, str] = field(default_factory=dict)
     final_seen: bool = False
     adopted: bool = False  # from an earlier launcher: a list that lacks it means it is gone
+    tails: dict[str, OutputTail] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tails = {task: OutputTail(reader.read) for task, reader in self.readers.items()}
 
 
 class FrameworkControllerPlatform(Platform):
@@ -152,11 +157,7 @@ class FrameworkControllerPlatform(Platform):
         except PlatformError as e:
             if e.status != 409 or not self._is_ours(name, spec.trial_id):
                 raise
-        self._trials[spec.trial_id] = _Trial(
-            name,
-            {task: OutputTail(read) for task, read in self.outputs(spec.trial_id).items()},
-            time.monotonic(),
-        )
+        self._trials[spec.trial_id] = _Trial(name, self._readers(spec.trial_id), time.monotonic())
         return str(name)
 
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
@@ -168,13 +169,13 @@ class FrameworkControllerPlatform(Platform):
                 if e.status != 404:
                     raise
                 return None  # recorded, never created: the caller submits it
-        tails = {task: OutputTail(read) for task, read in self.outputs(spec.trial_id).items()}
         # seen in the next list; if it is not there, the trial ended (or never started) unwatched
-        self._trials[spec.trial_id] = _Trial(name, tails, time.monotonic(), adopted=True)
+        readers = self._readers(spec.trial_id)
+        self._trials[spec.trial_id] = _Trial(name, readers, time.monotonic(), adopted=True)
         return name
 
     def cancel(self, trial_id: str, handle: str) -> None:
-        self._trials.pop(trial_id, None)
+        self._forget(trial_id)
         self._remove(handle, stop=True)
 
     def _remove(self, name: str, *, stop: bool) -> None:
@@ -239,6 +240,18 @@ class FrameworkControllerPlatform(Platform):
                 events.extend(self._observe(trial_id, trial, time.monotonic()))
         return events
 
+    def _readers(self, trial_id: str) -> dict[str, FileReader]:
+        root = framework.trial_root(self.experiment_id, trial_id)
+        return {
+            task: self.storage.reader(f"{root}/output/{task}/{LOG_NAME}")
+            for task in framework.tasks(self.config)
+        }
+
+    def _forget(self, trial_id: str) -> None:
+        trial = self._trials.pop(trial_id, None)
+        for reader in trial.readers.values() if trial is not None else ():
+            reader.close()
+
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         root = framework.trial_root(self.experiment_id, trial_id)
         return {
@@ -271,7 +284,7 @@ class FrameworkControllerPlatform(Platform):
             trial.read_at = now
         if final:
             assert observed is not None and observed.status is not None
-            self._trials.pop(trial_id)
+            self._forget(trial_id)
             message = observed.message
             if observed.status is TrialStatus.FAILED:
                 message = self._with_output(message, trial)
@@ -281,7 +294,7 @@ class FrameworkControllerPlatform(Platform):
                     self._finished_at = now
                 self._finished.append(trial_id)
         elif trial.gone and trial.final_seen:
-            self._trials.pop(trial_id)  # e.g. deleted by an earlier launcher that then died
+            self._forget(trial_id)  # e.g. deleted by an earlier launcher that then died
             events.append(
                 StatusChanged(
                     trial_id,
@@ -290,7 +303,7 @@ class FrameworkControllerPlatform(Platform):
                 )
             )
         elif trial.gone:
-            self._trials.pop(trial_id)
+            self._forget(trial_id)
             gone = "its Framework was deleted outside nnifc"
             events.append(StatusChanged(trial_id, TrialStatus.SYS_CANCELED, gone))
         elif (

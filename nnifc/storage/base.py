@@ -27,6 +27,23 @@ class CodeFile:
     mode: int  # permission bits, so executables stay executable
 
 
+class FileReader:
+    """`read(offset, size)` of one file read again and again (a running task's output).
+
+    This one reads through `Storage.read`; a storage may keep something open between reads,
+    and `close` releases it.
+    """
+
+    def __init__(self, storage: Storage, path: str) -> None:
+        self.storage, self.path = storage, path
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self.storage.read(self.path, offset, size)
+
+    def close(self) -> None:
+        """Release what reading kept (nothing here)."""
+
+
 class Storage(ABC):
     kind: ClassVar[str]  # the `frameworkcontrollerConfig.storage` value
 
@@ -48,6 +65,10 @@ class Storage(ABC):
     @abstractmethod
     def read(self, path: str, offset: int, size: int) -> bytes:
         """Up to `size` bytes of `path` from `offset`; b"" when it does not exist (yet)."""
+
+    def reader(self, path: str) -> FileReader:
+        """A reader of `path` for repeated reads; close it when done."""
+        return FileReader(self, path)
 
     @abstractmethod
     def listdir(self, path: str) -> list[str]:

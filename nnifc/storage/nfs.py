@@ -31,7 +31,8 @@ import nfs_rs
 
 from nnifc.errors import StorageError
 from nnifc.experiment import FrameworkControllerConfig
-from nnifc.storage.base import CodeFile, Storage
+from nnifc.storage.base import CodeFile, FileReader, Storage
+from nnifc.storage.held import HeldFile
 
 PORT_ENV = "NNIFC_NFS_PORT"
 DEFAULT_PORT = 2049
@@ -81,6 +82,7 @@ class NfsStorage(Storage):
         self._client: nfs_rs.Client | None = None
         self._lock = threading.Lock()
         self._made: set[str] = set()  # directories this instance made or found: one mkdir each
+        self._generation = 0  # of the connection: files held open belong to one
 
     @property
     def where(self) -> str:
@@ -189,6 +191,9 @@ class NfsStorage(Storage):
 
         return self._run("read", _inside(path), read_at)
 
+    def reader(self, path: str) -> FileReader:
+        return HeldFile(_inside(path), self._run, lambda: self._generation)
+
     def listdir(self, path: str) -> list[str]:
         def names(client: nfs_rs.Client) -> list[str]:
             try:
@@ -204,6 +209,7 @@ class NfsStorage(Storage):
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            self._generation += 1
             if client is not None:
                 with suppress(nfs_rs.NfsError):  # a dead connection fails to close
                     client.close()
@@ -262,6 +268,7 @@ class NfsStorage(Storage):
     def _drop(self) -> None:
         """Forget the connection without close(): on a dead one, close() waits out the timeout."""
         self._client = None
+        self._generation += 1
 
     def _connect_error(self, e: nfs_rs.NfsError) -> StorageError:
         if isinstance(e, ConnectionError | TimeoutError):
