@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .containers import Run
-from .store import Key, Store
+from .objects import Key
+from .store import Store
 
 Obj = dict[str, Any]
 DONE = ("Succeeded", "Failed")

@@ -19,7 +19,8 @@ from typing import Any
 from . import completion, fcobjects
 from .errors import ApiError
 from .fcqueue import FrameworkQueue
-from .store import Store, clone, now
+from .objects import clone
+from .store import Store, now
 
 Obj = dict[str, Any]
 LIVE = ("AttemptPreparing", "AttemptRunning")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .store import Key, Store
+from .objects import Key
+from .store import Store
 
 Obj = dict[str, Any]
 FwKey = tuple[str, str]  # (namespace, name)

@@ -11,6 +11,8 @@ writes what an nnifc task would and exits 0 after that many seconds (for load te
 whose state only time can change are skipped by `sync()`, so it costs O(pods that changed):
 it looks only at pods the store reports written or removed since the last pass (a change feed),
 pods that need a look on every pass, and runs whose wake time has come (see agenda.py).
+One container's start, exit and restarts are in lifecycle.py, the Events about pods in
+podevents.py.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import Any
 
 from .agenda import Agenda
 from .barrier import write_injector
-from .containers import NODE, Run, container_env, expand, pod_status
+from .containers import NODE, Run, pod_status
 from .errors import ApiError
-from .fast import FastContainer
+from .lifecycle import drive_container
+from .podevents import record_event
 from .store import Store, now
-from .volumes import MountError, VolumeSources, mount_prologue, mounts, resolve
+from .volumes import MountError, VolumeSources, resolve
 
 Obj = dict[str, Any]
 
@@ -130,46 +133,6 @@ class Kubelet:
 
     # ---- steps -----------------------------------------------------------------------------
 
-    def _event(self, pod: Obj, run: Run | None, kind: str, reason: str, message: str) -> None:
-        key = f"{reason}:{message}"
-        if run is not None and key in run.events:
-            return
-        if run is not None:
-            run.events.add(key)
-        meta = pod["metadata"]
-        event: dict[str, Any] = {
-            "metadata": {"generateName": meta["name"] + "."},
-            "involvedObject": {
-                "kind": "Pod",
-                "namespace": meta["namespace"],
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "apiVersion": "v1",
-            },
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {
-                "component": "kubelet" if reason != "FailedScheduling" else "default-scheduler",
-                "host": NODE,
-            },
-            "firstTimestamp": now(),
-            "lastTimestamp": now(),
-            "count": 1,
-        }
-        for attempt in range(5):  # a generated name can collide (409), as on a real server
-            try:
-                self.store.create(
-                    "events",
-                    meta["namespace"],
-                    dict(event, metadata=dict(event["metadata"])),
-                    view=True,
-                )
-                return
-            except ApiError as e:
-                if e.code != 409 or attempt == 4:
-                    raise
-
     def _write(self, pod: Obj, status: Obj, spec: Obj | None = None) -> str | None:
         """Write the pod's status (and spec); its resourceVersion afterwards, None if it failed."""
 
@@ -222,7 +185,7 @@ class Kubelet:
             }
             if pod.get("status") != status:
                 self._write(pod, status)
-                self._event(pod, None, "Warning", "FailedScheduling", message)
+                record_event(self.store, pod, None, "Warning", "FailedScheduling", message)
             return
         uid = pod["metadata"]["uid"]
         run = Run(
@@ -235,7 +198,8 @@ class Kubelet:
         (run.dir / "logs").mkdir(parents=True, exist_ok=True)
         self._agenda.add(pod, run)
         self._write(pod, pod_status(pod, run), {**spec, "nodeName": NODE})
-        self._event(
+        record_event(
+            self.store,
             pod,
             run,
             "Normal",
@@ -253,7 +217,7 @@ class Kubelet:
                 run.mount_error = None
             except MountError as exc:
                 run.mount_error = str(exc)
-                self._event(pod, run, "Warning", "FailedMount", str(exc))
+                record_event(self.store, pod, run, "Warning", "FailedMount", str(exc))
                 self._write(pod, pod_status(pod, run))
                 return
         inits, mains = spec.get("initContainers") or [], spec.get("containers") or []
@@ -273,11 +237,23 @@ class Kubelet:
                         "message": f'failed to pull and unpack image "{image}": not found',
                     }
                 run.states[c["name"]] = {"waiting": state}
-                self._event(
-                    pod, run, "Warning", "Failed", f'Failed to pull image "{image}": not found'
+                record_event(
+                    self.store,
+                    pod,
+                    run,
+                    "Warning",
+                    "Failed",
+                    f'Failed to pull image "{image}": not found',
                 )
                 if backoff:
-                    self._event(pod, run, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+                    record_event(
+                        self.store,
+                        pod,
+                        run,
+                        "Normal",
+                        "BackOff",
+                        f'Back-off pulling image "{image}"',
+                    )
             self._write(pod, pod_status(pod, run))
             return
         policy = spec.get("restartPolicy", "Always")
@@ -300,7 +276,14 @@ class Kubelet:
                 }
                 run.init_done += 1
                 continue
-            done = self._drive(pod, run, container, "Never" if policy == "Never" else "OnFailure")
+            done = drive_container(
+                self.store,
+                pod,
+                run,
+                container,
+                "Never" if policy == "Never" else "OnFailure",
+                self.fast_seconds,
+            )
             if done is None:
                 break
             if done != 0 and policy == "Never":
@@ -309,7 +292,9 @@ class Kubelet:
             if done == 0:
                 run.init_done += 1
         else:
-            codes = [self._drive(pod, run, c, policy) for c in mains]
+            codes = [
+                drive_container(self.store, pod, run, c, policy, self.fast_seconds) for c in mains
+            ]
             if all(code is not None for code in codes):
                 run.phase = "Succeeded" if all(code == 0 for code in codes) else "Failed"
             elif all(
@@ -324,122 +309,6 @@ class Kubelet:
         run.quiet_rv = rv if settled else None
         return None
 
-    def _drive(self, pod: Obj, run: Run, container: Obj, policy: str) -> int | None:
-        """Start, poll or restart one container; its exit code once it is finally done."""
-        name = container["name"]
-        proc = run.procs.get(name)
-        fast = run.fast.get(name)
-        state = run.states.get(name, {})
-        if proc is None and fast is None and "terminated" in state and name not in run.restart_at:
-            return int(state["terminated"]["exitCode"])
-        if proc is None and fast is None:
-            if name in run.restart_at and time.monotonic() < run.restart_at[name]:
-                return None
-            run.restart_at.pop(name, None)
-            self._start(pod, run, container)
-            return None
-        if fast is not None:
-            code = fast.advance(time.monotonic())
-            if code is None:
-                return None
-            del run.fast[name]
-            container_id = f"k8sim://fast-{run.uid[:8]}-{name}"
-        else:
-            assert proc is not None
-            code = proc.poll()
-            if code is None:
-                return None
-            del run.procs[name]
-            code = 128 - code if code < 0 else code
-            container_id = f"k8sim://{proc.pid}"
-        terminated: Obj = {
-            "exitCode": code,
-            "reason": "Completed" if code == 0 else "Error",
-            "startedAt": state.get("running", {}).get("startedAt", run.started),
-            "finishedAt": now(),
-            "containerID": container_id,
-        }
-        if code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
-            tail = run.logs[name].read_bytes()[-2048:].decode(errors="replace").splitlines()[-80:]
-            terminated["message"] = "\n".join(tail)
-        if policy == "Always" or (policy == "OnFailure" and code != 0):
-            count = run.restarts.get(name, 0)
-            run.restarts[name] = count + 1
-            run.last_states[name] = {"terminated": terminated}
-            run.restart_at[name] = time.monotonic() + min(0.2 * 2**count, 5.0)
-            run.states[name] = {
-                "waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": f"back-off restarting failed container {name}",
-                }
-            }
-            return None
-        run.states[name] = {"terminated": terminated}
-        return code
-
-    def _start(self, pod: Obj, run: Run, container: Obj) -> None:
-        name = container["name"]
-        env = container_env(self.store, pod, container)
-        argv = [
-            expand(str(a), env)
-            for a in (container.get("command") or []) + (container.get("args") or [])
-        ]
-        log = run.logs.setdefault(name, run.dir / "logs" / f"{name}.log")
-        if not argv:
-            log.write_text("k8sim: the container has no command, and images are not run here\n")
-            run.states[name] = {
-                "terminated": {
-                    "exitCode": 128,
-                    "reason": "ContainerCannotRun",
-                    "message": "no command",
-                    "startedAt": now(),
-                    "finishedAt": now(),
-                }
-            }
-            return
-        prologue, _ = mount_prologue(container, run.volumes or {})
-        if self.fast_seconds is not None:
-            run.fast[name] = FastContainer(
-                env=env,
-                mounts=mounts(container, run.volumes or {}),
-                rootfs=run.dir / "rootfs" / name,
-                container_log=log,
-                delay=self.fast_seconds,
-                started=time.monotonic(),
-            )
-            run.states[name] = {"running": {"startedAt": now()}}
-            self._event(pod, run, "Normal", "Started", f"Started container {name}")
-            return
-        workdir = container.get("workingDir")
-        steps = [prologue] if prologue else []
-        if workdir:
-            steps.append(f"mkdir -p '{workdir}' && cd '{workdir}'")
-        script = " && ".join([*steps, 'exec "$@"'])
-        command = [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "/bin/sh",
-            "-c",
-            script,
-            "k8sim",
-            *argv,
-        ]
-        with log.open("ab") as out:
-            run.procs[name] = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=run.dir,
-                start_new_session=True,
-            )
-        run.states[name] = {"running": {"startedAt": now()}}
-        self._event(pod, run, "Normal", "Started", f"Started container {name}")
-
     @staticmethod
     def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -453,7 +322,9 @@ class Kubelet:
             if run.kill_sent is None:
                 run.kill_sent = time.monotonic()
                 for name, proc in live.items():
-                    self._event(pod, run, "Normal", "Killing", f"Stopping container {name}")
+                    record_event(
+                        self.store, pod, run, "Normal", "Killing", f"Stopping container {name}"
+                    )
                     self._signal(proc, signal.SIGTERM)
             elif time.monotonic() - run.kill_sent >= grace:
                 for proc in live.values():
