@@ -1,6 +1,6 @@
 """The trial loop: keep trialConcurrency trials running until the budget is spent or a stop.
 
-fill: tuner.propose -> store.add_trial -> platform.submit. handle: each platform event ->
+fill: tuner.propose -> store.add_trial (committed) -> platform.submit_all. handle: each platform event ->
 store -> (intermediate) assessor -> cancel. The store is written before anything is submitted
 or cancelled, so a launcher that dies at any instant leaves a record another process can act on:
 one poll's events share a store batch, committed before a cancel and never open across a wait.
@@ -159,14 +159,12 @@ class Scheduler:
                 return ExperimentStatus.STOPPED
             self._handle_all(self.platform.poll(POLL_SECONDS if self.live else 0.0))
             while self._budget_left() and len(self.live) < self._concurrency():
-                try:
-                    if not self._submit_next():
-                        break
-                    submit_failures = 0
-                except PlatformError:
-                    submit_failures += 1
-                    if submit_failures >= MAX_SUBMIT_FAILURES:
-                        raise
+                failed = self._fill(self._concurrency() - len(self.live))
+                if failed is None:
+                    break  # the tuner has nothing more to propose
+                submit_failures = 0 if not failed else submit_failures + len(failed)
+                if submit_failures >= MAX_SUBMIT_FAILURES:
+                    raise failed[-1]
             self._stop_overdue()
             if not self._budget_left():
                 if not self.live:
@@ -218,15 +216,43 @@ class Scheduler:
             and time.time() - self.started < config.max_exec_seconds
         )
 
-    def _submit_next(self) -> bool:
+    def _fill(self, slots: int) -> list[PlatformError] | None:
+        """Propose and start up to `slots` trials; the starts that failed (None: none proposed).
+
+        Every proposal is recorded (one commit) before any of them is started, so a launcher
+        that dies meanwhile leaves each one for `_adopt` to find or start. The platform may
+        overlap the starts (several Framework creates in flight when a burst of trials ended).
+        """
+        specs: list[TrialSpec] = []
+        with self.store.batch():
+            while len(specs) < slots and self._budget_left():
+                spec = self._propose([s.params for s in specs])
+                if spec is None:
+                    break
+                specs.append(spec)
+        if not specs:
+            return None
+        failed: list[PlatformError] = []
+        with self.store.batch():
+            for spec, started in zip(specs, self.platform.submit_all(specs), strict=True):
+                if isinstance(started, PlatformError):
+                    self.store.set_status(spec.trial_id, TrialStatus.FAILED, message=str(started))
+                    failed.append(started)
+                else:
+                    self.store.set_handle(spec.trial_id, started)
+                    self.live[spec.trial_id] = _Live(spec, started)
+        return failed
+
+    def _propose(self, proposed: list[Params]) -> TrialSpec | None:
+        """The tuner's next trial, recorded; None once the tuner has nothing more."""
         sequence = self.n_trials
         rng = np.random.default_rng([self.seed, sequence])
-        pending: list[Params] = [live.spec.params for live in self.live.values()]
+        pending = [live.spec.params for live in self.live.values()] + proposed
         with self._timed("tunerSeconds"):
             params = self.tuner.propose(self.history, pending, rng)
         if params is None:
             self.exhausted = True
-            return False
+            return None
         trial_id = new_id(5)
         while trial_id in self.trial_ids:
             trial_id = new_id(5)
@@ -234,14 +260,14 @@ class Scheduler:
         self.store.add_trial(spec)
         self.trial_ids.add(trial_id)
         self.n_trials += 1
-        try:
-            handle = self.platform.submit(spec)
-        except PlatformError as e:
-            self.store.set_status(trial_id, TrialStatus.FAILED, message=str(e))
-            raise
-        self.store.set_handle(trial_id, handle)
-        self.live[trial_id] = _Live(spec, handle)
-        return True
+        return spec
+
+    def _submit_next(self) -> bool:
+        """One trial proposed and started (tests drive the loop one trial at a time)."""
+        failed = self._fill(1)
+        if failed:
+            raise failed[0]
+        return failed is not None
 
     def _handle(self, event: TrialEvent, *, assess: bool) -> None:
         if isinstance(event, MetricReported):

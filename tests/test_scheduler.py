@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from nnifc import config, launcher
-from nnifc.errors import ConfigError
+from nnifc.errors import ConfigError, PlatformError
 from nnifc.records import (
     ExperimentStatus,
     MetricReported,
@@ -242,3 +243,56 @@ def test_a_space_the_tuner_cannot_use_is_a_config_error(tmp_path: Path) -> None:
 def test_shipped_configs_are_valid(name: str) -> None:
     experiment = config.load(Path(__file__).parents[1] / "configs" / name)
     assert experiment.warnings == ()
+
+
+class StartsInBatches(FakePlatform):
+    """Starts several trials per call, and fails the starts of the trials `fails` picks."""
+
+    def __init__(self, experiment: config.Experiment, home: Path, fails: set[int]) -> None:
+        super().__init__(experiment, home, succeeding)
+        self.fails = fails
+        self.batches: list[int] = []
+        self.store: Store | None = None
+
+    def submit_all(self, specs: Sequence[TrialSpec]) -> list[str | PlatformError]:
+        self.batches.append(len(specs))
+        assert self.store is not None  # every proposal is recorded before any start
+        recorded = {t.id for t in Store.open(self.store.experiment().id).trials()}
+        assert {s.trial_id for s in specs} <= recorded
+        return super().submit_all(specs)
+
+    def submit(self, spec: TrialSpec) -> str:
+        if spec.sequence in self.fails:
+            raise PlatformError(f"create refused for trial #{spec.sequence}")
+        return super().submit(spec)
+
+
+def test_free_slots_are_filled_in_one_batch_and_failed_starts_are_recorded(
+    tmp_path: Path, home: Path
+) -> None:
+    experiment = make_experiment(tmp_path, trials=6, concurrency=4)
+    store = launcher.register(experiment)
+    platform = StartsInBatches(experiment, home, fails={1})
+    platform.store = store
+    status = Scheduler(experiment, store, platform).run()
+    assert status is ExperimentStatus.DONE
+    assert platform.batches[0] == 4  # the first fill proposes all four, then starts them
+    trials = {t.sequence: t for t in store.trials()}
+    assert trials[1].status is TrialStatus.FAILED
+    assert "create refused for trial #1" in trials[1].message
+    assert [trials[i].status for i in (0, 2, 3, 4, 5)] == [TrialStatus.SUCCEEDED] * 5
+    assert all(trials[i].handle == f"handle-{trials[i].id}" for i in (0, 2, 3, 4, 5))
+
+
+def test_three_failed_starts_in_a_row_stop_the_experiment_and_keep_the_started_ones(
+    tmp_path: Path, home: Path
+) -> None:
+    experiment = make_experiment(tmp_path, trials=8, concurrency=4)
+    store = launcher.register(experiment)
+    platform = StartsInBatches(experiment, home, fails={1, 2, 3})
+    platform.store = store
+    with pytest.raises(PlatformError, match="trial #3"):
+        Scheduler(experiment, store, platform).run()
+    trials = {t.sequence: t for t in store.trials()}
+    assert [trials[i].status for i in (1, 2, 3)] == [TrialStatus.FAILED] * 3
+    assert trials[0].handle == f"handle-{trials[0].id}"  # started in the same batch: recorded

@@ -9,10 +9,11 @@ every metric line before the status that ends its trial, so no final metric is l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from nnifc.errors import PlatformError
 from nnifc.records import TrialEvent, TrialSpec
 
 if TYPE_CHECKING:
@@ -55,6 +56,19 @@ class Platform(ABC):
     @abstractmethod
     def submit(self, spec: TrialSpec) -> str:
         """Start a trial; return its handle."""
+
+    def submit_all(self, specs: Sequence[TrialSpec]) -> list[str | PlatformError]:
+        """Start several trials; for each, its handle or the PlatformError its start raised.
+
+        One after another here; a platform whose starts wait on a server may overlap them.
+        """
+        return [self._submit_or_error(spec) for spec in specs]
+
+    def _submit_or_error(self, spec: TrialSpec) -> str | PlatformError:
+        try:
+            return self.submit(spec)
+        except PlatformError as e:
+            return e
 
     @abstractmethod
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:

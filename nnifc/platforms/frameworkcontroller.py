@@ -12,8 +12,8 @@ from __future__ import annotations
 import collections
 import functools
 import time
-from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from nnifc.platforms.base import Platform, Reader
 from nnifc.platforms.feed import Feed
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
+from nnifc.platforms.reaper import Reaper
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
 from nnifc.storage.base import FileReader
@@ -42,8 +43,7 @@ PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a 
 # The once-a-second look at every trial (outputs, pending pods) is spread over polls, at most
 # this long per poll, so reading 500 running trials' outputs never delays reacting to an end.
 SWEEP_SLICE_SECONDS = 0.01
-DELETE_BATCH = 100  # finished Frameworks deleted by one request (their names go in its URL)
-DELETE_AFTER_SECONDS = 2.0  # or once the oldest has waited this long
+CREATES_AT_ONCE = 4  # Framework creates in flight when several trials start together
 
 
 @dataclass
@@ -82,13 +82,11 @@ class FrameworkControllerPlatform(Platform):
         self._trials: dict[str, _Trial] = {}
         self._feed: Feed | None = None
         self._pull_secrets: dict[str, str] = {}
-        self._finished: list[str] = []  # trials whose final status was reported: delete them
         self._changed: set[str] = set()  # trials whose Framework changed since the last poll
         self._swept = 0.0  # when the last sweep over every trial began
         self._sweep: collections.deque[str] = collections.deque()  # trials the sweep has left
-        self._finished_at = 0.0  # when the oldest of _finished was reported
-        self._deleter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnifc-delete")
-        self._deleting: tuple[Future[Any], list[str]] | None = None  # the request under way
+        self._reaper: Reaper | None = None  # deletes reported trials' Frameworks
+        self._creator = ThreadPoolExecutor(CREATES_AT_ONCE, thread_name_prefix="nnifc-create")
         self._read_every = (
             OUTPUT_SECONDS if experiment.config.assessor else OUTPUT_SECONDS_UNASSESSED
         )
@@ -140,6 +138,7 @@ class FrameworkControllerPlatform(Platform):
             )
         self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
         secrets.create(self.cluster, self.storage, self.config, self.experiment_id)
+        self._reaper = Reaper(self.frameworks, self.experiment_id)
         self._feed = Feed(self.frameworks, framework.selector(self.experiment_id))
         self._feed.start()
 
@@ -159,6 +158,12 @@ class FrameworkControllerPlatform(Platform):
                 raise
         self._trials[spec.trial_id] = _Trial(name, self._readers(spec.trial_id), time.monotonic())
         return str(name)
+
+    def submit_all(self, specs: Sequence[TrialSpec]) -> list[str | PlatformError]:
+        """Several creates in flight at once: each mostly waits on the API server."""
+        if len(specs) < 2:
+            return super().submit_all(specs)
+        return list(self._creator.map(self._submit_or_error, specs))
 
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
         name = handle or framework.framework_name(spec.experiment_id, spec.trial_id)
@@ -188,36 +193,9 @@ class FrameworkControllerPlatform(Platform):
                 if e.status != 404:
                     raise
 
-    def _delete_finished(self) -> None:
-        """Delete reported trials' Frameworks, up to DELETE_BATCH per request, in the background.
-
-        A deletion can take the API server a while (foreground, with pods); the loop does not
-        wait for it. A failure that outlasted the retries is raised here, on the next poll.
-        """
-        if self._deleting is not None:
-            future, batch = self._deleting
-            if not future.done():
-                return
-            self._deleting = None
-            if future.exception() is not None:
-                self._finished[:0] = batch
-                future.result()
-        waited = time.monotonic() - self._finished_at
-        if not self._finished or (
-            len(self._finished) < DELETE_BATCH and waited < DELETE_AFTER_SECONDS
-        ):
-            return
-        batch, self._finished = self._finished[:DELETE_BATCH], self._finished[DELETE_BATCH:]
-        selector = (
-            f"{framework.selector(self.experiment_id)},"
-            f"{framework.TRIAL_LABEL} in ({','.join(sorted(batch))})"
-        )
-        what = f"{len(batch)} finished Frameworks"
-        future = self._deleter.submit(self.frameworks.delete_all, selector, what)
-        self._deleting = (future, batch)
-
     def poll(self, timeout: float) -> list[TrialEvent]:
-        self._delete_finished()
+        if self._reaper is not None:
+            self._reaper.step()
         self._drain_watch(timeout)
         now = time.monotonic()
         # trials whose Framework changed, now; then a slice of the sweep over every trial
@@ -260,14 +238,16 @@ class FrameworkControllerPlatform(Platform):
         }
 
     def cleanup(self) -> None:
-        self._finished = []  # deleted with the rest
-        self._deleter.shutdown(wait=True)
+        if self._reaper is not None:
+            self._reaper.close()  # what it has not deleted goes with the rest
         secrets.delete(self.cluster, self.experiment_id)
         selector = framework.selector(self.experiment_id)
         self.frameworks.delete_all(selector, "the experiment's Frameworks")
 
     def close(self) -> None:
-        self._deleter.shutdown(wait=True)
+        self._creator.shutdown(wait=True)
+        if self._reaper is not None:
+            self._reaper.close()
         if self._feed is not None:
             self._feed.close()
         self.storage.close()
@@ -290,9 +270,8 @@ class FrameworkControllerPlatform(Platform):
                 message = self._with_output(message, trial)
             events.append(StatusChanged(trial_id, observed.status, message, observed.code))
             if not trial.gone:  # deleted after the caller has recorded this status
-                if not self._finished:
-                    self._finished_at = now
-                self._finished.append(trial_id)
+                assert self._reaper is not None
+                self._reaper.add(trial_id)
         elif trial.gone and trial.final_seen:
             self._forget(trial_id)  # e.g. deleted by an earlier launcher that then died
             events.append(
