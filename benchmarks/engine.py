@@ -24,10 +24,10 @@ in the foreground as a child whose rusage is the launcher's alone. Per size it r
 
 Why tasks run 10 s by default: with C trials at once and tasks of d seconds, the whole machine
 (launcher, cluster double, ganesha, on two cores) must turn C/d trials around per second. At
-500 and 2 s that is 250 a second, more than the double alone serves here (its CPU per trial is
-in the table), so any launcher would queue, and completion-to-submit would measure that
-backlog rather than the launcher. 10 s (50 a second) keeps the machine below saturation;
-`--delay 2` shows the saturated throughput.
+500 and 2 s that is 250 a second; at about 5-6 ms for the double and 6-7 ms for the launcher
+with its tuner per trial, that is more than the two cores, so any launcher would queue, and
+completion-to-submit would measure that backlog rather than the launcher. 10 s (50 a second)
+keeps the machine below saturation; `--delay 2` shows the saturated throughput.
 
 Exits non-zero when a target is missed. Needs nfs-ganesha:
 
