@@ -152,3 +152,32 @@ def test_watch_streams_decoded_events_and_deletes_by_label(kube_cluster: KubeClu
     left = [f["metadata"]["name"] for f in frameworks.list("nnifc/experiment=e1")["items"]]
     assert left == ["c"]
     cluster.close()
+
+
+def test_concurrent_calls_fit_the_connection_pool_on_one_core(
+    kube_cluster: KubeCluster, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Creates in flight, the watch and a deletion at once: no connection is thrown away."""
+    monkeypatch.setattr("multiprocessing.cpu_count", lambda: 1)  # the client sizes its pool by it
+    cluster = connect(namespace="default")
+    frameworks = Frameworks(cluster)
+    barrier = threading.Barrier(7)
+    errors: list[BaseException] = []
+
+    def create(i: int) -> None:
+        try:
+            barrier.wait()
+            frameworks.create(_framework(f"pool{i}"))
+            frameworks.get(f"pool{i}")
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+
+    with caplog.at_level("WARNING", logger="urllib3"):
+        threads = [threading.Thread(target=create, args=(i,)) for i in range(7)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    cluster.close()
+    assert errors == []
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

@@ -37,6 +37,9 @@ RETRYABLE = {0, 429, 500, 502, 503, 504}
 TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
 REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=60)
 AUTH_SECONDS = 30.0
+# Connections the launcher may use at once: creates in flight (up to 4), the watch, a deletion
+# and a look at pods. The client's default is 5 per core; past it, urllib3 warns on the console.
+POOL_CONNECTIONS = 8
 
 
 @dataclass
@@ -181,6 +184,9 @@ def connect(*, context: str | None = None, namespace: str | None = None) -> Clus
     except (ConfigException, OSError, ValueError, TypeError) as e:
         where = os.environ.get("KUBECONFIG", "~/.kube/config")
         raise PlatformError(f"no usable Kubernetes configuration ({where}): {e}") from e
+    configuration.connection_pool_maxsize = max(
+        configuration.connection_pool_maxsize or 0, POOL_CONNECTIONS
+    )
     return Cluster(client.ApiClient(configuration), active, namespace or default_namespace)
 
 
