@@ -1,7 +1,7 @@
 """The trial loop: keep trialConcurrency trials running until the budget is spent or a stop.
 
-fill: tuner.propose -> store.add_trial (committed) -> platform.submit_all. handle: each platform event ->
-store -> (intermediate) assessor -> cancel. The store is written before anything is submitted
+fill: tuner.propose -> store.add_trial (committed) -> platform.submit_all. handle: each
+platform event -> store -> (intermediate) assessor -> cancel. The store is written before anything is submitted
 or cancelled, so a launcher that dies at any instant leaves a record another process can act on:
 one poll's events share a store batch, committed before a cancel and never open across a wait.
 The tuner and assessor see losses: `loss()` is the one place a maximised metric is negated.
@@ -232,9 +232,10 @@ class Scheduler:
                 specs.append(spec)
         if not specs:
             return None
+        results = self.platform.submit_all(specs)  # no store transaction is open across it
         failed: list[PlatformError] = []
         with self.store.batch():
-            for spec, started in zip(specs, self.platform.submit_all(specs), strict=True):
+            for spec, started in zip(specs, results, strict=True):
                 if isinstance(started, PlatformError):
                     self.store.set_status(spec.trial_id, TrialStatus.FAILED, message=str(started))
                     failed.append(started)
@@ -261,13 +262,6 @@ class Scheduler:
         self.trial_ids.add(trial_id)
         self.n_trials += 1
         return spec
-
-    def _submit_next(self) -> bool:
-        """One trial proposed and started (tests drive the loop one trial at a time)."""
-        failed = self._fill(1)
-        if failed:
-            raise failed[0]
-        return failed is not None
 
     def _handle(self, event: TrialEvent, *, assess: bool) -> None:
         if isinstance(event, MetricReported):

@@ -182,7 +182,7 @@ def _run_n(scheduler: Scheduler, n: int) -> None:
     scheduler.platform.prepare()
     while scheduler.n_trials < n or scheduler.live:
         if scheduler.n_trials < n and not scheduler.live:
-            scheduler._submit_next()
+            scheduler._fill(1)
         for event in scheduler.platform.poll(0):
             scheduler._handle(event, assess=True)
 

@@ -218,12 +218,13 @@ class FrameworkControllerPlatform(Platform):
                 events.extend(self._observe(trial_id, trial, time.monotonic()))
         return events
 
-    def _readers(self, trial_id: str) -> dict[str, FileReader]:
+    def _logs(self, trial_id: str) -> dict[str, str]:
+        """Each task's output file on the storage."""
         root = framework.trial_root(self.experiment_id, trial_id)
-        return {
-            task: self.storage.reader(f"{root}/output/{task}/{LOG_NAME}")
-            for task in framework.tasks(self.config)
-        }
+        return {task: f"{root}/output/{task}/{LOG_NAME}" for task in framework.tasks(self.config)}
+
+    def _readers(self, trial_id: str) -> dict[str, FileReader]:
+        return {task: self.storage.reader(path) for task, path in self._logs(trial_id).items()}
 
     def _forget(self, trial_id: str) -> None:
         trial = self._trials.pop(trial_id, None)
@@ -231,11 +232,8 @@ class FrameworkControllerPlatform(Platform):
             reader.close()
 
     def outputs(self, trial_id: str) -> dict[str, Reader]:
-        root = framework.trial_root(self.experiment_id, trial_id)
-        return {
-            task: functools.partial(self.storage.read, f"{root}/output/{task}/{LOG_NAME}")
-            for task in framework.tasks(self.config)
-        }
+        logs = self._logs(trial_id).items()
+        return {task: functools.partial(self.storage.read, path) for task, path in logs}
 
     def cleanup(self) -> None:
         if self._reaper is not None:
