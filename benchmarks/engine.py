@@ -139,6 +139,7 @@ def run_shim(counts_path: str, argv: list[str]) -> None:
 
     real_connect = nfs_rs.Client.connect
     setattr(nfs_rs, "Client", CountingClient)  # noqa: B010 (nnifc.storage.nfs looks it up per connect)
+    record_reactions(counts)
 
     def dump() -> None:
         Path(counts_path).write_text(json.dumps(counts))
@@ -148,6 +149,33 @@ def run_shim(counts_path: str, argv: list[str]) -> None:
 
     sys.argv = ["nnifc", *argv]
     main()
+
+
+def record_reactions(counts: dict[str, Any]) -> None:
+    """When the launcher's watch thread receives each Completed, and when it sends each create.
+
+    With the double's own times these split completion-to-submit into watch delivery, the
+    launcher's reaction and the create's way to the double, so a backlog is put where it is.
+    """
+    from nnifc.platforms.feed import Feed
+    from nnifc.platforms.frameworks import Frameworks
+
+    seen: dict[str, float] = {}
+    sent: list[float] = []
+    counts["completed_seen"], counts["creates_sent"] = seen, sent
+    on_event, create = Feed._on_event, Frameworks.create
+
+    def seeing(self: Feed, kind: str, raw: dict[str, Any]) -> None:
+        if (raw.get("status") or {}).get("state") == "Completed":
+            seen.setdefault(raw["metadata"]["name"], time.time())
+        on_event(self, kind, raw)
+
+    def sending(self: Frameworks, body: dict[str, Any]) -> dict[str, Any]:
+        sent.append(time.time())
+        return create(self, body)
+
+    setattr(Feed, "_on_event", seeing)  # noqa: B010
+    setattr(Frameworks, "create", sending)  # noqa: B010
 
 
 # ---- the run -------------------------------------------------------------------------------
@@ -287,6 +315,34 @@ def submit_delays(report: dict[str, Any], concurrency: int, start: float) -> lis
     return [create - done for done, create in zip(completed, later, strict=False)]
 
 
+def delay_split(
+    report: dict[str, Any], launcher: dict[str, Any], concurrency: int, start: float
+) -> str:
+    """completion-to-submit in three legs, each p50/p99 in ms: the double's watch delivery of
+    Completed, the launcher's reaction (Completed received -> create sent, FIFO as above) and
+    the create's way into the double (sent -> answered, in order)."""
+    seen: dict[str, float] = launcher["completed_seen"]
+    done = {c["name"]: c["time"] for c in report["completed"] if c["time"] >= start}
+    delivery = [seen[name] - t for name, t in done.items() if name in seen]
+    sent = sorted(launcher["creates_sent"])
+    reaction = [c - s for s, c in zip(sorted(seen.values()), sent[concurrency:], strict=False)]
+    received = sorted(
+        r["time"]
+        for r in report["requests"]
+        if r["verb"] == "create" and r["resource"] == "frameworks" and r["time"] >= start
+    )
+    transport = [r - s for s, r in zip(sent, received, strict=False)]
+    legs = {
+        "watch delivery": delivery,
+        "launcher reaction": reaction,
+        "create to double": transport,
+    }
+    return "completion-to-submit by leg, p50/p99 ms: " + ", ".join(
+        f"{leg} {percentile(v, 50) * 1000:.0f}/{percentile(v, 99) * 1000:.0f}"
+        for leg, v in legs.items()
+    )
+
+
 def output_bytes(export: Path, exp_id: str) -> tuple[int, int, int]:
     """(bytes of every trial's output files, trials with outputs, code directories) on the share."""
     root = export / "nni" / exp_id
@@ -369,7 +425,9 @@ def run_size(
             nnifc(env, "status", exp_id)
             latencies.append(time.perf_counter() - begin)
         row.status_s = statistics.median(latencies)
-        read = json.loads(counts.read_text()) if counts.exists() else {"read_bytes": 0}
+        read: dict[str, Any] = {"read_bytes": 0}
+        if counts.exists():
+            read = json.loads(counts.read_text())
         row.read_bytes = read["read_bytes"] / trials
         if read.get("errors"):
             row.notes.append(f"NFS client errors: {read['errors']}")
@@ -389,6 +447,8 @@ def run_size(
     delays = submit_delays(report, concurrency, start)
     row.p50_ms = percentile(delays, 50) * 1000
     row.p99_ms = percentile(delays, 99) * 1000
+    if read.get("creates_sent"):
+        row.notes.append(delay_split(report, read, concurrency, start))
     verbs: dict[str, int] = {}
     for r in during:
         key = f"{r['verb']} {r['resource']}"

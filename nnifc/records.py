@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from nnifc.errors import PlatformError
+
 Params: TypeAlias = Mapping[str, Any]
 
 
@@ -80,3 +82,11 @@ class MetricReported:
 
 
 TrialEvent: TypeAlias = StatusChanged | MetricReported
+
+
+@dataclass(frozen=True)
+class Started:
+    """A start that finished: the trial's handle, or the error the platform refused it with."""
+
+    trial_id: str
+    outcome: str | PlatformError

@@ -1,6 +1,7 @@
 """The trial loop: keep trialConcurrency trials running until the budget is spent or a stop.
 
-fill: tuner.propose -> store.add_trial (committed) -> platform.submit_all. handle: each
+fill: tuner.propose -> store.add_trial (committed) -> platform.start; the handles the
+platform reports back as starts finish -> store. handle: each
 platform event -> store -> (intermediate) assessor -> cancel. The store is written before anything is submitted
 or cancelled, so a launcher that dies at any instant leaves a record another process can act on:
 one poll's events share a store batch, committed before a cancel and never open across a wait.
@@ -88,6 +89,7 @@ class Scheduler:
         self.n_trials = 0
         self.spent: dict[str, float] = {}
         self.imported_upto = 0  # the last imported point the tuner has learnt
+        self.failed_starts = 0  # in a row
         self.overdue_checked = 0.0  # thread CPU seconds by part, not yet in the store
         self._load(store.finished_in_order())
 
@@ -144,7 +146,6 @@ class Scheduler:
             self.live[trial.id] = live
 
     def _loop(self) -> ExperimentStatus:
-        submit_failures = 0
         beat = 0.0
         winding_down = False  # NO_MORE_TRIAL recorded (or not due): the budget is spent
         while True:
@@ -157,14 +158,12 @@ class Scheduler:
             if self.stop_requested or self.store.stop_requested():
                 self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
                 return ExperimentStatus.STOPPED
-            self._handle_all(self.platform.poll(POLL_SECONDS if self.live else 0.0))
+            events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
+            self._record_starts()
+            self._handle_all(events)
             while self._budget_left() and len(self.live) < self._concurrency():
-                failed = self._fill(self._concurrency() - len(self.live))
-                if failed is None:
+                if not self._fill(self._concurrency() - len(self.live)):
                     break  # the tuner has nothing more to propose
-                submit_failures = 0 if not failed else submit_failures + len(failed)
-                if submit_failures >= MAX_SUBMIT_FAILURES:
-                    raise failed[-1]
             self._stop_overdue()
             if not self._budget_left():
                 if not self.live:
@@ -216,12 +215,12 @@ class Scheduler:
             and time.time() - self.started < config.max_exec_seconds
         )
 
-    def _fill(self, slots: int) -> list[PlatformError] | None:
-        """Propose and start up to `slots` trials; the starts that failed (None: none proposed).
+    def _fill(self, slots: int) -> bool:
+        """Propose up to `slots` trials and start them; False when the tuner proposed none.
 
         Every proposal is recorded (one commit) before any of them is started, so a launcher
-        that dies meanwhile leaves each one for `_adopt` to find or start. The platform may
-        overlap the starts (several Framework creates in flight when a burst of trials ended).
+        that dies meanwhile leaves each one for `_adopt` to find or start. A trial is live from
+        here; its handle is recorded when the platform reports its start (`_record_starts`).
         """
         specs: list[TrialSpec] = []
         with self.store.batch():
@@ -230,19 +229,39 @@ class Scheduler:
                 if spec is None:
                     break
                 specs.append(spec)
-        if not specs:
-            return None
-        results = self.platform.submit_all(specs)  # no store transaction is open across it
-        failed: list[PlatformError] = []
+        for spec in specs:
+            self.live[spec.trial_id] = _Live(spec, "")
+        if specs:
+            self.platform.start(specs)  # no store transaction is open across it
+            self._record_starts()
+        return bool(specs)
+
+    def _record_starts(self) -> None:
+        """Record the handles of finished starts; a refused start is a FAILED trial.
+
+        MAX_SUBMIT_FAILURES refusals in a row end the experiment (a config the cluster will
+        never accept), after what came back with them is recorded.
+        """
+        outcomes = self.platform.started()
+        refused: PlatformError | None = None
         with self.store.batch():
-            for spec, started in zip(specs, results, strict=True):
-                if isinstance(started, PlatformError):
-                    self.store.set_status(spec.trial_id, TrialStatus.FAILED, message=str(started))
-                    failed.append(started)
-                else:
-                    self.store.set_handle(spec.trial_id, started)
-                    self.live[spec.trial_id] = _Live(spec, started)
-        return failed
+            for started in outcomes:
+                live = self.live.get(started.trial_id)
+                if isinstance(started.outcome, PlatformError):
+                    self.failed_starts += 1
+                    if self.failed_starts >= MAX_SUBMIT_FAILURES:
+                        refused = started.outcome
+                    if live is not None:
+                        message = str(started.outcome)
+                        self.store.set_status(started.trial_id, TrialStatus.FAILED, message=message)
+                        del self.live[started.trial_id]
+                    continue
+                self.failed_starts = 0
+                self.store.set_handle(started.trial_id, started.outcome)
+                if live is not None:
+                    live.handle = started.outcome
+        if refused is not None:
+            raise refused
 
     def _propose(self, proposed: list[Params]) -> TrialSpec | None:
         """The tuner's next trial, recorded; None once the tuner has nothing more."""

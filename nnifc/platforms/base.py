@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from nnifc.errors import PlatformError
-from nnifc.records import TrialEvent, TrialSpec
+from nnifc.records import Started, TrialEvent, TrialSpec
 
 if TYPE_CHECKING:
     from nnifc.config import Experiment
@@ -33,6 +33,7 @@ class Platform(ABC):
         self.exp_dir = exp_dir
         self.experiment_id = exp_dir.name
         self.options = dict(options or {})
+        self._outcomes: list[Started] = []
 
     @classmethod  # noqa: B027 (optional hook, a no-op by default)
     def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
@@ -57,18 +58,22 @@ class Platform(ABC):
     def submit(self, spec: TrialSpec) -> str:
         """Start a trial; return its handle."""
 
-    def submit_all(self, specs: Sequence[TrialSpec]) -> list[str | PlatformError]:
-        """Start several trials; for each, its handle or the PlatformError its start raised.
+    def start(self, specs: Sequence[TrialSpec]) -> None:
+        """Begin starting these trials; `started()` hands back each one's handle or error.
 
-        One after another here; a platform whose starts wait on a server may overlap them.
+        Here each is submitted at once, in turn. A platform whose starts wait on a server runs
+        them while the loop goes on: trials that end meanwhile are not kept waiting for them.
         """
-        return [self._submit_or_error(spec) for spec in specs]
+        for spec in specs:
+            try:
+                self._outcomes.append(Started(spec.trial_id, self.submit(spec)))
+            except PlatformError as e:
+                self._outcomes.append(Started(spec.trial_id, e))
 
-    def _submit_or_error(self, spec: TrialSpec) -> str | PlatformError:
-        try:
-            return self.submit(spec)
-        except PlatformError as e:
-            return e
+    def started(self) -> list[Started]:
+        """The starts that finished since the last call, in the order they finished."""
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
 
     @abstractmethod
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:

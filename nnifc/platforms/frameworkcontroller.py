@@ -10,10 +10,12 @@ Framework is deleted (foreground), so the cluster keeps nothing a finished trial
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
+import queue
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from nnifc.platforms.feed import Feed
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
 from nnifc.platforms.reaper import Reaper
-from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
+from nnifc.records import Started, StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
 from nnifc.storage.base import FileReader
 from nnifc.wrapper import LOG_NAME
@@ -87,6 +89,8 @@ class FrameworkControllerPlatform(Platform):
         self._sweep: collections.deque[str] = collections.deque()  # trials the sweep has left
         self._reaper: Reaper | None = None  # deletes reported trials' Frameworks
         self._creator = ThreadPoolExecutor(CREATES_AT_ONCE, thread_name_prefix="nnifc-create")
+        self._creating: dict[str, Future[str]] = {}  # trial id -> its create, until started()
+        self._created: queue.SimpleQueue[str] = queue.SimpleQueue()  # trials whose create ended
         self._read_every = (
             OUTPUT_SECONDS if experiment.config.assessor else OUTPUT_SECONDS_UNASSESSED
         )
@@ -143,6 +147,48 @@ class FrameworkControllerPlatform(Platform):
         self._feed.start()
 
     def submit(self, spec: TrialSpec) -> str:
+        self._watch_for(spec)
+        try:
+            return self._create(spec)
+        except PlatformError:
+            self._forget(spec.trial_id)
+            raise
+
+    def start(self, specs: Sequence[TrialSpec]) -> None:
+        """Creates run CREATES_AT_ONCE at a time beside the loop: each mostly waits on the API
+        server, and the loop meanwhile reacts to trials that end."""
+        for spec in specs:
+            self._watch_for(spec)  # before the create: its first events may beat its answer
+            future = self._creator.submit(self._create, spec)
+            self._creating[spec.trial_id] = future
+            future.add_done_callback(functools.partial(self._report_created, spec.trial_id))
+
+    def _report_created(self, trial_id: str, _: Future[str]) -> None:
+        self._created.put(trial_id)  # in the creator thread: started() picks it up
+
+    def started(self) -> list[Started]:
+        outcomes: list[Started] = []
+        while not self._created.empty():
+            trial_id = self._created.get()
+            future = self._creating.pop(trial_id, None)
+            if future is None:
+                continue  # cancelled while it was being created (cancel waited for it)
+            error = future.exception()
+            if error is None:
+                outcomes.append(Started(trial_id, future.result()))
+                continue
+            self._forget(trial_id)
+            if not isinstance(error, PlatformError):
+                raise error
+            outcomes.append(Started(trial_id, error))
+        return outcomes
+
+    def _watch_for(self, spec: TrialSpec) -> None:
+        name = framework.framework_name(spec.experiment_id, spec.trial_id)
+        self._trials[spec.trial_id] = _Trial(name, self._readers(spec.trial_id), time.monotonic())
+
+    def _create(self, spec: TrialSpec) -> str:
+        """Create the trial's Framework (in a creator thread for `start`); its name."""
         body = framework.manifest(
             spec,
             self.config,
@@ -150,20 +196,13 @@ class FrameworkControllerPlatform(Platform):
             volume=self.storage.volume(framework.STORAGE_VOLUME, spec.experiment_id),
             pull_secrets=self._pull_secrets,
         )
-        name = body["metadata"]["name"]
+        name = str(body["metadata"]["name"])
         try:
             self.frameworks.create(body)
         except PlatformError as e:
             if e.status != 409 or not self._is_ours(name, spec.trial_id):
                 raise
-        self._trials[spec.trial_id] = _Trial(name, self._readers(spec.trial_id), time.monotonic())
-        return str(name)
-
-    def submit_all(self, specs: Sequence[TrialSpec]) -> list[str | PlatformError]:
-        """Several creates in flight at once: each mostly waits on the API server."""
-        if len(specs) < 2:
-            return super().submit_all(specs)
-        return list(self._creator.map(self._submit_or_error, specs))
+        return name
 
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
         name = handle or framework.framework_name(spec.experiment_id, spec.trial_id)
@@ -180,8 +219,12 @@ class FrameworkControllerPlatform(Platform):
         return name
 
     def cancel(self, trial_id: str, handle: str) -> None:
+        creating = self._creating.pop(trial_id, None)
+        if creating is not None:  # let the create land (or fail) first, then delete
+            with contextlib.suppress(PlatformError):
+                creating.result()
         self._forget(trial_id)
-        self._remove(handle, stop=True)
+        self._remove(handle or framework.framework_name(self.experiment_id, trial_id), stop=True)
 
     def _remove(self, name: str, *, stop: bool) -> None:
         """Stop a running Framework (so it completes with -210), then delete it with its pods."""

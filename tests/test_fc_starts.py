@@ -1,0 +1,69 @@
+"""Framework creates run beside the trial loop: the platform against the API double.
+
+A slow API server must not hold the loop: `start` returns at once, each trial's handle comes
+back from `started()` when its create is answered, and a trial cancelled while its create is in
+flight is deleted after the create lands, never left running.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nnifc import config, launcher
+from nnifc.framework import framework_name
+from nnifc.platforms.frameworkcontroller import FrameworkControllerPlatform
+from nnifc.records import Started, StatusChanged, TrialSpec, TrialStatus
+from nnifc.store import experiment_dir
+from tests.k8sim.fixture import KubeCluster, kube_cluster
+from tests.test_frameworkcontroller_e2e import write_config
+
+if TYPE_CHECKING:
+    from tests.ganesha import Ganesha
+
+pytest_plugins = ["tests.ganesha"]
+__all__ = ["kube_cluster"]
+
+LATENCY = 0.3  # seconds the double waits before answering each request
+
+
+def test_starts_return_at_once_and_a_cancel_waits_for_the_create(
+    kube_cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
+    experiment = config.load(write_config(tmp_path, nfs_server, trials=3))
+    exp_id = launcher.register(experiment).experiment().id
+    platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
+    platform.prepare()
+    specs = [TrialSpec(exp_id, f"t{i}", i, i, {"x": 0.5, "k": i + 1}) for i in range(3)]
+    try:
+        kube_cluster.faults.latency = LATENCY
+        begun = time.monotonic()
+        platform.start(specs)
+        assert time.monotonic() - begun < LATENCY / 2  # the creates wait in their own threads
+        assert platform.started() == []
+
+        platform.cancel("t2", "")  # its create is in flight: it lands, then it is deleted
+        names = {f["metadata"]["name"] for f in kube_cluster.objects("frameworks")}
+        assert framework_name(exp_id, "t2") not in names
+        kube_cluster.faults.latency = 0.0
+
+        outcomes: list[Started] = []
+        ended: dict[str, TrialStatus] = {}
+        deadline = time.monotonic() + 120
+        while len(ended) < 2 and time.monotonic() < deadline:
+            for event in platform.poll(0.2):
+                if isinstance(event, StatusChanged) and event.status.final:
+                    ended[event.trial_id] = event.status
+            outcomes += platform.started()
+        assert sorted(outcomes, key=lambda s: s.trial_id) == [
+            Started("t0", framework_name(exp_id, "t0")),
+            Started("t1", framework_name(exp_id, "t1")),
+        ]  # and none for the cancelled one
+        assert ended == {"t0": TrialStatus.SUCCEEDED, "t1": TrialStatus.SUCCEEDED}
+        created = kube_cluster.requests.count(verb="create", resource="frameworks")
+        assert created == 3
+    finally:
+        platform.cleanup()
+        platform.close()
