@@ -7,6 +7,7 @@ flight is deleted after the create lands, never left running.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from nnifc import config, launcher
 from nnifc.framework import framework_name
 from nnifc.platforms.frameworkcontroller import FrameworkControllerPlatform
+from nnifc.platforms.ramp import Ramp
 from nnifc.records import Started, StatusChanged, TrialSpec, TrialStatus
 from nnifc.store import experiment_dir
 from tests.k8sim.fixture import KubeCluster, kube_cluster
@@ -67,3 +69,25 @@ def test_starts_return_at_once_and_a_cancel_waits_for_the_create(
     finally:
         platform.cleanup()
         platform.close()
+
+
+def test_the_first_wave_of_creates_is_paced_and_later_ones_are_not() -> None:
+    ramp = Ramp(first=20, per_second=200)
+    begun = time.monotonic()
+    times: list[float] = []
+
+    def create(count: int) -> None:
+        for _ in range(count):
+            ramp.wait()
+            times.append(time.monotonic() - begun)
+
+    threads = [threading.Thread(target=create, args=(5,)) for _ in range(4)]  # as the creators
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # the k-th create waits at least k slots of 1/200 s, whichever thread makes it
+    assert all(at >= k / 200 for k, at in enumerate(sorted(times)))
+    later = time.monotonic()
+    create(100)
+    assert time.monotonic() - later < 0.05  # past the first wave, nothing waits

@@ -31,6 +31,7 @@ from nnifc.platforms.base import Platform, Reader
 from nnifc.platforms.feed import Feed
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
+from nnifc.platforms.ramp import Ramp
 from nnifc.platforms.reaper import Reaper
 from nnifc.records import Started, StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
@@ -89,6 +90,7 @@ class FrameworkControllerPlatform(Platform):
         self._sweep: collections.deque[str] = collections.deque()  # trials the sweep has left
         self._reaper: Reaper | None = None  # deletes reported trials' Frameworks
         self._creator = ThreadPoolExecutor(CREATES_AT_ONCE, thread_name_prefix="nnifc-create")
+        self._ramp = Ramp(self.config.trial_concurrency)  # the first wave, spread out
         self._creating: dict[str, Future[str]] = {}  # trial id -> its create, until started()
         self._created: queue.SimpleQueue[str] = queue.SimpleQueue()  # trials whose create ended
         self._read_every = (
@@ -197,6 +199,7 @@ class FrameworkControllerPlatform(Platform):
             pull_secrets=self._pull_secrets,
         )
         name = str(body["metadata"]["name"])
+        self._ramp.wait()
         try:
             self.frameworks.create(body)
         except PlatformError as e:
