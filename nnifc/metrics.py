@@ -76,8 +76,8 @@ class OutputTail:
     def lines(self, *, final: bool = False) -> Iterator[tuple[int, str]]:
         """Yield (offset, text) of each new complete line; with `final`, the unterminated tail too.
 
-        A running task's file is read until a short read (one call when little is new); a
-        final read goes on until a read returns nothing, so no tail is taken for the end early.
+        The file is read until a short read: one call when little is new. Every reader here
+        (local files, NFS, Azure Files) returns less than asked only at the end of the file.
         """
         pending = b""
         while True:
@@ -89,7 +89,7 @@ class OutputTail:
             for raw in complete:
                 yield self.offset, raw.decode("utf-8", "replace").rstrip("\r")
                 self.offset += len(raw) + 1
-            if not final and len(chunk) < CHUNK:  # the end for now: the next look goes on
+            if len(chunk) < CHUNK:  # the end (for now, if the task still runs)
                 break
         if final and pending:
             yield self.offset, pending.decode("utf-8", "replace").rstrip("\r")

@@ -102,7 +102,9 @@ def test_tail_reads_lines_longer_than_one_chunk(tmp_path: Path) -> None:
     ]
 
 
-def test_a_running_tail_stops_at_a_short_read_a_final_one_reads_to_the_end(tmp_path: Path) -> None:
+def test_a_tail_stops_at_a_short_read_and_a_final_one_takes_the_unterminated_end(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "stdout"
     log.write_bytes(b"one\ntwo\nthr")
     calls: list[int] = []
@@ -116,4 +118,4 @@ def test_a_running_tail_stops_at_a_short_read_a_final_one_reads_to_the_end(tmp_p
     assert calls == [0]  # one call: a short read is the end for now
     calls.clear()
     assert list(tail.lines(final=True)) == [(8, "thr")]
-    assert calls == [8, 11]  # the final read goes on until a read returns nothing
+    assert calls == [8]  # a short read is the end: one call (one NFS READ) for the final look
