@@ -43,8 +43,9 @@ from nnifc.wrapper import LOG_NAME
 OUTPUT_SECONDS = 1.0
 OUTPUT_SECONDS_UNASSESSED = 5.0
 PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a reason
-# The once-a-second look at every trial (outputs, pending pods) is spread over polls, at most
-# this long per poll, so reading 500 running trials' outputs never delays reacting to an end.
+# The sweep, a look at every trial each output period (outputs due, pending pods), is spread
+# over polls, at most this long per poll, so reading 500 running trials' outputs never delays
+# reacting to an end. What changes in between (a state, an end, a deletion) comes by the watch.
 SWEEP_SLICE_SECONDS = 0.01
 CREATES_AT_ONCE = 4  # Framework creates in flight when several trials start together
 
@@ -253,7 +254,7 @@ class FrameworkControllerPlatform(Platform):
             trial = self._trials.get(trial_id)
             if trial is not None:
                 events.extend(self._observe(trial_id, trial, now))
-        if not self._sweep and now - self._swept >= OUTPUT_SECONDS:
+        if not self._sweep and now - self._swept >= self._read_every:
             self._swept = now
             self._sweep.extend(self._trials)
         until = time.monotonic() + SWEEP_SLICE_SECONDS
@@ -261,7 +262,8 @@ class FrameworkControllerPlatform(Platform):
             trial_id = self._sweep.popleft()
             trial = self._trials.get(trial_id)
             if trial is not None and trial_id not in changed:
-                events.extend(self._observe(trial_id, trial, time.monotonic()))
+                # as of the sweep's start: each running trial is read once per sweep
+                events.extend(self._observe(trial_id, trial, self._swept))
         return events
 
     def _logs(self, trial_id: str) -> dict[str, str]:
