@@ -21,6 +21,9 @@ in the foreground as a child whose rusage is the launcher's alone. Per size it r
 
 - sim ms/t: the cluster double's own CPU per trial, to show what share of the two cores the
   rest of the system takes (not a target).
+- a note line splits completion-to-submit into its legs (p50/p99 each): the double's watch
+  delivery of Completed, the launcher's reaction (Completed received -> create sent, timed in
+  the launcher by the shim) and the create's way into the double, so a backlog shows where it is.
 
 Why tasks run 10 s by default: with C trials at once and tasks of d seconds, the whole machine
 (launcher, cluster double, ganesha, on two cores) must turn C/d trials around per second. At
