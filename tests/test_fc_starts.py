@@ -1,8 +1,9 @@
-"""Framework creates run beside the trial loop: the platform against the API double.
+"""The FrameworkController platform's own timing, against the API double and ganesha.
 
 A slow API server must not hold the loop: `start` returns at once, each trial's handle comes
 back from `started()` when its create is answered, and a trial cancelled while its create is in
-flight is deleted after the create lands, never left running.
+flight is deleted after the create lands, never left running. The first wave of creates is
+paced; and a running trial's output is read by the periodic sweep, not only when it ends.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from nnifc import config, launcher
 from nnifc.framework import framework_name
 from nnifc.platforms.frameworkcontroller import FrameworkControllerPlatform
 from nnifc.platforms.ramp import Ramp
-from nnifc.records import Started, StatusChanged, TrialSpec, TrialStatus
+from nnifc.records import MetricReported, Started, StatusChanged, TrialSpec, TrialStatus
 from nnifc.store import experiment_dir
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 from tests.test_frameworkcontroller_e2e import write_config
@@ -91,3 +92,57 @@ def test_the_first_wave_of_creates_is_paced_and_later_ones_are_not() -> None:
     later = time.monotonic()
     create(100)
     assert time.monotonic() - later < 0.05  # past the first wave, nothing waits
+
+
+QUIET_TRIAL = """\
+import time
+import nni
+
+nni.get_next_parameter()
+nni.report_intermediate_result(0.5)
+time.sleep(9)  # quiet: only the sweep can find the result before the end
+nni.report_final_result(1.0)
+"""
+
+
+def test_a_running_trials_output_is_read_by_the_sweep_before_it_ends(
+    kube_cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "trial.py").write_text(QUIET_TRIAL)
+    (tmp_path / "space.json").write_text('{"x": {"_type": "uniform", "_value": [0, 1]}}')
+    path = tmp_path / "exp.yml"
+    path.write_text(
+        "experimentName: quiet\ntrialConcurrency: 1\nmaxTrialNum: 1\n"
+        "trainingServicePlatform: frameworkcontroller\nsearchSpacePath: space.json\n"
+        "tuner: {builtinTunerName: Random}\n"  # no assessor: outputs are read every 5 s
+        "trial:\n  codeDir: code\n  taskRoles:\n    - name: worker\n      taskNum: 1\n"
+        "      command: python3 trial.py\n      gpuNum: 0\n      cpuNum: 1\n"
+        "      memoryMB: 256\n      image: msranni/nni:latest\n"
+        "      frameworkAttemptCompletionPolicy: {minFailedTaskCount: 1, minSucceededTaskCount: 1}\n"
+        f"frameworkcontrollerConfig:\n  storage: nfs\n  nfs:\n    server: {nfs_server.server}\n"
+        f"    path: {nfs_server.path}\n"
+    )
+    experiment = config.load(path)
+    exp_id = launcher.register(experiment).experiment().id
+    platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
+    platform.prepare()
+    try:
+        platform.start([TrialSpec(exp_id, "q0", 0, 0, {"x": 0.5})])
+        seen: dict[str, float] = {}  # what came first, when
+        deadline = time.monotonic() + 60
+        while "ended" not in seen:
+            assert time.monotonic() < deadline, seen
+            for event in platform.poll(0.2):
+                if isinstance(event, MetricReported):
+                    what = "final" if event.final else "intermediate"
+                else:
+                    what = "ended" if event.status.final else "running"
+                seen.setdefault(what, time.monotonic())
+        assert seen["running"] <= seen["intermediate"] < seen["final"] <= seen["ended"]
+        # read while the trial ran quiet for 9 s, by a sweep (every 5 s), not at its end
+        assert seen["final"] - seen["intermediate"] > 2.0, seen
+    finally:
+        platform.cleanup()
+        platform.close()
