@@ -1,9 +1,11 @@
 """The experiment's Frameworks as the loop needs them: a list+watch thread feeding a queue.
 
 The thread (watch.follow) lists, then watches from the list's resourceVersion. A Framework is
-modified a dozen times in its life (pod names, task statuses, attempt details) and each event
-is the whole object; the loop only needs a change of state, an appearance and a deletion. So the
-thread passes on just those, and the loop wakes once per change that can matter, not per event.
+modified a dozen times in its life (pod names, task statuses, attempt details, nine states) and
+each event is the whole object; the loop only needs a change of what the trial's status would
+be (waiting, running, an end, or a state in between that means nothing yet), an appearance and
+a deletion. So the thread passes on just those, and the loop wakes once per change that can
+matter, not per event.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import queue
 import threading
 from typing import Any
 
+from nnifc import framework
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.watch import follow
 
@@ -75,5 +78,5 @@ class Feed:
 
 
 def _state(raw: dict[str, Any]) -> str | None:
-    state = (raw.get("status") or {}).get("state")
-    return str(state) if state is not None else None
+    status = framework.trial_status(raw).status
+    return status.value if status is not None else None
