@@ -10,12 +10,9 @@ Framework is deleted (foreground), so the cluster keeps nothing a finished trial
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
-import queue
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +25,10 @@ from nnifc.experiment import FrameworkControllerExperimentConfig, duration_secon
 from nnifc.metrics import OutputTail, metric_event, parse_line
 from nnifc.platforms import pods, preflight, secrets
 from nnifc.platforms.base import Platform, Reader
+from nnifc.platforms.creator import Creator
 from nnifc.platforms.feed import Feed
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
-from nnifc.platforms.ramp import Ramp
 from nnifc.platforms.reaper import Reaper
 from nnifc.records import Started, StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
@@ -47,7 +44,6 @@ PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a 
 # over polls, at most this long per poll, so reading 500 running trials' outputs never delays
 # reacting to an end. What changes in between (a state, an end, a deletion) comes by the watch.
 SWEEP_SLICE_SECONDS = 0.01
-CREATES_AT_ONCE = 4  # Framework creates in flight when several trials start together
 
 
 @dataclass
@@ -90,10 +86,7 @@ class FrameworkControllerPlatform(Platform):
         self._swept = 0.0  # when the last sweep over every trial began
         self._sweep: collections.deque[str] = collections.deque()  # trials the sweep has left
         self._reaper: Reaper | None = None  # deletes reported trials' Frameworks
-        self._creator = ThreadPoolExecutor(CREATES_AT_ONCE, thread_name_prefix="nnifc-create")
-        self._ramp = Ramp(self.config.trial_concurrency)  # the first wave, spread out
-        self._creating: dict[str, Future[str]] = {}  # trial id -> its create, until started()
-        self._created: queue.SimpleQueue[str] = queue.SimpleQueue()  # trials whose create ended
+        self._creator = Creator(self._create, first_wave=self.config.trial_concurrency)
         self._read_every = (
             OUTPUT_SECONDS if experiment.config.assessor else OUTPUT_SECONDS_UNASSESSED
         )
@@ -158,32 +151,20 @@ class FrameworkControllerPlatform(Platform):
             raise
 
     def start(self, specs: Sequence[TrialSpec]) -> None:
-        """Creates run CREATES_AT_ONCE at a time beside the loop: each mostly waits on the API
+        """The creates run beside the loop (platforms/creator.py): each mostly waits on the API
         server, and the loop meanwhile reacts to trials that end."""
         for spec in specs:
             self._watch_for(spec)  # before the create: its first events may beat its answer
-            future = self._creator.submit(self._create, spec)
-            self._creating[spec.trial_id] = future
-            future.add_done_callback(functools.partial(self._report_created, spec.trial_id))
-
-    def _report_created(self, trial_id: str, _: Future[str]) -> None:
-        self._created.put(trial_id)  # in the creator thread: started() picks it up
+            self._creator.submit(spec)
 
     def started(self) -> list[Started]:
         outcomes: list[Started] = []
-        while not self._created.empty():
-            trial_id = self._created.get()
-            future = self._creating.pop(trial_id, None)
-            if future is None:
-                continue  # cancelled while it was being created (cancel waited for it)
-            error = future.exception()
-            if error is None:
-                outcomes.append(Started(trial_id, future.result()))
-                continue
-            self._forget(trial_id)
-            if not isinstance(error, PlatformError):
-                raise error
-            outcomes.append(Started(trial_id, error))
+        for trial_id, outcome in self._creator.finished():
+            if isinstance(outcome, BaseException):
+                self._forget(trial_id)
+                if not isinstance(outcome, PlatformError):
+                    raise outcome
+            outcomes.append(Started(trial_id, outcome))
         return outcomes
 
     def _watch_for(self, spec: TrialSpec) -> None:
@@ -200,7 +181,6 @@ class FrameworkControllerPlatform(Platform):
             pull_secrets=self._pull_secrets,
         )
         name = str(body["metadata"]["name"])
-        self._ramp.wait()
         try:
             self.frameworks.create(body)
         except PlatformError as e:
@@ -223,10 +203,7 @@ class FrameworkControllerPlatform(Platform):
         return name
 
     def cancel(self, trial_id: str, handle: str) -> None:
-        creating = self._creating.pop(trial_id, None)
-        if creating is not None:  # let the create land (or fail) first, then delete
-            with contextlib.suppress(PlatformError):
-                creating.result()
+        self._creator.wait_for(trial_id)  # a create under way lands (or fails) first
         self._forget(trial_id)
         self._remove(handle or framework.framework_name(self.experiment_id, trial_id), stop=True)
 
@@ -291,7 +268,7 @@ class FrameworkControllerPlatform(Platform):
         self.frameworks.delete_all(selector, "the experiment's Frameworks")
 
     def close(self) -> None:
-        self._creator.shutdown(wait=True)
+        self._creator.close()
         if self._reaper is not None:
             self._reaper.close()
         if self._feed is not None:
