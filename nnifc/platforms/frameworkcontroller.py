@@ -13,7 +13,6 @@ import collections
 import functools
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,11 @@ from nnifc.config import Experiment
 from nnifc.document import to_yaml
 from nnifc.errors import PlatformError
 from nnifc.experiment import FrameworkControllerExperimentConfig, duration_seconds
-from nnifc.metrics import OutputTail, metric_event, parse_line
 from nnifc.platforms import pods, preflight, secrets
 from nnifc.platforms.base import Platform, Reader
 from nnifc.platforms.creator import Creator
 from nnifc.platforms.feed import Feed
+from nnifc.platforms.followed import FollowedTrial
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
 from nnifc.platforms.reaper import Reaper
@@ -46,26 +45,6 @@ PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a 
 SWEEP_SLICE_SECONDS = 0.01
 
 
-@dataclass
-class _Trial:
-    name: str
-    readers: dict[str, FileReader]  # each task's output, held while the trial runs
-    submitted: float
-    status: TrialStatus = TrialStatus.WAITING
-    raw: dict[str, Any] | None = None
-    gone: bool = False
-    read_at: float = 0.0
-    probed_at: float = 0.0
-    reason: str = ""
-    last_lines: dict[str, str] = field(default_factory=dict)
-    final_seen: bool = False
-    adopted: bool = False  # from an earlier launcher: a list that lacks it means it is gone
-    tails: dict[str, OutputTail] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.tails = {task: OutputTail(reader.read) for task, reader in self.readers.items()}
-
-
 class FrameworkControllerPlatform(Platform):
     name = "frameworkcontroller"
 
@@ -79,7 +58,7 @@ class FrameworkControllerPlatform(Platform):
         self.storage: Storage = STORAGES[self.fc.storage](self.fc)
         self._cluster: Cluster | None = None
         self._frameworks: Frameworks | None = None
-        self._trials: dict[str, _Trial] = {}
+        self._trials: dict[str, FollowedTrial] = {}
         self._feed: Feed | None = None
         self._pull_secrets: dict[str, str] = {}
         self._changed: set[str] = set()  # trials whose Framework changed since the last poll
@@ -169,7 +148,9 @@ class FrameworkControllerPlatform(Platform):
 
     def _watch_for(self, spec: TrialSpec) -> None:
         name = framework.framework_name(spec.experiment_id, spec.trial_id)
-        self._trials[spec.trial_id] = _Trial(name, self._readers(spec.trial_id), time.monotonic())
+        self._trials[spec.trial_id] = FollowedTrial(
+            spec.trial_id, name, self._readers(spec.trial_id), time.monotonic()
+        )
 
     def _create(self, spec: TrialSpec) -> str:
         """Create the trial's Framework (in a creator thread for `start`); its name."""
@@ -199,7 +180,9 @@ class FrameworkControllerPlatform(Platform):
                 return None  # recorded, never created: the caller submits it
         # seen in the next list; if it is not there, the trial ended (or never started) unwatched
         readers = self._readers(spec.trial_id)
-        self._trials[spec.trial_id] = _Trial(name, readers, time.monotonic(), adopted=True)
+        self._trials[spec.trial_id] = FollowedTrial(
+            spec.trial_id, name, readers, time.monotonic(), adopted=True
+        )
         return name
 
     def cancel(self, trial_id: str, handle: str) -> None:
@@ -253,8 +236,8 @@ class FrameworkControllerPlatform(Platform):
 
     def _forget(self, trial_id: str) -> None:
         trial = self._trials.pop(trial_id, None)
-        for reader in trial.readers.values() if trial is not None else ():
-            reader.close()
+        if trial is not None:
+            trial.close()
 
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         logs = self._logs(trial_id).items()
@@ -277,20 +260,20 @@ class FrameworkControllerPlatform(Platform):
         if self._cluster is not None:
             self._cluster.close()
 
-    def _observe(self, trial_id: str, trial: _Trial, now: float) -> list[TrialEvent]:
+    def _observe(self, trial_id: str, trial: FollowedTrial, now: float) -> list[TrialEvent]:
         observed = framework.trial_status(trial.raw) if trial.raw is not None else None
         final = observed is not None and observed.status is not None and observed.status.final
         events: list[TrialEvent] = []
         due = trial.status is TrialStatus.RUNNING and now - trial.read_at >= self._read_every
         if final or trial.gone or due:
-            events.extend(self._read(trial_id, trial, final=final or trial.gone))
+            events.extend(trial.read(final=final or trial.gone))
             trial.read_at = now
         if final:
             assert observed is not None and observed.status is not None
             self._forget(trial_id)
             message = observed.message
             if observed.status is TrialStatus.FAILED:
-                message = self._with_output(message, trial)
+                message = trial.with_output(message)
             events.append(StatusChanged(trial_id, observed.status, message, observed.code))
             if not trial.gone:  # deleted after the caller has recorded this status
                 assert self._reaper is not None
@@ -319,7 +302,7 @@ class FrameworkControllerPlatform(Platform):
             events.extend(self._pending(trial_id, trial, now))
         return events
 
-    def _pending(self, trial_id: str, trial: _Trial, now: float) -> list[TrialEvent]:
+    def _pending(self, trial_id: str, trial: FollowedTrial, now: float) -> list[TrialEvent]:
         waited = now - trial.submitted
         limit = duration_seconds(self.fc.pending_timeout)
         probe_after = min(PENDING_PROBE_SECONDS, limit / 3)
@@ -337,26 +320,6 @@ class FrameworkControllerPlatform(Platform):
             trial.reason = reason
             return [StatusChanged(trial_id, TrialStatus.WAITING, reason)]
         return []
-
-    def _read(self, trial_id: str, trial: _Trial, *, final: bool) -> list[TrialEvent]:
-        events: list[TrialEvent] = []
-        for task, tail in trial.tails.items():
-            for offset, line in tail.lines(final=final):
-                event = metric_event(trial_id, task, offset, line)
-                if event is not None:
-                    events.append(event)
-                    trial.final_seen = trial.final_seen or event.final
-                elif line.strip() and parse_line(line) is None:
-                    trial.last_lines[task] = line.strip()[:300]
-        return events
-
-    @staticmethod
-    def _with_output(message: str, trial: _Trial) -> str:
-        task = (
-            message.split(":", 1)[0].removeprefix("task ") if message.startswith("task ") else None
-        )
-        line = trial.last_lines.get(task or "") or next(iter(trial.last_lines.values()), "")
-        return f"{message}; last output: {line}" if line else message
 
     def _drain_watch(self, timeout: float) -> None:
         if self._feed is None:
