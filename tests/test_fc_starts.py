@@ -146,3 +146,26 @@ def test_a_running_trials_output_is_read_by_the_sweep_before_it_ends(
     finally:
         platform.cleanup()
         platform.close()
+
+
+def test_a_create_still_queued_is_dropped_by_a_cancel(
+    kube_cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
+    experiment = config.load(write_config(tmp_path, nfs_server, trials=6))
+    exp_id = launcher.register(experiment).experiment().id
+    platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
+    platform.prepare()
+    specs = [TrialSpec(exp_id, f"t{i}", i, i, {"x": 0.5, "k": 1}) for i in range(6)]
+    try:
+        kube_cluster.faults.latency = LATENCY
+        platform.start(specs)  # four creates run, two wait for a thread
+        platform.cancel("t5", "")
+        kube_cluster.faults.latency = 0.0
+        for spec in specs[:5]:
+            platform.cancel(spec.trial_id, "")
+        assert kube_cluster.requests.count(verb="create", resource="frameworks") == 5
+        assert platform.started() == []
+    finally:
+        platform.cleanup()
+        platform.close()

@@ -47,9 +47,10 @@ class Creator:
         return outcomes
 
     def wait_for(self, trial_id: str) -> None:
-        """Let the trial's create, if under way, land or fail; its outcome is not reported."""
+        """Drop the trial's create if it has not begun, else let it land or fail; either way its
+        outcome is not reported."""
         future = self._creating.pop(trial_id, None)
-        if future is not None:
+        if future is not None and not future.cancel():
             with contextlib.suppress(PlatformError):  # a refusal: there is nothing to delete
                 future.result()
 

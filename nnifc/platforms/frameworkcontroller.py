@@ -213,7 +213,7 @@ class FrameworkControllerPlatform(Platform):
         ):
             trial = self._trials.get(trial_id)
             if trial is not None:
-                events.extend(self._observe(trial_id, trial, now))
+                events.extend(self._observe(trial, now))
         if not self._sweep and now - self._swept >= self._read_every:
             self._swept = now
             self._sweep.extend(self._trials)
@@ -223,7 +223,7 @@ class FrameworkControllerPlatform(Platform):
             trial = self._trials.get(trial_id)
             if trial is not None and trial_id not in changed:
                 # as of the sweep's start: each running trial is read once per sweep
-                events.extend(self._observe(trial_id, trial, self._swept))
+                events.extend(self._observe(trial, self._swept))
         return events
 
     def _logs(self, trial_id: str) -> dict[str, str]:
@@ -260,7 +260,8 @@ class FrameworkControllerPlatform(Platform):
         if self._cluster is not None:
             self._cluster.close()
 
-    def _observe(self, trial_id: str, trial: FollowedTrial, now: float) -> list[TrialEvent]:
+    def _observe(self, trial: FollowedTrial, now: float) -> list[TrialEvent]:
+        trial_id = trial.trial_id
         observed = framework.trial_status(trial.raw) if trial.raw is not None else None
         final = observed is not None and observed.status is not None and observed.status.final
         events: list[TrialEvent] = []
@@ -299,10 +300,11 @@ class FrameworkControllerPlatform(Platform):
             trial.status = TrialStatus.RUNNING
             events.append(StatusChanged(trial_id, TrialStatus.RUNNING))
         elif trial.status is TrialStatus.WAITING:
-            events.extend(self._pending(trial_id, trial, now))
+            events.extend(self._pending(trial, now))
         return events
 
-    def _pending(self, trial_id: str, trial: FollowedTrial, now: float) -> list[TrialEvent]:
+    def _pending(self, trial: FollowedTrial, now: float) -> list[TrialEvent]:
+        trial_id = trial.trial_id
         waited = now - trial.submitted
         limit = duration_seconds(self.fc.pending_timeout)
         probe_after = min(PENDING_PROBE_SECONDS, limit / 3)
