@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import msgspec
+
 from nnifc.records import MetricReported
 
 LINE = re.compile(r"^NNISDK_MEb'(.*)'\s*$")
@@ -34,7 +36,7 @@ def parse_line(line: str) -> SdkRecord | None:
     if not match:
         return None
     try:
-        record = json.loads(match.group(1))
+        record = _decode(match.group(1))
     except ValueError:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("type"), str):
@@ -49,7 +51,7 @@ def default_metric(raw: object) -> float | None:
     value = raw
     if isinstance(raw, str):
         try:
-            value = json.loads(raw)
+            value = _decode(raw)
         except ValueError:
             return None
     if isinstance(value, dict):
@@ -57,6 +59,15 @@ def default_metric(raw: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if not math.isnan(value) else math.nan
+
+
+def _decode(text: str) -> object:
+    """JSON by msgspec, several times faster; what it refuses and Python's json module takes
+    (NaN, Infinity, 1e999, as NNI's SDK may write them) is read as that module reads it."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 def metric_event(trial_id: str, task: str, offset: int, line: str) -> MetricReported | None:

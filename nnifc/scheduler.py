@@ -41,6 +41,9 @@ ID_ALPHABET = string.ascii_lowercase + string.digits
 POLL_SECONDS = 0.25
 MAX_SUBMIT_FAILURES = 3
 HEARTBEAT_SECONDS = 5.0
+STOP_CHECK_SECONDS = (
+    0.5  # `nnifc stop` also signals the launcher; its flag in the store is read this often
+)
 
 
 def new_id(length: int) -> str:
@@ -87,10 +90,11 @@ class Scheduler:
         self.finished_curves: list[list[float]] = []
         self.trial_ids: set[str] = set()
         self.n_trials = 0
-        self.spent: dict[str, float] = {}
+        self.spent: dict[str, float] = {}  # thread CPU seconds by part, not yet in the store
         self.imported_upto = 0  # the last imported point the tuner has learnt
         self.failed_starts = 0  # in a row
-        self.overdue_checked = 0.0  # thread CPU seconds by part, not yet in the store
+        self.overdue_checked = 0.0
+        self.stop_checked = 0.0
         self._load(store.finished_in_order())
 
     def _load(self, finished: list[TrialRow]) -> None:
@@ -155,11 +159,10 @@ class Scheduler:
                     self.store.set_experiment(heartbeat=time.time())
                     self._flush_spent()
                 self._learn_imported()
-            if self.stop_requested or self.store.stop_requested():
+            if self.stop_requested or self._stop_asked():
                 self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
                 return ExperimentStatus.STOPPED
             events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
-            self._record_starts()
             self._handle_all(events)
             while self._budget_left() and len(self.live) < self._concurrency():
                 if not self._fill(self._concurrency() - len(self.live)):
@@ -173,23 +176,32 @@ class Scheduler:
                 winding_down = True
             self.on_change()
 
+    def _stop_asked(self) -> bool:
+        now = time.monotonic()
+        if now - self.stop_checked < STOP_CHECK_SECONDS:
+            return False
+        self.stop_checked = now
+        return self.store.stop_requested()
+
     def _handle_all(self, events: list[TrialEvent]) -> None:
-        """One poll's events in one store transaction; a trial ending in it is not assessed.
+        """The starts that finished and one poll's events, in one store transaction; a trial
+        ending in it is not assessed.
 
         Committed before a cancel (in `_metric`), and on an error as far as it got, as one
         transaction per write would have left it.
         """
-        if not events:
-            return
         ending = {e.trial_id for e in events if isinstance(e, MetricReported) and e.final}
         ending |= {e.trial_id for e in events if isinstance(e, StatusChanged) and e.status.final}
         with self.store.batch():
             try:
+                refused = self._note_starts()
                 for event in events:
                     self._handle(event, assess=event.trial_id not in ending)
             except BaseException:
                 self.store.commit()
                 raise
+        if refused is not None:
+            raise refused
 
     def _stop_overdue(self) -> None:
         """maxTrialDuration: a trial running longer is stopped early, as NNI did (checked each second)."""
@@ -237,31 +249,34 @@ class Scheduler:
         return bool(specs)
 
     def _record_starts(self) -> None:
+        with self.store.batch():
+            refused = self._note_starts()
+        if refused is not None:
+            raise refused
+
+    def _note_starts(self) -> PlatformError | None:
         """Record the handles of finished starts; a refused start is a FAILED trial.
 
         MAX_SUBMIT_FAILURES refusals in a row end the experiment (a config the cluster will
-        never accept), after what came back with them is recorded.
+        never accept): the refusal is returned, to be raised once what came with it is recorded.
         """
-        outcomes = self.platform.started()
         refused: PlatformError | None = None
-        with self.store.batch():
-            for started in outcomes:
-                live = self.live.get(started.trial_id)
-                if isinstance(started.outcome, PlatformError):
-                    self.failed_starts += 1
-                    if self.failed_starts >= MAX_SUBMIT_FAILURES:
-                        refused = started.outcome
-                    if live is not None:
-                        message = str(started.outcome)
-                        self.store.set_status(started.trial_id, TrialStatus.FAILED, message=message)
-                        del self.live[started.trial_id]
-                    continue
-                self.failed_starts = 0
-                self.store.set_handle(started.trial_id, started.outcome)
+        for started in self.platform.started():
+            live = self.live.get(started.trial_id)
+            if isinstance(started.outcome, PlatformError):
+                self.failed_starts += 1
+                if self.failed_starts >= MAX_SUBMIT_FAILURES:
+                    refused = started.outcome
                 if live is not None:
-                    live.handle = started.outcome
-        if refused is not None:
-            raise refused
+                    message = str(started.outcome)
+                    self.store.set_status(started.trial_id, TrialStatus.FAILED, message=message)
+                    del self.live[started.trial_id]
+                continue
+            self.failed_starts = 0
+            self.store.set_handle(started.trial_id, started.outcome)
+            if live is not None:
+                live.handle = started.outcome
+        return refused
 
     def _propose(self, proposed: list[Params]) -> TrialSpec | None:
         """The tuner's next trial, recorded; None once the tuner has nothing more."""

@@ -2,7 +2,8 @@
 
 They bypass the generated client, so what it did for us is checked here: tokens from an exec
 credential plugin are refreshed (also when a cached one is refused with 401), refusals become
-PlatformError with the status, 5xx is retried, and a watch hands over decoded events.
+PlatformError with the status, 5xx is retried, and a watch hands over decoded events: just
+the fields the loop reads, which must say what the whole Framework says.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import urllib3
 from kubernetes.config import kube_config
 
+from nnifc import framework
 from nnifc.errors import PlatformError
-from nnifc.platforms.frameworks import Frameworks
+from nnifc.platforms.frameworks import Frameworks, decode_event
 from nnifc.platforms.k8s import connect
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
@@ -181,3 +185,56 @@ def test_concurrent_calls_fit_the_connection_pool_on_one_core(
     cluster.close()
     assert errors == []
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+COMPLETION = {
+    "code": 1,
+    "phrase": "ContainerFailed",
+    "type": {"name": "Failed", "attributes": ["Permanent"]},
+    "diagnostics": "exit 1\nTraceback ...",
+    "trigger": {"message": "a task failed", "taskRoleName": "trial", "taskIndex": 0},
+}
+STATUSES: list[dict[str, Any] | None] = [
+    None,
+    {"state": "AttemptCreationPending"},
+    {"state": "AttemptRunning", "attemptStatus": {"completionStatus": None}},
+    {"state": "AttemptCompleted", "retryPolicyStatus": {"retryDelaySec": 3}},
+    {"state": "AttemptCompleted", "retryPolicyStatus": {"retryDelaySec": None}},
+    {"state": "Completed", "attemptStatus": {"completionStatus": {"code": 0}}},
+    {"state": "Completed", "attemptStatus": {"completionStatus": {**COMPLETION, "code": -210}}},
+    {"state": "Completed", "attemptStatus": {"completionStatus": COMPLETION}},
+    {"state": "SomethingNew"},
+]
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_a_watch_event_keeps_what_the_trial_status_is_made_of(
+    status: dict[str, Any] | None,
+) -> None:
+    whole: dict[str, Any] = _framework("t1")
+    whole["metadata"] = {**whole["metadata"], "resourceVersion": "42", "uid": "u"}
+    if status is not None:
+        whole["status"] = {
+            **status,
+            "startTime": "2026-11-28T00:00:00Z",
+            "taskRoleStatuses": [{"name": "trial", "taskStatuses": [{"index": 0}]}],
+        }
+    line = json.dumps({"type": "MODIFIED", "object": whole}).encode()
+    event = decode_event(line)
+    assert event["type"] == "MODIFIED"
+    assert framework.trial_status(event["object"]) == framework.trial_status(whole)
+    assert event["object"]["metadata"] == {
+        "name": "t1",
+        "resourceVersion": "42",
+        "labels": whole["metadata"]["labels"],
+    }
+    assert "spec" not in event["object"]
+
+
+def test_an_error_event_decodes_and_a_broken_one_is_a_broken_stream() -> None:
+    gone = {"kind": "Status", "status": "Failure", "code": 410, "metadata": {}}
+    assert decode_event(json.dumps({"type": "ERROR", "object": gone}).encode())["type"] == "ERROR"
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        decode_event(b'{"type": "MODIFIED", "object": {"metadata": ')
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        decode_event(b'{"type": "MODIFIED"}')

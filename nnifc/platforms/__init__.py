@@ -1,35 +1,24 @@
 """The platforms a config can name with `trainingServicePlatform`: one file and one entry each.
 
-The registry imports a platform's module on first lookup, so commands that never start one
-(`nnifc status`, `logs`) do not pay for loading the Kubernetes client.
+Imported on first lookup, so commands that never start one (`nnifc status`, `logs`) do not pay
+for loading the Kubernetes client.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from nnifc.platforms.base import Platform, Reader
+from nnifc.registry import LazyRegistry
 
-_MODULES = {
-    "local": ("nnifc.platforms.local", "LocalPlatform"),
-    "frameworkcontroller": ("nnifc.platforms.frameworkcontroller", "FrameworkControllerPlatform"),
-}
-
-
-class _Registry(Mapping[str, type[Platform]]):
-    def __getitem__(self, name: str) -> type[Platform]:
-        module, cls = _MODULES[name]
-        platform: type[Platform] = getattr(importlib.import_module(module), cls)
-        return platform
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_MODULES)
-
-    def __len__(self) -> int:
-        return len(_MODULES)
-
-
-PLATFORMS: Mapping[str, type[Platform]] = _Registry()
+PLATFORMS: Mapping[str, type[Platform]] = LazyRegistry(
+    {
+        "local": ("nnifc.platforms.local", "LocalPlatform"),
+        "frameworkcontroller": (
+            "nnifc.platforms.frameworkcontroller",
+            "FrameworkControllerPlatform",
+        ),
+    }
+)
 
 __all__ = ["PLATFORMS", "Platform", "Reader"]

@@ -24,7 +24,7 @@ Item = tuple[str, Any]  # ("list", [framework, ...]) | (watch event type, framew
 class Feed:
     def __init__(self, frameworks: Frameworks, selector: str) -> None:
         self.frameworks, self.selector = frameworks, selector
-        self._queue: queue.Queue[Item] = queue.Queue()
+        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._states: dict[str, str | None] = {}  # Framework -> the state last passed on
         self._thread = threading.Thread(target=self._follow, name="nnifc-watch", daemon=True)

@@ -6,7 +6,7 @@ Retry-After; what is left is translated once, here, into PlatformError / NotAuth
 the context, the namespace and what was attempted.
 
 The calls made per trial go through `request`: plain HTTP on the client's own pool (server, TLS,
-client certificates, tokens), JSON by orjson. The generated client validates every call with
+client certificates, tokens), JSON by msgspec. The generated client validates every call with
 pydantic, walks the body to sanitize it and decodes answers generically, and its token hook
 rebuilds the configuration on every call; at thousands of trials that was most of the
 launcher's CPU. `request` takes the auth header from that hook at most every AUTH_SECONDS, and
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-import orjson
+import msgspec
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -90,7 +90,7 @@ class Cluster:
 
         def once() -> dict[str, Any]:
             response = self.send(method, path, query=query, body=body, content_type=content_type)
-            decoded: dict[str, Any] = orjson.loads(response.data) if response.data else {}
+            decoded: dict[str, Any] = msgspec.json.decode(response.data) if response.data else {}
             return decoded
 
         return self.call(what, once)
@@ -108,7 +108,7 @@ class Cluster:
     ) -> urllib3.BaseHTTPResponse:
         """One request; a status outside 2xx is raised as the client's ApiException."""
         url = self.api.configuration.host + path + (f"?{urlencode(query)}" if query else "")
-        data = None if body is None else orjson.dumps(body)
+        data = None if body is None else msgspec.json.encode(body)
         for fresh in (False, True):
             headers = {"Accept": "application/json", "User-Agent": self.api.user_agent}
             headers |= self._auth_headers(refresh=fresh)

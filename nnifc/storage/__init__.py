@@ -1,11 +1,20 @@
-"""The storages `frameworkcontrollerConfig.storage` can name: one file and one entry each."""
+"""The storages `frameworkcontrollerConfig.storage` can name: one file and one entry each.
+
+Imported on first lookup: an NFS experiment never loads the Azure SDK.
+"""
 
 from __future__ import annotations
 
-from nnifc.storage.azurefile import AzureFileStorage
-from nnifc.storage.base import CodeFile, Storage
-from nnifc.storage.nfs import NfsStorage
+from collections.abc import Mapping
 
-STORAGES: dict[str, type[Storage]] = {s.kind: s for s in (NfsStorage, AzureFileStorage)}
+from nnifc.registry import LazyRegistry
+from nnifc.storage.base import CodeFile, Storage
+
+STORAGES: Mapping[str, type[Storage]] = LazyRegistry(
+    {
+        "nfs": ("nnifc.storage.nfs", "NfsStorage"),
+        "azureStorage": ("nnifc.storage.azurefile", "AzureFileStorage"),
+    }
+)
 
 __all__ = ["STORAGES", "CodeFile", "Storage"]
