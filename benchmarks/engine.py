@@ -8,7 +8,10 @@ in the foreground as a child whose rusage is the launcher's alone. Per size it r
 
 - launcher CPU/trial: user+sys of the launcher process (os.wait4), start-up imports included,
   minus `tunerSeconds` from `nnifc status --json` when the launcher reports it (tuner CPU/trial
-  is shown apart; "n/a" when not reported, and then CPU/trial includes the tuner);
+  is shown apart; "n/a" when not reported, and then CPU/trial includes the tuner). The issue
+  sets its 3 ms for the 10,000-trial run and asks that cost per trial not grow with size, so
+  those are the checks; `start s` is the CPU spent before the first create (imports, checks,
+  the upload), a fixed cost that weighs ten times as much per trial at 1,000 trials;
 - completion-to-next-submit p50/p99: the simulator's time each Framework reached Completed,
   paired in order with the Framework create requests beyond the first C (FIFO);
 - API requests/trial: every request the double answered while the launcher ran, divided by N
@@ -40,6 +43,7 @@ Exits non-zero when a target is missed. Needs nfs-ganesha:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -59,7 +63,7 @@ sys.path.insert(0, str(ROOT))  # for tests.*
 MB = 2**20
 SHIM = "--launcher-shim"
 TARGETS = {
-    "cpu_ms": 3.0,  # launcher CPU per trial, tuner excluded
+    "cpu_ms": 3.0,  # launcher CPU per trial, tuner excluded, at TARGET_SIZE
     "p50_ms": 50.0,
     "p99_ms": 250.0,
     "requests": 3.0,  # API requests per trial
@@ -67,6 +71,8 @@ TARGETS = {
     "rss_mb": 300.0,
     "status_s": 0.5,
 }
+TARGET_SIZE = 10_000  # the issue sets the CPU target for this run; smaller ones show growth
+GROWTH = 1.10  # CPU per trial may not grow by more than this (noise) from one size to a larger
 
 
 # ---- the launcher shim (runs in the launcher's process) ---------------------------------------
@@ -174,6 +180,7 @@ def record_reactions(counts: dict[str, Any]) -> None:
         on_event(self, kind, raw)
 
     def sending(self: Frameworks, body: dict[str, Any]) -> dict[str, Any]:
+        counts.setdefault("startup_cpu", time.process_time())  # before the first create
         sent.append(time.time())
         return create(self, body)
 
@@ -191,6 +198,7 @@ class Row:
     wall: float = 0.0
     done: int = 0
     cpu_ms: float = 0.0  # launcher CPU per trial, tuner excluded when known
+    startup_s: float = 0.0  # launcher CPU before its first create (imports, checks, upload)
     tuner_ms: float | None = None
     sim_ms: float = 0.0  # the cluster double's CPU per trial, for scale (not a target)
     p50_ms: float = 0.0
@@ -431,6 +439,7 @@ def run_size(
         read: dict[str, Any] = {"read_bytes": 0}
         if counts.exists():
             read = json.loads(counts.read_text())
+        row.startup_s = read.get("startup_cpu", 0.0)
         row.read_bytes = read["read_bytes"] / trials
         if read.get("errors"):
             row.notes.append(f"NFS client errors: {read['errors']}")
@@ -466,7 +475,7 @@ def check(row: Row) -> None:
     misses = row.misses
     if row.done != row.trials:
         misses.append(f"{row.done}/{row.trials} trials succeeded")
-    if row.cpu_ms >= t["cpu_ms"]:
+    if row.trials >= TARGET_SIZE and row.cpu_ms >= t["cpu_ms"]:
         misses.append(f"launcher CPU {row.cpu_ms:.2f} ms/trial >= {t['cpu_ms']}")
     if not row.p50_ms < t["p50_ms"]:
         misses.append(f"completion-to-submit p50 {row.p50_ms:.0f} ms >= {t['p50_ms']:.0f}")
@@ -484,6 +493,17 @@ def check(row: Row) -> None:
         misses.append(f"peak RSS {row.rss_mb:.0f} MB >= {t['rss_mb']:.0f}")
     if row.status_s >= t["status_s"]:
         misses.append(f"nnifc status {row.status_s:.2f} s >= {t['status_s']}")
+
+
+def check_growth(rows: list[Row]) -> None:
+    """Cost per trial must not grow with the number of trials: each size against the smaller."""
+    ordered = sorted(rows, key=lambda r: r.trials)
+    for smaller, larger in itertools.pairwise(ordered):
+        if larger.trials > smaller.trials and larger.cpu_ms > GROWTH * smaller.cpu_ms:
+            larger.misses.append(
+                f"launcher CPU per trial grew: {larger.cpu_ms:.2f} ms at {larger.trials} trials "
+                f"> {GROWTH:.2f} x {smaller.cpu_ms:.2f} at {smaller.trials}"
+            )
 
 
 def upload_rate(scratch: Path) -> tuple[float, float]:
@@ -523,8 +543,8 @@ def upload_rate(scratch: Path) -> tuple[float, float]:
 
 def table(rows: list[Row], upload: tuple[float, float]) -> str:
     head = (
-        f"{'trials':>6} {'conc':>4} {'wall s':>7} {'done':>6} {'CPU ms/t':>8} {'tuner ms/t':>10} "
-        f"{'sim ms/t':>8} "
+        f"{'trials':>6} {'conc':>4} {'wall s':>7} {'done':>6} {'CPU ms/t':>8} {'start s':>7} "
+        f"{'tuner ms/t':>10} {'sim ms/t':>8} "
         f"{'p50 ms':>6} {'p99 ms':>6} {'req/t':>5} {'(run)':>5} {'read B/t':>8} {'wrote B/t':>9} "
         f"{'RSS MB':>6} {'status s':>8} {'upload MB/s':>11}"
     )
@@ -533,12 +553,13 @@ def table(rows: list[Row], upload: tuple[float, float]) -> str:
         tuner = f"{r.tuner_ms:.2f}" if r.tuner_ms is not None else "n/a"
         lines.append(
             f"{r.trials:>6} {r.concurrency:>4} {r.wall:>7.1f} {r.done:>6} {r.cpu_ms:>8.2f} "
-            f"{tuner:>10} {r.sim_ms:>8.2f} {r.p50_ms:>6.0f} {r.p99_ms:>6.0f} {r.requests:>5.2f} "
+            f"{r.startup_s:>7.2f} {tuner:>10} {r.sim_ms:>8.2f} {r.p50_ms:>6.0f} {r.p99_ms:>6.0f} {r.requests:>5.2f} "
             f"{r.requests_run:>5.2f} {r.read_bytes:>8.0f} {r.written_bytes:>9.0f} "
             f"{r.rss_mb:>6.0f} {r.status_s:>8.2f} {upload[1]:>11.1f}"
         )
     lines.append(
-        f"targets: CPU < {TARGETS['cpu_ms']} ms/trial (tuner excluded), p50 < "
+        f"targets: CPU < {TARGETS['cpu_ms']} ms/trial (tuner excluded) at {TARGET_SIZE} trials "
+        f"and not growing with size (start s, CPU before the first create, is in CPU), p50 < "
         f"{TARGETS['p50_ms']:.0f} ms, p99 < {TARGETS['p99_ms']:.0f} ms, <= "
         f"{TARGETS['requests']:.0f} requests/trial, read <= {TARGETS['read_ratio']:.0f}x wrote, "
         f"RSS < {TARGETS['rss_mb']:.0f} MB, status < {TARGETS['status_s']} s; upload of 2000 "
@@ -583,6 +604,7 @@ def main() -> None:
             subprocess.run(["rm", "-rf", str(scratch)], check=False)
         else:
             print(f"scratch kept in {scratch}", file=sys.stderr)
+    check_growth(rows)
     print(table(rows, upload))
     failed = False
     for row in rows:
