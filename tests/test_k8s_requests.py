@@ -3,7 +3,8 @@
 They bypass the generated client, so what it did for us is checked here: tokens from an exec
 credential plugin are refreshed (also when a cached one is refused with 401), refusals become
 PlatformError with the status, 5xx is retried, and a watch hands over decoded events: just
-the fields the loop reads, which must say what the whole Framework says.
+the fields the loop reads, which must say what the whole Framework says. The preflight's
+checks go the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kubernetes.config import kube_config
 
 from nnifc import framework
 from nnifc.errors import PlatformError
+from nnifc.platforms import preflight
 from nnifc.platforms.frameworks import Frameworks, decode_event
 from nnifc.platforms.k8s import connect
 from tests.k8sim.fixture import KubeCluster, kube_cluster
@@ -238,3 +240,24 @@ def test_an_error_event_decodes_and_a_broken_one_is_a_broken_stream() -> None:
         decode_event(b'{"type": "MODIFIED", "object": {"metadata": ')
     with pytest.raises(urllib3.exceptions.ProtocolError):
         decode_event(b'{"type": "MODIFIED"}')
+
+
+def test_the_preflight_lists_frameworks_where_crds_may_not_be_read(
+    kube_cluster: KubeCluster,
+) -> None:
+    cluster = connect(namespace="default")
+    kube_cluster.faults.enforce_denied = True
+    kube_cluster.faults.deny("get", "customresourcedefinitions")
+    preflight.check_cluster(cluster, service_account=None)  # the Frameworks can be listed
+    assert kube_cluster.requests.count("get", "customresourcedefinitions", status=403) == 1
+    assert kube_cluster.requests.count("list", "frameworks", status=200) == 1
+    assert kube_cluster.requests.count("create", "selfsubjectaccessreviews") == len(
+        preflight.NEEDED
+    )
+    kube_cluster.faults.crd_installed = False
+    with pytest.raises(PlatformError, match="FrameworkController is not installed"):
+        preflight.check_cluster(cluster, service_account=None)
+    with pytest.raises(PlatformError, match="serviceAccountName 'trials' does not exist"):
+        kube_cluster.faults.crd_installed = True
+        preflight.check_cluster(cluster, service_account="trials")
+    cluster.close()

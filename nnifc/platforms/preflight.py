@@ -2,12 +2,15 @@
 
 Every check runs before anything is created, and each failure is one line saying what to fix:
 the CRD that proves FrameworkController is installed, a SelfSubjectAccessReview per permission
-nnifc uses (all missing ones listed together), and the pods' service account.
+nnifc uses (all missing ones listed together, asked at once), and the pods' service account.
+Plain HTTP (`Cluster.request`): the generated client's CRD and review models took 0.1 s of
+CPU to import and fill, a fifth of what `nnifc create` spends before its first trial.
 """
 
 from __future__ import annotations
 
-from kubernetes import client
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 from nnifc.errors import NotAuthorized, PlatformError
 from nnifc.framework import GROUP, PLURAL, VERSION
@@ -24,15 +27,18 @@ NEEDED = [
     ("list", "", "secrets", ""),
     ("delete", "", "secrets", ""),
 ]
+REVIEWS_AT_ONCE = 4  # within the client's connection pool (k8s.POOL_CONNECTIONS)
 
 
 def check_cluster(cluster: Cluster, *, service_account: str | None) -> None:
     """Raise PlatformError naming every problem found with the cluster, context and namespace."""
     _check_crd(cluster)
+    with ThreadPoolExecutor(REVIEWS_AT_ONCE, thread_name_prefix="nnifc-review") as pool:
+        allowed = list(pool.map(lambda needed: _allowed(cluster, *needed), NEEDED))
     denied = [
         f"{verb} {resource}{'/' + sub if sub else ''}"
-        for verb, group, resource, sub in NEEDED
-        if not _allowed(cluster, verb, group, resource, sub)
+        for (verb, _, resource, sub), ok in zip(NEEDED, allowed, strict=True)
+        if not ok
     ]
     if denied:
         raise NotAuthorized(
@@ -42,11 +48,11 @@ def check_cluster(cluster: Cluster, *, service_account: str | None) -> None:
         )
     if service_account:
         try:
-            cluster.call(
+            cluster.request(
                 "read the service account",
-                cluster.core.read_namespaced_service_account,
-                service_account,
-                cluster.namespace,
+                "GET",
+                f"/api/v1/namespaces/{quote(cluster.namespace)}/serviceaccounts/"
+                f"{quote(service_account, safe='')}",
             )
         except PlatformError as e:
             if e.status != 404:
@@ -62,9 +68,9 @@ def _check_crd(cluster: Cluster) -> None:
         f"FrameworkController is not installed in the cluster of context {cluster.context!r}: "
         f"there is no {CRD} CustomResourceDefinition"
     )
-    extensions = client.ApiextensionsV1Api(cluster.api)
     try:
-        cluster.call("read the Framework CRD", extensions.read_custom_resource_definition, CRD)
+        path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD}"
+        cluster.request("read the Framework CRD", "GET", path)
         return
     except NotAuthorized:
         pass  # reading CRDs is cluster-scoped; many users may not: try the frameworks themselves
@@ -73,15 +79,8 @@ def _check_crd(cluster: Cluster) -> None:
             raise missing from e
         raise
     try:
-        cluster.call(
-            "list Frameworks",
-            cluster.custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            cluster.namespace,
-            PLURAL,
-            limit=1,
-        )
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(cluster.namespace)}/{PLURAL}"
+        cluster.request("list Frameworks", "GET", path, query={"limit": "1"})
     except PlatformError as e:
         if e.status == 404:
             raise missing from e
@@ -89,20 +88,17 @@ def _check_crd(cluster: Cluster) -> None:
 
 
 def _allowed(cluster: Cluster, verb: str, group: str, resource: str, subresource: str) -> bool:
-    review = client.V1SelfSubjectAccessReview(
-        spec=client.V1SelfSubjectAccessReviewSpec(
-            resource_attributes=client.V1ResourceAttributes(
-                namespace=cluster.namespace,
-                verb=verb,
-                group=group,
-                resource=resource,
-                subresource=subresource or None,
-            )
-        )
-    )
-    answer = cluster.call(
+    attributes = {"namespace": cluster.namespace, "verb": verb, "group": group}
+    attributes |= {"resource": resource} | ({"subresource": subresource} if subresource else {})
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attributes},
+    }
+    answer = cluster.request(
         "ask what we may do (SelfSubjectAccessReview)",
-        client.AuthorizationV1Api(cluster.api).create_self_subject_access_review,
-        review,
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        body=review,
     )
-    return bool(answer.status and answer.status.allowed)
+    return bool((answer.get("status") or {}).get("allowed"))

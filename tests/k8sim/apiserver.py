@@ -280,6 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
             listing = discovery.resource_list(group_name, version, api.faults.crd_installed)
             return self._send(200, listing) if listing else self._raise(no_route())
         if parts[:4] == ["apis", "apiextensions.k8s.io", "v1", "customresourcedefinitions"]:
+            verb = "get" if parts[4:] else "list"
+            self._enforce(verb, "apiextensions.k8s.io", "customresourcedefinitions", "", None, "")
             return endpoints.crd(self, parts[4:], info)
         if (
             parts == ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]
@@ -293,6 +295,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _raise(self, error: ApiError) -> None:
         raise error
+
+    def _enforce(
+        self, verb: str, group: str, plural: str, sub: str, namespace: str | None, name: str
+    ) -> None:
+        """403, as RBAC would, for a request the deny set covers (with `enforce_denied`)."""
+        faults = self.server.api.faults
+        if faults.enforce_denied and faults.is_denied(verb, group, plural, sub, namespace or ""):
+            raise ApiError(
+                403,
+                f'{plural}{"." + group if group else ""} is forbidden: User "k8sim" cannot {verb} resource "{plural}" in API group "{group}" in the namespace "{namespace}"',
+                details={"group": group, "kind": plural, "name": name},
+            )
 
     def _resource(
         self,
@@ -331,14 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if verb != "watch" and sub != "log":
             self._inject(verb, resource.plural)
-        if api.faults.enforce_denied and api.faults.is_denied(
-            verb, group, resource.plural, sub, namespace or ""
-        ):
-            raise ApiError(
-                403,
-                f'{resource.plural}{"." + group if group else ""} is forbidden: User "k8sim" cannot {verb} resource "{resource.plural}" in API group "{group}" in the namespace "{namespace}"',
-                details={"group": group, "kind": resource.plural, "name": name or ""},
-            )
+        self._enforce(verb, group, resource.plural, sub, namespace, name or "")
         if namespace is not None:
             api.ensure_namespace(namespace)
         target = verbs.Target(resource, namespace, name)
