@@ -23,6 +23,7 @@ Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_FAR = 9.0  # sigmas: 1 - Phi(9) is 1e-19, below a double's resolution of 1
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,22 @@ def _phi(x: Floats) -> Floats:
     return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))
 
 
+def _truncated_mass(low: Floats, high: Floats) -> Floats:
+    """Phi(high) - Phi(low), elementwise: 1 where both bounds are over _FAR sigmas away (erf's
+    approximation gives 1 there too), which with thousands of narrow kernels is nearly all."""
+    mass = np.ones_like(high)
+    near = (high < _FAR) | (low > -_FAR)
+    mass[near] = _phi(high[near]) - _phi(low[near])
+    return mass
+
+
 def _fit(
     design: Design, rows: Ints, weights: Floats, prior_weight: float, width: float
 ) -> _Mixture:
     mu = np.vstack([design.numeric[rows], design.prior_mu[None, :]])
     sigma = np.tile(design.prior_sigma * (_bandwidth(len(design.numeric)) * width), (len(mu), 1))
     sigma[-1] = design.prior_sigma
-    mass = _phi((design.high - mu) / sigma) - _phi((design.low - mu) / sigma)
+    mass = _truncated_mass((design.low - mu) / sigma, (design.high - mu) / sigma)
     log_norm = (np.log(sigma) + _LOG_SQRT_2PI + np.log(np.maximum(mass, 1e-300))).sum(axis=1)
     w = np.append(weights[rows], prior_weight)
     return _Mixture(np.log(w / w.sum()), mu, sigma, log_norm, design.categorical[rows])

@@ -109,7 +109,7 @@ class TpeTuner(Tuner):
         n = len(losses)
         n_below = min(math.ceil(args.gamma * math.sqrt(n)), args.linear_forgetting)
         below = np.zeros(n, dtype=bool)
-        below[np.argsort(losses, kind="stable")[:n_below]] = True
+        below[_lowest(losses, n_below)] = True
         weights = np.ones(n)
         for part in (below, ~below):
             idx = np.flatnonzero(part)  # in trial order: the oldest fade out first
@@ -147,6 +147,17 @@ class TpeTuner(Tuner):
             losses = np.append(losses, np.full(len(pending), lie))
             params = [*params, *pending]
         return coords.frame(self._numeric, self._categorical, numeric, categorical), params, losses
+
+
+def _lowest(losses: NDArray[np.float64], k: int) -> NDArray[np.intp]:
+    """Indices of the k lowest losses, ties to the earlier trial (a stable argsort's first k,
+    without sorting thousands)."""
+    if k >= len(losses):
+        return np.arange(len(losses))
+    cut = np.partition(losses, k - 1)[k - 1] if k > 0 else -np.inf
+    under = np.flatnonzero(losses < cut)
+    at = np.flatnonzero(losses == cut)
+    return np.concatenate([under, at[: k - len(under)]])
 
 
 class _Known:
