@@ -27,7 +27,6 @@ from nnifc.platforms import Platform
 from nnifc.records import (
     ExperimentStatus,
     MetricReported,
-    Params,
     Result,
     StatusChanged,
     TrialEvent,
@@ -228,25 +227,27 @@ class Scheduler:
         )
 
     def _fill(self, slots: int) -> bool:
-        """Propose up to `slots` trials and start them; False when the tuner proposed none.
+        """Propose up to `slots` trials, starting each once it is recorded; False when the tuner
+        proposed none.
 
-        Every proposal is recorded (one commit) before any of them is started, so a launcher
-        that dies meanwhile leaves each one for `_adopt` to find or start. A trial is live from
-        here; its handle is recorded when the platform reports its start (`_record_starts`).
+        A proposal is committed before its start, so a launcher that dies meanwhile leaves it
+        for `_adopt` to find or start. It is started before the next is proposed: after a burst
+        of ends, a late proposal (milliseconds each with a long history) does not hold back the
+        creates of the earlier ones, which run beside the loop. A trial is live from here; its
+        handle is recorded when the platform reports its start (`_record_starts`).
         """
-        specs: list[TrialSpec] = []
-        with self.store.batch():
-            while len(specs) < slots and self._budget_left():
-                spec = self._propose([s.params for s in specs])
-                if spec is None:
-                    break
-                specs.append(spec)
-        for spec in specs:
+        started = 0
+        while started < slots and self._budget_left():
+            with self.store.batch():
+                spec = self._propose()
+            if spec is None:
+                break
             self.live[spec.trial_id] = _Live(spec, "")
-        if specs:
-            self.platform.start(specs)  # no store transaction is open across it
+            self.platform.start([spec])  # no store transaction is open across it
+            started += 1
+        if started:
             self._record_starts()
-        return bool(specs)
+        return bool(started)
 
     def _record_starts(self) -> None:
         with self.store.batch():
@@ -278,11 +279,11 @@ class Scheduler:
                 live.handle = started.outcome
         return refused
 
-    def _propose(self, proposed: list[Params]) -> TrialSpec | None:
+    def _propose(self) -> TrialSpec | None:
         """The tuner's next trial, recorded; None once the tuner has nothing more."""
         sequence = self.n_trials
         rng = np.random.default_rng([self.seed, sequence])
-        pending = [live.spec.params for live in self.live.values()] + proposed
+        pending = [live.spec.params for live in self.live.values()]
         with self._timed("tunerSeconds"):
             params = self.tuner.propose(self.history, pending, rng)
         if params is None:

@@ -245,8 +245,8 @@ def test_shipped_configs_are_valid(name: str) -> None:
     assert experiment.warnings == ()
 
 
-class StartsInBatches(FakePlatform):
-    """Starts several trials per call, and fails the starts of the trials `fails` picks."""
+class StartsRecorded(FakePlatform):
+    """Checks each trial is recorded before its start, and fails the starts `fails` picks."""
 
     def __init__(self, experiment: config.Experiment, home: Path, fails: set[int]) -> None:
         super().__init__(experiment, home, succeeding)
@@ -256,7 +256,7 @@ class StartsInBatches(FakePlatform):
 
     def start(self, specs: Sequence[TrialSpec]) -> None:
         self.batches.append(len(specs))
-        assert self.store is not None  # every proposal is recorded before any start
+        assert self.store is not None  # every proposal is recorded before its start
         recorded = {t.id for t in Store.open(self.store.experiment().id).trials()}
         assert {s.trial_id for s in specs} <= recorded
         super().start(specs)
@@ -267,16 +267,16 @@ class StartsInBatches(FakePlatform):
         return super().submit(spec)
 
 
-def test_free_slots_are_filled_in_one_batch_and_failed_starts_are_recorded(
+def test_each_trial_starts_once_recorded_and_failed_starts_are_recorded(
     tmp_path: Path, home: Path
 ) -> None:
     experiment = make_experiment(tmp_path, trials=6, concurrency=4)
     store = launcher.register(experiment)
-    platform = StartsInBatches(experiment, home, fails={1})
+    platform = StartsRecorded(experiment, home, fails={1})
     platform.store = store
     status = Scheduler(experiment, store, platform).run()
     assert status is ExperimentStatus.DONE
-    assert platform.batches[0] == 4  # the first fill proposes all four, then starts them
+    assert platform.batches == [1] * 6  # started one by one, each before the next proposal
     trials = {t.sequence: t for t in store.trials()}
     assert trials[1].status is TrialStatus.FAILED
     assert "create refused for trial #1" in trials[1].message
@@ -289,10 +289,10 @@ def test_three_failed_starts_in_a_row_stop_the_experiment_and_keep_the_started_o
 ) -> None:
     experiment = make_experiment(tmp_path, trials=8, concurrency=4)
     store = launcher.register(experiment)
-    platform = StartsInBatches(experiment, home, fails={1, 2, 3})
+    platform = StartsRecorded(experiment, home, fails={1, 2, 3})
     platform.store = store
     with pytest.raises(PlatformError, match="trial #3"):
         Scheduler(experiment, store, platform).run()
     trials = {t.sequence: t for t in store.trials()}
     assert [trials[i].status for i in (1, 2, 3)] == [TrialStatus.FAILED] * 3
-    assert trials[0].handle == f"handle-{trials[0].id}"  # started in the same batch: recorded
+    assert trials[0].handle == f"handle-{trials[0].id}"  # started before the refusals: recorded
