@@ -238,8 +238,7 @@ class Scheduler:
         """
         started = 0
         while started < slots and self._budget_left():
-            with self.store.batch():
-                spec = self._propose()
+            spec = self._propose()  # committed: one write, outside any batch
             if spec is None:
                 break
             self.live[spec.trial_id] = _Live(spec, "")
