@@ -1,4 +1,4 @@
-"""Benchmark nnifc's tuners against optuna's and hyperopt's, and check the targets of issue 3.
+"""Benchmark nnifc's tuners against optuna's, hyperopt's and NNI 3.0's; check issue 3's targets.
 
 Every tuner minimises the same four problems with the same seeds and budget: Branin (2-D), Hartmann6
 (6-D), Rosenbrock on [-5, 10]^10 and MIXED, defined below. The table shows the median [IQR] best
@@ -17,33 +17,37 @@ runs asynchronously: 8 proposals before the first result, then one new proposal 
 7 still running. That row (`concurrency=8`) is printed too, not checked: every proposal there is 7
 results behind, against 3.5 on average in rounds, so it is the harder of the two.
 
+The line `references batch=8 / sequential` (not checked) runs the references (references.py) in the
+same rounds of 8 on the same seeds, each with its own handling of pending proposals (optuna's
+constant_liar, hyperopt's fmin max_queue_len, NNI's liar), and divides each median regret by that
+reference's own sequential one from the table: does any open-source TPE keep the 1.1 of the target?
+The line after it divides nnifc's TPE batch=8 regret by the best reference's in the same rounds.
+
 `TPE other seeds` is sequential TPE again on seeds 1000..: the same algorithm, so its ratio to
 `TPE` shows how far a median of 10 seeds moves by chance alone. Compare the 1.1 of the batch target
-with it before reading a miss as a regression. The line `over 40 seeds` repeats the batch ratios on
-seeds 0..39 (`--more-seeds`, not checked): on Mixed and Hartmann6 a median of 10 seeds swings by
-more than the change it is meant to detect.
+with it before reading a miss as a regression. The line `over 40 seeds` repeats the batch ratios,
+the references' included, on seeds 0..39 (`--more-seeds`, not checked): on Mixed and Hartmann6 a
+median of 10 seeds swings by more than the change it is meant to detect. It adds TPE in rounds of
+2: how much of the cost of rounds is there with the smallest lag.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
 import time
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from assessors import medianstop_targets
+from references import Objective, run_hyperopt, run_nni, run_optuna
 
 from nnifc.records import Params, Result
 from nnifc.space import Choice, RandInt, SearchSpace, Uniform
 from nnifc.tuners import TUNERS
-
-Objective = Callable[[Mapping[str, Any]], float]
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ PROBLEMS = (
     ),
 )  # fmt: skip
 NNIFC = ("TPE", "Anneal", "Evolution", "Random", "GridSearch")
-REFERENCES = ("optuna-TPE", "hyperopt-tpe", "hyperopt-anneal")
+REFERENCES = ("optuna-TPE", "hyperopt-tpe", "hyperopt-anneal", "nni-TPE")
 CHECKPOINTS = (20, 50, 100)
 
 
@@ -158,74 +162,18 @@ def run_concurrent(name: str, problem: Problem, seed: int, trials: int, slots: i
     return [r.loss for r in history]
 
 
-def run_optuna(problem: Problem, seed: int, trials: int) -> list[float]:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed)
-        study = optuna.create_study(sampler=sampler)
-        study.optimize(lambda t: problem.objective(_suggest(t, problem.space)), n_trials=trials)
-    return [float(t.value) for t in study.trials if t.value is not None]
-
-
-def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for key, p in space.items():
-        if isinstance(p, Choice):
-            params[key] = trial.suggest_categorical(key, list(p.options))
-        elif isinstance(p, RandInt):
-            params[key] = trial.suggest_int(key, p.low, p.high - 1)
-        elif isinstance(p, Uniform):
-            params[key] = trial.suggest_float(key, p.low, p.high, log=p.log, step=p.q)
-        else:
-            raise NotImplementedError(p)
-    return params
-
-
-def run_hyperopt(algorithm: str, problem: Problem, seed: int, trials: int) -> list[float]:
-    from hyperopt import Trials, anneal, fmin, hp, tpe
-
-    logging.getLogger("hyperopt").setLevel(logging.ERROR)
-    space: dict[str, Any] = {}
-    for key, p in problem.space.items():
-        if isinstance(p, Choice):
-            space[key] = hp.choice(key, list(p.options))
-        elif isinstance(p, RandInt):
-            space[key] = hp.randint(key, p.low, p.high)
-        elif isinstance(p, Uniform) and p.log:
-            space[key] = hp.loguniform(key, math.log(p.low), math.log(p.high))
-        elif isinstance(p, Uniform):
-            low, high = p.low, p.high
-            space[key] = hp.quniform(key, low, high, p.q) if p.q else hp.uniform(key, low, high)
-    record = Trials()
-    suggest = {"tpe": tpe.suggest, "anneal": anneal.suggest}[algorithm]
-    fmin(
-        lambda params: problem.objective({k: _plain(v) for k, v in params.items()}),
-        space,
-        algo=suggest,
-        max_evals=trials,
-        trials=record,
-        rstate=np.random.default_rng(seed),
-        show_progressbar=False,
-    )
-    return [float(x) for x in record.losses()]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def run(who: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> list[float]:
     if who == "TPE other seeds":
         return run_nnifc("TPE", problem, 1000 + seed, trials)
     if who.endswith(" concurrency"):
         return run_concurrent(who.removesuffix(" concurrency"), problem, seed, trials, batch)
     if who == "optuna-TPE":
-        return run_optuna(problem, seed, trials)
+        return run_optuna(problem.space, problem.objective, seed, trials, batch)
     if who.startswith("hyperopt-"):
-        return run_hyperopt(who.removeprefix("hyperopt-"), problem, seed, trials)
+        algorithm = who.removeprefix("hyperopt-")
+        return run_hyperopt(algorithm, problem.space, problem.objective, seed, trials, batch)
+    if who == "nni-TPE":
+        return run_nni(problem.space, problem.objective, seed, trials, batch)
     return run_nnifc(who, problem, seed, trials, batch)
 
 
@@ -293,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{label:<22}{cells}{time.perf_counter() - start:.1f}")
             finals[label] = float(np.median(best_after(curves, args.trials)))
         missed += check(problem, finals)
+        print(reference_batches(problem, seeds, args.trials, finals))
         if more_seeds:
             print(batch_ratios(problem, more_seeds, args.trials))
         print()
@@ -326,17 +275,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def batch_ratios(problem: Problem, seeds: range, trials: int) -> str:
-    """TPE's batch=8 and concurrency=8 regret relative to sequential on more seeds (not checked)."""
+    """TPE's batch=8 and concurrency=8 regret relative to sequential, and each reference's batch=8
+    relative to its own sequential, on more seeds (not checked)."""
 
     def regret(who: str, batch: int) -> float:
         best = [min(run(who, problem, seed, trials, batch)) for seed in seeds]
         return float(np.median(best)) - problem.optimum
 
     sequential = regret("TPE", 1)
+    references = ", ".join(f"{w} {regret(w, 8) / regret(w, 1):.3f}" for w in REFERENCES)
     return (
         f"over {len(seeds)} seeds (not checked): TPE batch=8 / sequential "
-        f"{regret('TPE', 8) / sequential:.3f} (concurrency=8 "
-        f"{regret('TPE concurrency', 8) / sequential:.3f})"
+        f"{regret('TPE', 8) / sequential:.3f} (batch=2 {regret('TPE', 2) / sequential:.3f}, "
+        "concurrency=8 "
+        f"{regret('TPE concurrency', 8) / sequential:.3f}); references {references}"
+    )
+
+
+def reference_batches(
+    problem: Problem, seeds: range, trials: int, finals: Mapping[str, float]
+) -> str:
+    """Each reference in rounds of 8: its regret relative to its own sequential one in `finals`,
+    and nnifc's TPE batch=8 regret relative to the best of them (not checked)."""
+    start = time.perf_counter()
+    regret = {}
+    for who in REFERENCES:
+        batched = np.median(best_after([run(who, problem, s, trials, 8) for s in seeds], trials))
+        regret[who] = float(batched) - problem.optimum
+    ratios = [f"{w} {r / (finals[w] - problem.optimum):.3f}" for w, r in regret.items()]
+    best = min(regret, key=lambda w: regret[w])
+    ours = (finals["TPE batch=8"] - problem.optimum) / regret[best]
+    return (
+        f"references batch=8 / sequential (not checked): {', '.join(ratios)}\n"
+        f"TPE batch=8 regret / best reference batch=8 ({best}, regret {regret[best]:.4g}): "
+        f"{ours:.3f} ({time.perf_counter() - start:.1f} s)"
     )
 
 

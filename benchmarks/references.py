@@ -1,0 +1,175 @@
+"""The reference tuners of issue 3 (optuna, hyperopt, NNI 3.0), run on tuners.py's problems.
+
+They live apart from tuners.py so that the benchmark's own logic (nnifc's runners, the table, the
+targets) reads without three other libraries' APIs in between. Every runner takes `batch`: 1 is
+the sequential run; more is synchronous rounds of `batch` proposals made before any of their
+results is known, then all of them told, the way tuners.py runs nnifc's `batch=8`. Each library
+handles the pending proposals of a round in its own way, described at its runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from nnifc.space import Choice, Normal, RandInt, SearchSpace, Uniform
+
+Objective = Callable[[Mapping[str, Any]], float]
+
+
+def run_optuna(
+    space: SearchSpace, objective: Objective, seed: int, trials: int, batch: int = 1
+) -> list[float]:
+    """optuna's multivariate TPE; ask() `batch` times, then tell() every result.
+
+    With batch > 1 the sampler runs with constant_liar, optuna's documented setting for parallel
+    runs: the asked, unfinished trials join the "bad" group. Sequential runs pass it off; in
+    optuna 5.0 (where it defaults to on) that changes nothing, since the one running trial is the
+    one being sampled and is left out.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed, constant_liar=batch > 1)
+        study = optuna.create_study(sampler=sampler)
+        done = 0
+        while done < trials:
+            asked = []
+            for _ in range(min(batch, trials - done)):
+                trial = study.ask()
+                asked.append((trial, _suggest(trial, space)))  # params set now, seen as running
+            for trial, params in asked:
+                study.tell(trial, objective(params))
+            done += len(asked)
+    return [float(t.value) for t in study.trials if t.value is not None]
+
+
+def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, p in space.items():
+        if isinstance(p, Choice):
+            params[key] = trial.suggest_categorical(key, list(p.options))
+        elif isinstance(p, RandInt):
+            params[key] = trial.suggest_int(key, p.low, p.high - 1)
+        elif isinstance(p, Uniform):
+            params[key] = trial.suggest_float(key, p.low, p.high, log=p.log, step=p.q)
+        else:
+            raise NotImplementedError(p)
+    return params
+
+
+def run_hyperopt(
+    algorithm: str,
+    space: SearchSpace,
+    objective: Objective,
+    seed: int,
+    trials: int,
+    batch: int = 1,
+) -> list[float]:
+    """hyperopt's tpe or anneal through fmin, rounds of `batch` by fmin's `max_queue_len`.
+
+    With in-memory Trials (not asynchronous), fmin fills its queue up to `max_queue_len` new
+    trials, then evaluates all of them, and again: synchronous rounds. It asks the algorithm for
+    the missing ones, and as long as it returns fewer docs than it was asked for, asks again
+    with the rest; every call sees the same finished trials plus the round's earlier proposals as
+    NEW docs. Both algorithms give those pending docs an infinite loss: tpe puts them among the
+    "above" (bad) observations and counts them towards its 20 random start-up trials (below 20,
+    it answers a whole request at once with random draws; from there, one doc per call); anneal
+    counts them as observations, which narrows its neighbourhoods, and may pick one, ranked
+    last, as the point to sample around. tpe.suggest is passed as it is; anneal.suggest takes
+    exactly one id (ValueError otherwise), so it is asked for the first of them only.
+    """
+    from hyperopt import Trials, anneal, fmin, hp, tpe
+
+    logging.getLogger("hyperopt").setLevel(logging.ERROR)
+    hyper: dict[str, Any] = {}
+    for key, p in space.items():
+        if isinstance(p, Choice):
+            hyper[key] = hp.choice(key, list(p.options))
+        elif isinstance(p, RandInt):
+            hyper[key] = hp.randint(key, p.low, p.high)
+        elif isinstance(p, Uniform) and p.log:
+            hyper[key] = hp.loguniform(key, math.log(p.low), math.log(p.high))
+        elif isinstance(p, Uniform):
+            low, high = p.low, p.high
+            hyper[key] = hp.quniform(key, low, high, p.q) if p.q else hp.uniform(key, low, high)
+    record = Trials()
+    suggest: Callable[..., Any]
+    if algorithm == "tpe":
+        suggest = tpe.suggest
+    elif algorithm == "anneal":
+
+        def suggest(new_ids: list[int], *args: Any) -> Any:
+            return anneal.suggest(new_ids[:1], *args)
+
+    else:
+        raise ValueError(algorithm)
+    fmin(
+        lambda params: objective({k: _plain(v) for k, v in params.items()}),
+        hyper,
+        algo=suggest,
+        max_evals=trials,
+        trials=record,
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+        max_queue_len=batch,
+    )
+    return [float(x) for x in record.losses()]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def run_nni(
+    space: SearchSpace, objective: Objective, seed: int, trials: int, batch: int = 1
+) -> list[float]:
+    """NNI 3.0's TpeTuner with its defaults; generate_parameters `batch` times, then the results.
+
+    NNI's own constant liar (default "best") gives every generated, unanswered parameter set the
+    best loss so far while it proposes the next.
+    """
+    from nni.algorithms.hpo.tpe_tuner import TpeTuner
+
+    logging.getLogger("nni").setLevel(logging.ERROR)
+    tuner = TpeTuner(optimize_mode="minimize", seed=seed)
+    tuner.update_search_space(nni_space(space))
+    losses: list[float] = []
+    while len(losses) < trials:
+        first = len(losses)
+        asked = [
+            (i, tuner.generate_parameters(i)) for i in range(first, min(first + batch, trials))
+        ]
+        for i, params in asked:
+            loss = objective({k: _plain(v) for k, v in params.items()})
+            tuner.receive_trial_result(i, params, loss)
+            losses.append(loss)
+    return losses
+
+
+def nni_space(space: SearchSpace) -> dict[str, dict[str, Any]]:
+    """The NNI search-space JSON (`_type`, `_value`) that `space` was, or would be, parsed from."""
+    raw: dict[str, dict[str, Any]] = {}
+    for key, p in space.items():
+        if isinstance(p, Choice) and not p.nested:
+            raw[key] = {"_type": "choice", "_value": list(p.options)}
+        elif isinstance(p, RandInt):
+            raw[key] = {"_type": "randint", "_value": [p.low, p.high]}
+        elif isinstance(p, Uniform | Normal):
+            kind = ("log" if p.log else "") + ("uniform" if isinstance(p, Uniform) else "normal")
+            values = [p.low, p.high] if isinstance(p, Uniform) else [p.mu, p.sigma]
+            raw[key] = (
+                {"_type": kind, "_value": values}
+                if p.q is None
+                else {"_type": "q" + kind, "_value": [*values, p.q]}
+            )
+        else:
+            raise NotImplementedError(p)
+    return raw
