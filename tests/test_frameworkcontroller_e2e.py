@@ -454,7 +454,8 @@ def test_resume_after_the_launcher_is_killed_resubmits_nothing(
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     data = status_json(exp_id)
     assert data["status"] == "DONE"
-    assert [t["status"] for t in data["trials"]] == ["SUCCEEDED"] * 5
+    ended = [(t["id"], t["status"], t["message"]) for t in data["trials"]]
+    assert [status for _, status, _ in ended] == ["SUCCEEDED"] * 5, ended
     names = [body["metadata"]["name"] for body in cluster.created("frameworks")]
     assert len(names) == len(set(names)) == 5  # no trial's Framework was created twice
     for trial in data["trials"]:
