@@ -7,6 +7,9 @@ metrics and logs, and records the command's exit code in a file that outlives th
 A Framework's tasks are given their parameter.cfg in $NNIFC_PARAMETERS and write it themselves
 (each task writes the same text and renames it into place): the launcher makes no storage call to
 start a trial. A local trial's launcher writes the file itself.
+It makes `$NNI_SYS_DIR/.nni` first: the tasks of a Framework share NNI_SYS_DIR, as under NNI, and
+the SDK creates that directory after checking it is absent, so tasks starting together raced and
+one failed with "File exists".
 Before the command it records the nni version the task's python imports (versionCheck), and
 stops the task when that version is outside what nnifc supports and the check is on.
 """
@@ -21,7 +24,7 @@ from nnifc.records import TrialSpec
 SCRIPT = """\
 #!/bin/sh
 # nnifc task wrapper (generated): run $NNIFC_COMMAND, tee its output to $NNIFC_LOG, keep its exit code.
-mkdir -p "$NNI_OUTPUT_DIR" "$(dirname "$NNIFC_LOG")" || exit 70
+mkdir -p "$NNI_OUTPUT_DIR" "$NNI_SYS_DIR/.nni" "$(dirname "$NNIFC_LOG")" || exit 70
 exec 2>>"$NNIFC_LOG"
 if [ -n "${NNIFC_CODE_SRC:-}" ]; then
   mkdir -p "$NNIFC_WORKDIR" && cp -R "$NNIFC_CODE_SRC/." "$NNIFC_WORKDIR/" || exit 70
