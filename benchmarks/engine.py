@@ -425,7 +425,7 @@ def run_size(
         shown = nnifc(env, "status", exp_id, "--json") if exp_id else None
         data: dict[str, Any] = json.loads(shown.stdout) if shown and shown.returncode == 0 else {}
         row.done = sum(t.get("status") == "SUCCEEDED" for t in data.get("trials", []))
-        tuner = data.get("tunerSeconds")
+        tuner = data.get("stats", {}).get("tunerSeconds")
         if isinstance(tuner, int | float):
             row.tuner_ms = tuner * 1000 / trials
             cpu -= tuner

@@ -33,13 +33,14 @@ class TrialStatus(StrEnum):
 class ExperimentStatus(StrEnum):
     RUNNING = "RUNNING"
     NO_MORE_TRIAL = "NO_MORE_TRIAL"  # budget spent, waiting for running trials to finish
-    DONE = "DONE"
-    STOPPED = "STOPPED"
-    ERROR = "ERROR"
+    DONE = "DONE"  # the budget was spent, or the search space exhausted
+    STOPPED = "STOPPED"  # by the user
+    FAILED = "FAILED"  # the trials failed: the first ones all, or maxFailedTrialNum of them
+    ERROR = "ERROR"  # the launcher itself failed
 
     @property
     def final(self) -> bool:
-        return self in (ExperimentStatus.DONE, ExperimentStatus.STOPPED, ExperimentStatus.ERROR)
+        return self not in (ExperimentStatus.RUNNING, ExperimentStatus.NO_MORE_TRIAL)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ them), so re-reading a task's output after a restart never duplicates one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -30,12 +31,13 @@ CREATE TABLE IF NOT EXISTS experiment (
     optimize_mode TEXT NOT NULL, max_trials INTEGER NOT NULL, max_seconds INTEGER NOT NULL,
     status TEXT NOT NULL, started REAL NOT NULL, ended REAL, pid INTEGER,
     stop_requested INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
-    options TEXT NOT NULL DEFAULT '{}', heartbeat REAL);
+    options TEXT NOT NULL DEFAULT '{}', heartbeat REAL, reason TEXT NOT NULL DEFAULT '',
+    paused REAL NOT NULL DEFAULT 0, concurrency INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS trial (
     id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, parameter_id INTEGER NOT NULL,
     params TEXT NOT NULL, status TEXT NOT NULL, handle TEXT, created REAL NOT NULL,
     started REAL, ended REAL, exit_code INTEGER, message TEXT NOT NULL DEFAULT '',
-    final REAL, final_raw TEXT, finish_order INTEGER);
+    final REAL, final_raw TEXT, finish_order INTEGER, told TEXT, told_value REAL);
 CREATE INDEX IF NOT EXISTS trial_finish ON trial(finish_order);
 CREATE TABLE IF NOT EXISTS metric (
     trial_id TEXT NOT NULL REFERENCES trial(id), task TEXT NOT NULL, offset INTEGER NOT NULL,
@@ -44,7 +46,18 @@ CREATE TABLE IF NOT EXISTS metric (
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS imported (
     position INTEGER PRIMARY KEY, params TEXT NOT NULL, value REAL NOT NULL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS change (
+    position INTEGER PRIMARY KEY, what TEXT NOT NULL, value TEXT NOT NULL, made REAL NOT NULL);
 """
+# columns added after the first release: a store made before gets them on first open
+ADDED_COLUMNS = {
+    "experiment": {
+        "reason": "TEXT NOT NULL DEFAULT ''",
+        "paused": "REAL NOT NULL DEFAULT 0",
+        "concurrency": "INTEGER NOT NULL DEFAULT 1",
+    },
+    "trial": {"told": "TEXT", "told_value": "REAL"},
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,9 @@ class ExperimentRow:
     message: str
     options: str = "{}"  # JSON of the platform options given to create (context, namespace)
     heartbeat: float | None = None  # when the loop last said it was alive
+    reason: str = ""  # why it ended (or is winding down): budget, exhausted, stopped, failed
+    paused: float = 0.0  # seconds no loop ran (after a launcher died): not spent of the budget
+    concurrency: int = 1  # trialConcurrency as it is now (`nnifc update` changes it)
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,8 @@ class TrialRow:
     final: float | None
     final_raw: str | None
     intermediate: tuple[float | None, ...]
+    told: str | None = None  # what the tuner learnt: final, intermediate, failure or nothing
+    told_value: float | None = None  # the metric it was given (None for failure and nothing)
 
 
 def home() -> Path:
@@ -114,6 +132,20 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         if create:
             self._db.executescript(SCHEMA)
+        else:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Add what later releases keep to a store made by an earlier one (idempotent, racy-safe)."""
+        for table, columns in ADDED_COLUMNS.items():
+            have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    with contextlib.suppress(sqlite3.OperationalError):  # another process did
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if not {"counter", "imported", "change"} <= tables:
+            self._db.executescript(SCHEMA)  # tables added later (CREATE ... IF NOT EXISTS)
 
     @classmethod
     def open(cls, exp_id: str) -> Store:

@@ -206,43 +206,6 @@ def experiment_view(
     )
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def experiment_json(
-    row: ExperimentRow,
-    status: str,
-    trials: Sequence[TrialRow],
-    counters: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    top = best(trials, row.optimize_mode)
-    return {
-        **{name: round(value, 6) for name, value in (counters or {}).items()},
-        "id": row.id,
-        "name": row.name,
-        "platform": row.platform,
-        "status": status,
-        "started": iso(row.started),
-        "ended": iso(row.ended),
-        "best": {"trial": top.id, "value": _finite(top.final)} if top else None,
-        "trials": [
-            {
-                "id": t.id,
-                "sequence": t.sequence,
-                "status": t.status.value,
-                "parameters": t.params,
-                "intermediate": [_finite(v) for v in t.intermediate],
-                "final": _finite(t.final),
-                "started": iso(t.started),
-                "ended": iso(t.ended),
-                "message": t.message,
-            }
-            for t in trials
-        ],
-    }
-
-
 def trial_line(t: TrialRow) -> str:
     """One plain line per trial status change, for output that is not a terminal."""
     parts = [f"trial {t.id} #{t.sequence} {t.status.value}"]

@@ -36,7 +36,7 @@ def test_nni_trials_run_and_report_everything(
     data = status_json(exp_id)
     assert data["status"] == "DONE"
     assert len(data["trials"]) == 4
-    assert data["tunerSeconds"] > 0  # CPU the loop spent proposing, for scale benchmarks
+    assert data["stats"]["tunerSeconds"] > 0  # CPU the loop spent proposing, for scale benchmarks
     for trial in data["trials"]:
         assert trial["status"] == "SUCCEEDED", trial
         logs = run_nnifc("logs", trial["id"])

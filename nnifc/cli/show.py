@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from nnifc import launcher, view
+from nnifc import launcher, summary, view
 from nnifc.cli.console import out
 from nnifc.errors import NnifcError
 from nnifc.store import ExperimentRow, Store, TrialRow, experiment_ids
@@ -67,7 +67,7 @@ def status(
             row = store.experiment()
             rows.append((row, launcher.effective_status(row), store.trials()))
         if as_json:
-            click.echo(json.dumps([view.experiment_json(r, s, t) for r, s, t in rows], indent=2))
+            click.echo(json.dumps([summary.experiment_json(r, s, t) for r, s, t in rows], indent=2))
         else:
             out.print(
                 view.experiments_table(rows)
@@ -90,7 +90,7 @@ def _show_experiment(
     counters: dict[str, float] | None = None,
 ) -> None:
     if as_json:
-        click.echo(json.dumps(view.experiment_json(row, status, trials, counters), indent=2))
+        click.echo(json.dumps(summary.experiment_json(row, status, trials, counters), indent=2))
     elif len(trials) > RICH_TABLE_ROWS:
         out.print(view.experiment_header(row, status, trials))
         click.echo("\n" + view.trials_text(trials))
