@@ -3,6 +3,7 @@
 NnifcError
 ├── ConfigError          a config or search-space mistake, located as file:line:col key
 ├── ExperimentNotFound   no such experiment (or trial) in $NNIFC_HOME
+├── ExperimentFailed     the experiment ended without a result (exit code 3)
 ├── PlatformError        the platform refused or failed to run a trial
 └── StorageError         reading or writing trial files failed
 """
@@ -47,6 +48,12 @@ class ExperimentNotFound(NnifcError):
     """The experiment or trial id names nothing in the store."""
 
 
+class ExperimentFailed(NnifcError):
+    """The experiment FAILED, or ended with no trial's final metric: a script must not go on."""
+
+    exit_code = 3
+
+
 class PlatformError(NnifcError):
     """Starting, watching or stopping a trial failed; `status` is the HTTP status, if any."""
 
@@ -57,6 +64,10 @@ class PlatformError(NnifcError):
 
 class NotAuthorized(PlatformError):
     """The cluster refused our credentials (401) or a permission (403)."""
+
+
+class NoKubeconfig(PlatformError):
+    """No cluster is configured here: no kubeconfig file, and not inside a pod."""
 
 
 class StorageError(NnifcError):

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nnifc.budget import Budget
 from nnifc.errors import ExperimentNotFound, NnifcError
 from nnifc.platforms import PLATFORMS, Platform
 from nnifc.records import ExperimentStatus, TrialStatus
@@ -141,17 +142,25 @@ def prepare_resume(store: Store) -> None:
     row = store.experiment()
     if loop_alive(row):
         raise NnifcError(f"experiment {row.id} is running (pid {row.pid}); nothing to resume")
-    if row.status is ExperimentStatus.DONE:
-        raise NnifcError(f"experiment {row.id} is DONE: its budget is spent; nothing to resume")
     now = time.time()
+    if row.status is ExperimentStatus.DONE:
+        spent = Budget.of(row).exhausted_by(len(store.trials()), row.ended or now)
+        if spent is not None:
+            raise NnifcError(
+                f"experiment {row.id} is DONE: {spent}; give it more with"
+                f" `nnifc update {row.id} --max-trials N` or `--duration D`, then resume"
+            )
+    if row.status is ExperimentStatus.FAILED:  # fixed, one hopes: earlier failures do not count
+        store.add_change("resumed after failure", str(len(store.trials())))
     down = now - (row.heartbeat or row.ended or now)
     store.set_experiment(
         status=ExperimentStatus.RUNNING,
         ended=None,
         message="",
+        reason="",
         stop_requested=0,
         pid=os.getpid(),
-        started=row.started + max(0.0, down),
+        paused=row.paused + max(0.0, down),
         heartbeat=now,
     )
 
@@ -184,6 +193,7 @@ def register(experiment: Experiment, options: Mapping[str, str] | None = None) -
             stop_requested=False,
             message="",
             options=json.dumps(dict(options or {})),
+            concurrency=experiment.config.trial_concurrency,
         )
     )
     return store
@@ -204,24 +214,36 @@ def resolve(prefix: str) -> str:
     )
 
 
-def find_trial(trial_id: str, exp_prefix: str | None = None) -> tuple[Store, str]:
-    """The store holding `trial_id` (searched in every experiment unless one is named)."""
-    candidates = [resolve(exp_prefix)] if exp_prefix else experiment_ids()
-    found = []
-    for exp_id in candidates:
-        store = Store.open(exp_id)
+def find_trial(trial_prefix: str, exp_prefix: str | None = None) -> tuple[Store, str]:
+    """The store holding the trial whose id is `trial_prefix` or starts with it (searched in
+    every experiment unless one is named), and the trial's full id."""
+    if exp_prefix:
+        from nnifc.steering import resolve_trial
+
+        store = Store.open(resolve(exp_prefix))
         try:
-            store.trial(trial_id)
-            found.append(store)
+            return store, resolve_trial(store, trial_prefix)
         except ExperimentNotFound:
             store.close()
+            raise
+    found: list[tuple[Store, str]] = []
+    for exp_id in experiment_ids():
+        store = Store.open(exp_id)
+        ids = store.trial_ids(trial_prefix)
+        if trial_prefix in ids:
+            ids = [trial_prefix]
+        found.extend((store, trial_id) for trial_id in ids)
+        if not ids:
+            store.close()
     if len(found) == 1:
-        return found[0], trial_id
+        return found[0]
     if not found:
         raise ExperimentNotFound(
-            f"no trial {trial_id!r}" + (f" in experiment {exp_prefix}" if exp_prefix else "")
+            f"no trial {trial_prefix!r} in any experiment; list an experiment's trials with"
+            " `nnifc status EXP`"
         )
-    names = ", ".join(s.experiment().id for s in found)
+    names = ", ".join(f"{s.experiment().id} {t}" for s, t in found[:10])
     raise ExperimentNotFound(
-        f"trial {trial_id!r} exists in several experiments ({names}); name one: nnifc logs EXP {trial_id}"
+        f"trial {trial_prefix!r} matches several trials ({names}); name the experiment"
+        f" or more of the id: nnifc logs EXP TRIAL"
     )

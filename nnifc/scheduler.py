@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnifc import document, space
 from nnifc.assessors import ASSESSORS, Assessor, Verdict
+from nnifc.budget import Budget, Failures, plural
 from nnifc.config import Experiment
-from nnifc.errors import PlatformError
+from nnifc.errors import NnifcError, PlatformError
+from nnifc.metrics import default_metric
 from nnifc.platforms import Platform
 from nnifc.records import (
     ExperimentStatus,
@@ -40,9 +43,14 @@ ID_ALPHABET = string.ascii_lowercase + string.digits
 POLL_SECONDS = 0.25
 MAX_SUBMIT_FAILURES = 3
 HEARTBEAT_SECONDS = 5.0
-STOP_CHECK_SECONDS = (
-    0.5  # `nnifc stop` also signals the launcher; its flag in the store is read this often
-)
+# `nnifc stop`, `update` and `kill` write to the store (stop also signals): read this often
+STOP_CHECK_SECONDS = 0.5
+STOPPED_BY_USER = "stopped by the user"
+ENDED_BEFORE_STOP = "ended with its final metric before the stop landed"
+
+
+class LeaveRunning(BaseException):
+    """Leave the loop at once and its trials running (a second Ctrl-C): `resume` continues."""
 
 
 def new_id(length: int) -> str:
@@ -81,7 +89,13 @@ class Scheduler:
             self.assessor = ASSESSORS[experiment.assessor_name](experiment.assessor_options)
         row = store.experiment()
         self.exp_id, self.seed, self.mode = row.id, row.seed, row.optimize_mode
-        self.started = row.started
+        # NNI ran each algorithm in its own optimize_mode: the assessor's curves may face the other way
+        self.curve_mode = experiment.assessor_optimize_mode or self.mode
+        self.budget = Budget.of(row)
+        self.space_text = row.space_text
+        self.failures = Failures(experiment.config.max_failed_trial_num, store.failures_since())
+        self.reason = ""
+        self.changes_seen = store.last_change()
         self.stop_requested = False
         self.exhausted = False
         self.live: dict[str, _Live] = {}
@@ -97,9 +111,12 @@ class Scheduler:
         self._load(store.finished_in_order())
 
     def _load(self, finished: list[TrialRow]) -> None:
+        if self.space_text != self.experiment.space_text:  # `nnifc update --search-space`
+            self._new_space(self.space_text)
         self._learn_imported()
         for trial in finished:
             self._learn(trial)
+            self._note_failure(trial)
         self.trial_ids = {t.id for t in self.store.trials()}
         self.n_trials = len(self.trial_ids)
 
@@ -113,20 +130,28 @@ class Scheduler:
             self.platform.prepare(resuming=resuming)
             self._adopt()
             status = self._loop()
+        except LeaveRunning:
+            self.platform.close()
+            self.store.set_experiment(pid=None)  # shown as RUNNING (launcher not running)
+            raise
         except BaseException as e:
             self._cancel_all(TrialStatus.SYS_CANCELED, "the launcher stopped with an error")
             message = str(e) or type(e).__name__
             self.store.set_experiment(
-                status=ExperimentStatus.ERROR, ended=time.time(), message=message
+                status=ExperimentStatus.ERROR,
+                ended=time.time(),
+                message=message,
+                reason=f"the launcher failed: {message}",
             )
             with contextlib.suppress(Exception):
                 self.platform.cleanup()
             self.platform.close()
             raise
         self.platform.cleanup()
+        self.platform.drain(timeout=10)  # trials stopped on the way are gone before we are
         self.platform.close()
         self._flush_spent()
-        self.store.set_experiment(status=status, ended=time.time())
+        self.store.set_experiment(status=status, ended=time.time(), reason=self.reason)
         self.on_change()
         return status
 
@@ -143,14 +168,16 @@ class Scheduler:
             if handle and handle != trial.handle:
                 self.store.set_handle(trial.id, handle)
             curve = [
-                loss(v, self.mode) for v in trial.intermediate if v is not None and math.isfinite(v)
+                loss(v, self.curve_mode)
+                for v in trial.intermediate
+                if v is not None and math.isfinite(v)
             ]
             live = _Live(spec, handle or "", curve, self.store.curve_task(trial.id), trial.created)
             self.live[trial.id] = live
 
     def _loop(self) -> ExperimentStatus:
         beat = 0.0
-        winding_down = False  # NO_MORE_TRIAL recorded (or not due): the budget is spent
+        winding_down = False  # NO_MORE_TRIAL recorded: the budget is spent
         while True:
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 beat = time.monotonic()
@@ -158,29 +185,58 @@ class Scheduler:
                     self.store.set_experiment(heartbeat=time.time())
                     self._flush_spent()
                 self._learn_imported()
-            if self.stop_requested or self._stop_asked():
-                self._cancel_all(TrialStatus.USER_CANCELED, "stopped by the user")
+            if self.stop_requested or self._read_store():
+                self.reason = STOPPED_BY_USER
+                self._cancel_all(TrialStatus.USER_CANCELED, STOPPED_BY_USER)
                 return ExperimentStatus.STOPPED
             events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
             self._handle_all(events)
+            failed = self.failures.verdict(self._concurrency())
+            if failed is not None:
+                self.reason = failed
+                self.store.set_experiment(message=self.failures.first_failure)
+                self._cancel_all(TrialStatus.SYS_CANCELED, "the experiment failed")
+                return ExperimentStatus.FAILED
             while self._budget_left() and len(self.live) < self._concurrency():
                 if not self._fill(self._concurrency() - len(self.live)):
                     break  # the tuner has nothing more to propose
             self._stop_overdue()
-            if not self._budget_left():
+            spent = self._spent()
+            if spent is not None:
+                self.reason = spent
                 if not self.live:
                     return ExperimentStatus.DONE
-                if not winding_down and self.store.status() is ExperimentStatus.RUNNING:
-                    self.store.set_experiment(status=ExperimentStatus.NO_MORE_TRIAL)
+                if not winding_down:
+                    self.store.set_experiment(status=ExperimentStatus.NO_MORE_TRIAL, reason=spent)
                 winding_down = True
+            elif winding_down:  # `nnifc update` gave it more
+                self.store.set_experiment(status=ExperimentStatus.RUNNING, reason="")
+                winding_down = False
             self.on_change()
 
-    def _stop_asked(self) -> bool:
+    def _read_store(self) -> bool:
+        """What other commands wrote (budgets, search space, kills); True when stop was asked."""
         now = time.monotonic()
         if now - self.stop_checked < STOP_CHECK_SECONDS:
             return False
         self.stop_checked = now
-        return self.store.stop_requested()
+        row = self.store.experiment()
+        self.budget = Budget.of(row)
+        if row.space_text != self.space_text:
+            self._new_space(row.space_text)
+        for position, what, value in self.store.changes(self.changes_seen):
+            self.changes_seen = position
+            if what == "kill" and value in self.live:
+                self._stop_trial(value, TrialStatus.USER_CANCELED, "killed by the user")
+        return row.stop_requested
+
+    def _new_space(self, text: str) -> None:
+        """`nnifc update --search-space`: a new tuner; it keeps the history that fits the space."""
+        source = self.experiment.source.with_suffix(".json")
+        new = space.parse(document.parse(source, text))
+        self.tuner = TUNERS[self.experiment.tuner_name](new, self.experiment.tuner_options)
+        self.history = [r for r in self.history if new.contains(r.params)]
+        self.space_text, self.exhausted = text, False
 
     def _handle_all(self, events: list[TrialEvent]) -> None:
         """The starts that finished and one poll's events, in one store transaction; a trial
@@ -211,20 +267,36 @@ class Scheduler:
         for trial_id, live in list(self.live.items()):
             if time.time() - live.submitted > limit:
                 message = f"ran longer than maxTrialDuration ({self.experiment.config.max_trial_duration})"
-                self.store.set_status(trial_id, TrialStatus.EARLY_STOPPED, message=message)
-                self.platform.cancel(trial_id, live.handle)
-                self._finish(trial_id)
+                self._stop_trial(trial_id, TrialStatus.EARLY_STOPPED, message)
+
+    def _stop_trial(self, trial_id: str, status: TrialStatus, message: str) -> None:
+        """Stop a live trial; it ends SUCCEEDED instead if its final metric came first.
+
+        A trial can end on its own between the decision and the stop landing: the outputs are
+        read once more after the stop, and a final metric found there is the trial's own end.
+        """
+        live = self.live[trial_id]
+        self.store.commit()  # what led here is recorded before the platform is told
+        self.platform.cancel(trial_id, live.handle)
+        with contextlib.suppress(NnifcError):  # unreadable now: the stop stands
+            for event in self.platform.final_metrics(trial_id):
+                self._metric(event, assess=False)
+        if self.store.trial(trial_id).final_raw is not None:
+            status, message = TrialStatus.SUCCEEDED, ENDED_BEFORE_STOP
+        self.store.set_status(trial_id, status, message=message)
+        self._finish(trial_id)
 
     def _concurrency(self) -> int:
-        return min(self.experiment.config.trial_concurrency, self.platform.capacity)
+        return min(self.budget.concurrency, self.platform.capacity)
+
+    def _spent(self) -> str | None:
+        """Why no further trial may start, or None while one may."""
+        if self.exhausted:
+            return f"search space exhausted after {plural(self.n_trials, 'trial')}"
+        return self.budget.exhausted_by(self.n_trials, time.time())
 
     def _budget_left(self) -> bool:
-        config = self.experiment.config
-        return (
-            not self.exhausted
-            and self.n_trials < config.max_trial_num
-            and time.time() - self.started < config.max_exec_seconds
-        )
+        return self._spent() is None
 
     def _fill(self, slots: int) -> bool:
         """Propose up to `slots` trials, starting each once it is recorded; False when the tuner
@@ -323,22 +395,28 @@ class Scheduler:
             live.curve_task = event.task
         if step is None or live is None or event.final or event.value is None:
             return
-        live.curve.append(loss(event.value, self.mode))
+        live.curve.append(loss(event.value, self.curve_mode))
         if self.assessor is None or not assess:
             return
         with self._timed("assessorSeconds"):
             verdict = self.assessor.assess(live.curve, self.finished_curves)
         if verdict is Verdict.STOP:
-            self.store.set_status(
-                event.trial_id, TrialStatus.EARLY_STOPPED, message="stopped early by the assessor"
+            self._stop_trial(
+                event.trial_id, TrialStatus.EARLY_STOPPED, "stopped early by the assessor"
             )
-            self.store.commit()  # recorded before the platform is told (we may be in a batch)
-            self.platform.cancel(event.trial_id, live.handle)
-            self._finish(event.trial_id)
 
     def _finish(self, trial_id: str) -> None:
         self.live.pop(trial_id, None)
-        self._learn(self.store.trial(trial_id))
+        trial = self.store.trial(trial_id)
+        told, value, message = self._learn(trial)
+        if trial.status is TrialStatus.SUCCEEDED and not trial.message:
+            self.store.set_told(trial_id, told, value, message=message)
+        else:
+            self.store.set_told(trial_id, told, value)
+        self._note_failure(trial)
+
+    def _note_failure(self, trial: TrialRow) -> None:
+        self.failures.note(trial.sequence, trial.status, trial.message, self._concurrency())
 
     def _learn_imported(self) -> None:
         """Points added with `nnifc import`, also while the loop runs (seen within a heartbeat)."""
@@ -346,25 +424,38 @@ class Scheduler:
             self.history.append(Result(params, loss(value, self.mode)))
             self.imported_upto = position
 
-    def _learn(self, trial: TrialRow) -> None:
-        curve = [
-            loss(v, self.mode) for v in trial.intermediate if v is not None and math.isfinite(v)
-        ]
-        value = trial.final
-        tuner = self.experiment.config.tuner
-        if value is None and tuner and tuner.include_intermediate_results and trial.intermediate:
-            value = trial.intermediate[-1]
+    def _learn(self, trial: TrialRow) -> tuple[str, float | None, str]:
+        """Teach the tuner (and assessor) a finished trial; returns what the tuner was told,
+        the value it was given, and what a SUCCEEDED trial's message should say about it."""
         if trial.status is TrialStatus.SUCCEEDED:
-            self.finished_curves.append(curve)
-        if (
-            value is not None
-            and math.isfinite(value)
-            and trial.status in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED)
-        ):
-            self.history.append(Result(trial.params, loss(value, self.mode)))
-        elif trial.status is TrialStatus.FAILED:
+            self.finished_curves.append(
+                [
+                    loss(v, self.curve_mode)
+                    for v in trial.intermediate
+                    if v is not None and math.isfinite(v)
+                ]
+            )
+        if trial.status is TrialStatus.FAILED:
             # the worst possible loss: models learn to avoid it, grids do not run it again
             self.history.append(Result(trial.params, math.inf))
+            return "failure", None, ""
+        if trial.status not in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED):
+            return "nothing", None, ""
+        told, value = "final", trial.final
+        tuner = self.experiment.config.tuner
+        wants_curve = tuner is not None and tuner.include_intermediate_results
+        if value is None and trial.final_raw is None and trial.intermediate and wants_curve:
+            told, value = "intermediate", trial.intermediate[-1]
+        if value is not None and math.isfinite(value):
+            self.history.append(Result(trial.params, loss(value, self.mode)))
+            return told, value, ""
+        if trial.final_raw is None:
+            return "nothing", None, "exited 0 without a final metric"
+        value = default_metric(trial.final_raw)  # SQLite keeps NaN as NULL: read what was said
+        if value is None:
+            return "nothing", None, f"final metric has no numeric default: {trial.final_raw[:200]}"
+        shown = "NaN" if math.isnan(value) else str(value)  # inf or -inf otherwise
+        return "nothing", None, f"final metric is {shown}"
 
     @contextlib.contextmanager
     def _timed(self, part: str) -> Iterator[None]:

@@ -238,44 +238,91 @@ class Store:
     def add_counters(self, increments: dict[str, float]) -> None:
         """Add to the experiment's running totals (CPU seconds spent in the tuner, ...)."""
         with self._tx() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value REAL NOT NULL)"
-            )
             db.executemany(
                 "INSERT INTO counter VALUES (?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                 increments.items(),
             )
 
-    def add_imported(self, points: list[tuple[dict[str, Any], float]], source: str) -> None:
-        """Finished points from elsewhere (`nnifc import`): the tuner learns them too."""
+    def add_imported(self, points: list[tuple[dict[str, Any], float]], source: str) -> int:
+        """Finished points from elsewhere (`nnifc import`): the tuner learns them too.
+
+        A point already imported (the same parameters and value) is not added again; returns how
+        many were new.
+        """
         with self._tx() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS imported (position INTEGER PRIMARY KEY,"
-                " params TEXT NOT NULL, value REAL NOT NULL, source TEXT NOT NULL)"
-            )
-            db.executemany(
-                "INSERT INTO imported (params, value, source) VALUES (?, ?, ?)",
-                [(json.dumps(params), value, source) for params, value in points],
-            )
+            seen = {(r[0], r[1]) for r in db.execute("SELECT params, value FROM imported")}
+            new: list[tuple[str, float, str]] = []
+            for params, value in points:
+                key = (json.dumps(params, sort_keys=True), value)
+                if key not in seen:
+                    seen.add(key)
+                    new.append((*key, source))
+            db.executemany("INSERT INTO imported (params, value, source) VALUES (?, ?, ?)", new)
+        return len(new)
+
+    def imported_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM imported").fetchone()[0])
 
     def imported(self, after: int = 0) -> list[tuple[int, dict[str, Any], float]]:
         """Imported points past position `after`, in the order they were imported."""
-        try:
-            rows = self._db.execute(
-                "SELECT position, params, value FROM imported WHERE position > ? ORDER BY position",
-                (after,),
-            ).fetchall()
-        except sqlite3.OperationalError:  # a database from before imports existed
-            return []
+        rows = self._db.execute(
+            "SELECT position, params, value FROM imported WHERE position > ? ORDER BY position",
+            (after,),
+        ).fetchall()
         return [(r[0], json.loads(r[1]), r[2]) for r in rows]
 
     def counters(self) -> dict[str, float]:
-        try:
-            rows = self._db.execute("SELECT name, value FROM counter").fetchall()
-        except sqlite3.OperationalError:  # a database from before counters existed
-            return {}
+        rows = self._db.execute("SELECT name, value FROM counter").fetchall()
         return {row["name"]: row["value"] for row in rows}
+
+    def set_told(
+        self, trial_id: str, told: str, value: float | None, *, message: str | None = None
+    ) -> None:
+        """What the tuner learnt from a finished trial (and, if given, the message saying why)."""
+        with self._tx() as db:
+            if message:
+                db.execute(
+                    "UPDATE trial SET told = ?, told_value = ?, message = ? WHERE id = ?",
+                    (told, value, message, trial_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE trial SET told = ?, told_value = ? WHERE id = ?",
+                    (told, value, trial_id),
+                )
+
+    def add_change(self, what: str, value: str, **columns: Any) -> int:
+        """Record a change asked of a running experiment (`nnifc update`, `kill`) and apply its
+        columns to the experiment, in one transaction; returns its position in the change log."""
+        with self._tx() as db:
+            if columns:
+                assignments = ", ".join(f"{k} = ?" for k in columns)
+                db.execute(f"UPDATE experiment SET {assignments}", list(columns.values()))
+            cursor = db.execute(
+                "INSERT INTO change (what, value, made) VALUES (?, ?, ?)",
+                (what, value, time.time()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def changes(self, after: int = 0) -> list[tuple[int, str, str]]:
+        """(position, what, value) of the changes past position `after`, oldest first."""
+        rows = self._db.execute(
+            "SELECT position, what, value FROM change WHERE position > ? ORDER BY position",
+            (after,),
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def failures_since(self) -> int:
+        """The first trial whose failure counts: a FAILED experiment resumed forgives the rest."""
+        row = self._db.execute(
+            "SELECT value FROM change WHERE what = 'resumed after failure' ORDER BY position DESC"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def last_change(self) -> int:
+        row = self._db.execute("SELECT MAX(position) FROM change").fetchone()
+        return int(row[0] or 0)
 
     def add_trial(self, spec: TrialSpec) -> None:
         with self._tx() as db:
@@ -371,6 +418,14 @@ class Store:
             (first,),
         )
         return [(r[0], r[1], r[2]) for r in rows]
+
+    def trial_ids(self, prefix: str = "") -> list[str]:
+        """Ids of the trials whose id starts with `prefix`, in sequence order."""
+        rows = self._db.execute(
+            "SELECT id FROM trial WHERE substr(id, 1, ?) = ? ORDER BY sequence",
+            (len(prefix), prefix),
+        )
+        return [r[0] for r in rows]
 
     def trial(self, trial_id: str) -> TrialRow:
         row = self._db.execute("SELECT * FROM trial WHERE id = ?", (trial_id,)).fetchone()

@@ -1,7 +1,9 @@
 """The `nnifc` command: the only package that prints or exits.
 
 Library code raises NnifcError; here it becomes one red line (or one per config problem) and
-exit code 1. Usage mistakes exit 2 (click). Anything else is a bug and shows a traceback.
+exit code 1, or 3 for an experiment that ended without a result (ExperimentFailed). Usage
+mistakes exit 2 (click); a foreground loop left with its trials running, 130. Anything else is
+a bug and shows a traceback.
 One module per group of commands; each is registered below.
 """
 
@@ -13,7 +15,7 @@ from typing import Any
 import click
 
 from nnifc import __version__
-from nnifc.errors import ConfigError, NnifcError
+from nnifc.errors import ConfigError, ExperimentFailed, NnifcError
 
 # command name -> (module, function); a command's module is imported only when it runs, so
 # `nnifc status` starts without loading configs, tuners or the Kubernetes client
@@ -24,6 +26,9 @@ COMMANDS = {
     "status": ("show", "status"),
     "logs": ("show", "logs"),
     "stop": ("stop", "stop"),
+    "delete": ("stop", "delete"),
+    "update": ("steer", "update"),
+    "kill": ("steer", "kill"),
     "export": ("transfer", "export"),
     "import": ("transfer", "import_"),
 }
@@ -45,8 +50,16 @@ class Group(click.Group):
             return super().invoke(ctx)
         except ConfigError as e:
             raise click.ClickException("\n".join(str(p) for p in e.problems)) from None
+        except ExperimentFailed as e:
+            raise NoResult(str(e)) from None
         except NnifcError as e:
             raise click.ClickException(str(e)) from None
+
+
+class NoResult(click.ClickException):
+    """Printed like any error, with its own exit code for scripts and CI jobs."""
+
+    exit_code = ExperimentFailed.exit_code
 
 
 @click.group(cls=Group)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 
@@ -13,13 +14,16 @@ import numpy as np
 import threadpoolctl
 
 from nnifc import config, launcher, transfer, view
+from nnifc.budget import plural
 from nnifc.cli.console import err, out
-from nnifc.errors import NnifcError
+from nnifc.errors import ExperimentFailed, NnifcError
 from nnifc.monitor import Monitor
 from nnifc.platforms import PLATFORMS
-from nnifc.records import ExperimentStatus, TrialSpec
-from nnifc.scheduler import Scheduler
-from nnifc.store import Store
+from nnifc.records import ExperimentStatus, TrialSpec, TrialStatus
+from nnifc.scheduler import LeaveRunning, Scheduler
+from nnifc.store import Store, TrialRow
+
+INTERRUPTED = 130  # the shell's code for Ctrl-C: the loop left, its trials run on
 
 
 @click.command()
@@ -159,14 +163,34 @@ def _run_loop(store: Store, *, resuming: bool = False) -> None:
         platform = launcher.platform_for(row, experiment)
         scheduler = Scheduler(experiment, store, platform, on_change=monitor.update)
         _stop_on_signals(scheduler)
-        status = scheduler.run(resuming=resuming)
+        try:
+            status = scheduler.run(resuming=resuming)
+        except LeaveRunning:
+            status = None
+    if status is None:
+        exp_id = row.id
+        err.print(
+            f"left experiment {exp_id} with its trials running; nnifc resume {exp_id} continues,"
+            f" nnifc stop {exp_id} stops them",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(INTERRUPTED)
     _print_outcome(store, status)
 
 
 def _stop_on_signals(scheduler: Scheduler) -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT and scheduler.stop_requested:
-            raise KeyboardInterrupt  # a second Ctrl-C: give up waiting
+            raise LeaveRunning  # a second Ctrl-C: leave now, the trials keep running
+        if signum == signal.SIGINT:
+            running = plural(len(scheduler.live), "running trial")
+            err.print(
+                f"stopping: cancelling {running}; Ctrl-C again to leave them running;"
+                f" nnifc resume {scheduler.exp_id} continues",
+                markup=False,
+                soft_wrap=True,
+            )
         scheduler.request_stop()
 
     signal.signal(signal.SIGINT, handler)
@@ -182,15 +206,36 @@ def _print_plan(experiment: config.Experiment, options: dict[str, str]) -> None:
 
 
 def _print_outcome(store: Store, status: ExperimentStatus) -> None:
+    """The end, as a script reads it: exit 0 only when a trial produced a final metric and the
+    experiment did not fail (NO_RESULT otherwise, 1 when the launcher itself failed)."""
     row, trials = store.experiment(), store.trials()
     top = view.best(trials, row.optimize_mode)
-    out.print(f"experiment {row.id} {status.value}: {len(trials)} trials")
+    counts = Counter(t.status.value for t in trials)
+    by_status = ", ".join(f"{n} {s}" for s, n in counts.most_common())
+    ended = f"experiment {row.id} {status.value}" + (f": {row.reason}" if row.reason else "")
+    out.print(ended, soft_wrap=True, markup=False)
+    out.print(
+        f"{plural(len(trials), 'trial')}" + (f": {by_status}" if by_status else ""), markup=False
+    )
     if top is not None:
         out.print(
             f"best trial {top.id} (#{top.sequence}): {view.number(top.final)} with {view.params_text(top.params)}",
             soft_wrap=True,
+            markup=False,
         )
-    else:
-        out.print("no trial reported a final metric; see nnifc status " + row.id)
     if status is ExperimentStatus.ERROR:
         raise NnifcError(row.message)
+    if status is ExperimentStatus.FAILED:
+        raise ExperimentFailed(f"experiment {row.id} FAILED: {row.reason}")
+    if top is None:
+        raise ExperimentFailed(
+            f"no trial produced a final metric ({_first_problem(trials)}); see nnifc status {row.id}"
+        )
+
+
+def _first_problem(trials: list[TrialRow]) -> str:
+    failed = [t for t in trials if t.status is TrialStatus.FAILED]
+    if failed:
+        return f"{len(failed)} of {plural(len(trials), 'trial')} FAILED; first: {failed[0].message}"
+    said = next((t.message for t in trials if t.message), "")
+    return said or "none ran"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nnifc import launcher
+from nnifc import launcher, steering
 from nnifc.cli.console import out
 from nnifc.errors import NnifcError
 from nnifc.store import Store, experiment_ids
@@ -47,6 +47,26 @@ def stop(
         out.print(f"experiment {target}: {final.value}")
     if orphans:
         _stop_orphans(context, namespace)
+
+
+@click.command()
+@click.argument("exp_id")
+@click.option(
+    "--storage", is_flag=True, help="Also remove its directory on the NFS or Azure share."
+)
+@click.option("--force", is_flag=True, help="Stop it first if it is running.")
+def delete(exp_id: str, storage: bool, force: bool) -> None:
+    """Remove an experiment's local state (and with --storage its files on the share).
+
+    \b
+    Example:
+        nnifc delete 3kq9x0ab
+        nnifc delete 3kq9x0ab --storage --force
+    """
+    target = launcher.resolve(exp_id)
+    for line in steering.delete(target, storage=storage, force=force):
+        out.print(line, markup=False, soft_wrap=True)
+    out.print(f"experiment {target} deleted", markup=False)
 
 
 def _stop_orphans(context: str | None, namespace: str | None) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from nnifc import launcher, transfer
+from nnifc.budget import plural
 from nnifc.cli.console import err, out
 from nnifc.store import Store
 
@@ -64,5 +65,10 @@ def import_(exp_id: str, filename: Path) -> None:
     store = Store.open(launcher.resolve(exp_id))
     experiment = launcher.reload(store.experiment())
     points = transfer.read(filename, experiment.space)
-    store.add_imported([(p.params, p.value) for p in points], str(filename.resolve()))
-    out.print(f"{len(points)} finished points imported into {store.experiment().id}")
+    added = store.add_imported([(p.params, p.value) for p in points], str(filename.resolve()))
+    again = len(points) - added
+    out.print(
+        f"{plural(added, 'finished point')} imported into {store.experiment().id}"
+        + (f" ({again} already imported before)" if again else ""),
+        markup=False,
+    )

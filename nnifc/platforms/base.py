@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from nnifc.errors import PlatformError
-from nnifc.records import Started, TrialEvent, TrialSpec
+from nnifc.metrics import OutputTail, metric_event
+from nnifc.records import MetricReported, Started, TrialEvent, TrialSpec
 
 if TYPE_CHECKING:
     from nnifc.config import Experiment
@@ -94,6 +95,21 @@ class Platform(ABC):
     @abstractmethod
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         """Each task's output ("<role>_<index>" -> reader), readable after the trial ended."""
+
+    def final_metrics(self, trial_id: str) -> list[MetricReported]:
+        """Every metric the trial's tasks printed, read once more from their outputs: after a
+        stop, whether the trial had reported its final result before the stop landed."""
+        found: list[MetricReported] = []
+        for task, read in self.outputs(trial_id).items():
+            for offset, line in OutputTail(read).lines(final=True):
+                event = metric_event(trial_id, task, offset, line)
+                if event is not None:
+                    found.append(event)
+        return found
+
+    def remove_storage(self) -> str:
+        """Remove the experiment's files outside $NNIFC_HOME (`delete --storage`); says what."""
+        return "no storage outside the experiment's directory"
 
     def cleanup(self) -> None:  # noqa: B027
         """Remove what the experiment created besides its trials (secrets); idempotent."""

@@ -1,0 +1,78 @@
+"""`update` and `kill`: steering a running experiment from another shell (nnictl's `update`
+and `trial kill`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nnifc import launcher, steering
+from nnifc.cli.console import out
+from nnifc.store import Store
+
+
+@click.command()
+@click.argument("exp_id")
+@click.option("--concurrency", type=int, help="trialConcurrency from now on.")
+@click.option("--max-trials", type=int, help="maxTrialNum: the trials to run in all.")
+@click.option("--duration", help="maxExecDuration, e.g. 2h (time no launcher ran is not counted).")
+@click.option(
+    "--search-space",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A new search space (NNI's JSON); the tuner keeps the results that fit it.",
+)
+def update(
+    exp_id: str,
+    concurrency: int | None,
+    max_trials: int | None,
+    duration: str | None,
+    search_space: Path | None,
+) -> None:
+    """Change a running experiment's budgets or search space; its loop applies them within a
+    second. On an ended experiment, a larger budget lets `nnifc resume` continue it.
+
+    \b
+    Example:
+        nnifc update 3kq9x0ab --concurrency 8 --max-trials 200
+        nnifc update 3kq9x0ab --search-space narrower.json
+    """
+    store = Store.open(launcher.resolve(exp_id))
+    asked = steering.Update(concurrency, max_trials, duration, search_space)
+    for line in steering.update(store, asked):
+        out.print(line, soft_wrap=True, markup=False)
+    row = store.experiment()
+    if not launcher.loop_alive(row):
+        out.print(
+            f"experiment {row.id} is {launcher.effective_status(row)}: `nnifc resume {row.id}`"
+            " continues it with these settings",
+            markup=False,
+        )
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True, metavar="[EXP] TRIAL")
+def kill(ids: tuple[str, ...]) -> None:
+    """End one trial as USER_CANCELED; the loop starts the next one in its place.
+
+    \b
+    Example:
+        nnifc kill 3kq9x0ab a1b2c
+        nnifc kill a1b
+    """
+    if len(ids) > 2:
+        raise click.UsageError("give a trial id, optionally preceded by its experiment id")
+    store, trial_id = launcher.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
+    before = store.trial(trial_id).status
+    status = steering.kill(store, trial_id)
+    exp_id = store.experiment().id
+    if before.final:
+        out.print(f"trial {trial_id} had already ended: {status.value}", markup=False)
+    elif status.value == "USER_CANCELED":
+        out.print(f"trial {trial_id} of experiment {exp_id}: {status.value}", markup=False)
+    else:
+        message = store.trial(trial_id).message
+        out.print(
+            f"trial {trial_id} ended before the kill landed: {status.value} ({message})",
+            markup=False,
+        )

@@ -1,0 +1,243 @@
+"""What an experiment and its trials are said to have done: statuses, reasons and exit codes
+that a script can trust (the real CLI, real trial processes, the real nni SDK)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nnifc import config, launcher
+from nnifc.assessors import ASSESSORS
+from nnifc.assessors.base import Verdict
+from nnifc.platforms.local import LocalPlatform
+from nnifc.records import ExperimentStatus, TrialStatus
+from nnifc.scheduler import ENDED_BEFORE_STOP, Scheduler
+from nnifc.store import Store, experiment_dir
+from tests.conftest import VENV_BIN, created_id, run_nnifc, status_json
+
+NO_RESULT = 3  # create's documented exit code when no trial produced a final metric, or FAILED
+
+
+@pytest.fixture
+def venv_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trials started in this process run the venv's python, which has nni."""
+    monkeypatch.setenv("PATH", VENV_BIN + ":" + os.environ["PATH"])
+
+
+def test_a_command_that_always_fails_fails_the_experiment_fast(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config_path = experiment_files("", command="python3 tiral.py", max_trials=30, concurrency=2)
+    result = run_nnifc("create", "--config", str(config_path))
+    assert result.returncode == NO_RESULT, result.stdout + result.stderr
+    assert "FAILED" in result.stdout and "DONE" not in result.stdout
+    assert re.search(r"(\d) of \1 trials FAILED; first: exit code 2: python3: can't open", result.stderr)
+    assert "tiral.py" in result.stderr and "Traceback" not in result.stderr
+    data = status_json(created_id(result))
+    assert data["status"] == "FAILED"
+    assert re.match(r"(\d) of \1 trials FAILED; first: exit code 2", data["reason"])
+    assert len(data["trials"]) <= 4  # the first three, and one started beside the third
+    listed = run_nnifc("status")
+    assert "FAILED" in listed.stdout and "DONE" not in listed.stdout
+
+
+def test_max_failed_trial_num_ends_the_experiment_once_reached(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    odd_fails = """\
+        import os, sys
+        import nni
+        nni.get_next_parameter()
+        if int(os.environ["NNI_TRIAL_SEQ_ID"]) % 2:
+            sys.exit("odd trials fail")
+        nni.report_final_result(1.0)
+    """
+    config_path = experiment_files(
+        odd_fails, max_trials=20, concurrency=1, extra="maxFailedTrialNum: 2\n"
+    )
+    result = run_nnifc("create", "--config", str(config_path))
+    assert result.returncode == NO_RESULT, result.stdout + result.stderr
+    data = status_json(created_id(result))
+    assert data["status"] == "FAILED"
+    assert [t["status"] for t in data["trials"]] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "FAILED"]
+    assert data["reason"] == (
+        "2 trials FAILED (maxFailedTrialNum is 2); first: exit code 1: odd trials fail"
+    )
+
+
+def test_nan_and_a_missing_final_metric_are_told_apart(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    trial = """\
+        import os
+        import nni
+        nni.get_next_parameter()
+        if os.environ["NNI_TRIAL_SEQ_ID"] == "0":
+            nni.report_final_result(float("nan"))
+    """
+    result = run_nnifc("create", "--config", str(experiment_files(trial, max_trials=2)))
+    assert result.returncode == NO_RESULT, result.stdout + result.stderr
+    assert "no trial produced a final metric" in result.stderr
+    first, second = status_json(created_id(result))["trials"]
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    assert first["message"] == "final metric is NaN" and first["finalRaw"] == "NaN"
+    assert second["message"] == "exited 0 without a final metric" and second["finalRaw"] is None
+    assert first["tuner"] == second["tuner"] == {"told": "nothing", "value": None}
+    shown = run_nnifc("status", created_id(result)).stdout
+    assert "final metric is NaN" in shown and "exited 0 without a final metric" in shown
+
+
+def test_a_result_exits_0_and_the_tuner_is_said_to_have_learnt_it(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    trial = """\
+        import nni
+        p = nni.get_next_parameter()
+        nni.report_final_result(p["x"])
+    """
+    result = run_nnifc("create", "--config", str(experiment_files(trial, max_trials=2)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = status_json(created_id(result))
+    assert data["reason"] == "maxTrialNum reached (2 trials)"
+    for t in data["trials"]:
+        assert t["tuner"] == {"told": "final", "value": t["final"]}
+    assert "experiment" in result.stdout and "DONE: maxTrialNum reached (2 trials)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "tuner", "space", "reason"),
+    [
+        ("maxExecDuration: 2s\n", "Random", None, "maxExecDuration reached (2s)"),
+        (
+            "",
+            "GridSearch",
+            {"c": {"_type": "choice", "_value": [1, 2]}},
+            "search space exhausted after 2 trials",
+        ),
+    ],
+)
+def test_the_reason_an_experiment_ended_is_said(
+    home: Path,
+    experiment_files: Callable[..., Path],
+    extra: str,
+    tuner: str,
+    space: dict[str, object] | None,
+    reason: str,
+) -> None:
+    trial = """\
+        import time
+        import nni
+        nni.get_next_parameter()
+        time.sleep(1.5)
+        nni.report_final_result(1.0)
+    """
+    config_path = experiment_files(
+        trial, max_trials=50, concurrency=1, extra=extra, tuner=tuner, space=space
+    )
+    result = run_nnifc("create", "--config", str(config_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = status_json(created_id(result))
+    assert data["status"] == "DONE" and data["reason"] == reason
+    shown = run_nnifc("status", created_id(result)).stdout
+    assert reason in shown
+
+
+def test_a_trial_that_ends_before_the_assessors_stop_lands_succeeded(
+    home: Path,
+    experiment_files: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    venv_first: None,
+) -> None:
+    """The race: the assessor decides on the intermediate result while the trial goes on to
+    report its final metric and exit 0; the stop lands on a trial that already ended."""
+    trial = """\
+        import time
+        import nni
+        nni.get_next_parameter()
+        nni.report_intermediate_result(0.1)
+        time.sleep(0.3)
+        nni.report_final_result(0.9)
+    """
+    extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
+    experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
+
+    def slow_stop(self: object, curve: object, finished: object) -> Verdict:
+        time.sleep(1.5)  # the trial ends meanwhile
+        return Verdict.STOP
+
+    monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
+    store = launcher.register(experiment)
+    exp_id = store.experiment().id
+    platform = LocalPlatform(experiment, experiment_dir(exp_id))
+    assert Scheduler(experiment, store, platform).run() is ExperimentStatus.DONE
+    (only,) = store.trials()
+    assert only.status is TrialStatus.SUCCEEDED, only.message
+    assert only.final == 0.9 and only.message == ENDED_BEFORE_STOP
+
+
+def test_a_trial_the_assessor_stops_mid_run_is_early_stopped(
+    home: Path,
+    experiment_files: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    venv_first: None,
+) -> None:
+    trial = """\
+        import time
+        import nni
+        nni.get_next_parameter()
+        nni.report_intermediate_result(0.1)
+        time.sleep(60)
+        nni.report_final_result(0.9)
+    """
+    extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
+    experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
+    monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", lambda *_: Verdict.STOP)
+    store = launcher.register(experiment)
+    platform = LocalPlatform(experiment, experiment_dir(store.experiment().id))
+    started = time.monotonic()
+    Scheduler(experiment, store, platform).run()
+    (only,) = store.trials()
+    assert only.status is TrialStatus.EARLY_STOPPED and only.final is None
+    assert only.message == "stopped early by the assessor"
+    assert time.monotonic() - started < 30
+
+
+def test_resume_keeps_the_start_time_and_counts_no_downtime(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    experiment = config.load(experiment_files("", max_trials=3))
+    store = launcher.register(experiment)
+    row = store.experiment()
+    store.set_experiment(pid=None, heartbeat=row.started + 1, status=ExperimentStatus.RUNNING)
+    time.sleep(1.2)
+    launcher.prepare_resume(Store.open(row.id))
+    after = store.experiment()
+    assert after.started == row.started
+    assert after.paused == pytest.approx(time.time() - (row.started + 1), abs=0.5)
+
+
+def test_a_done_experiment_given_more_trials_resumes(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    trial = """\
+        import nni
+        nni.get_next_parameter()
+        nni.report_final_result(1.0)
+    """
+    result = run_nnifc("create", "--config", str(experiment_files(trial, max_trials=1)))
+    exp_id = created_id(result)
+    refused = run_nnifc("resume", exp_id)
+    assert refused.returncode == 1 and "maxTrialNum reached (1 trial)" in refused.stderr
+    updated = run_nnifc("update", exp_id, "--max-trials", "3")
+    assert updated.returncode == 0, updated.stderr
+    assert "maxTrialNum 1 -> 3" in updated.stdout and f"nnifc resume {exp_id}" in updated.stdout
+    resumed = run_nnifc("resume", exp_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    data = status_json(exp_id)
+    assert data["status"] == "DONE" and len(data["trials"]) == 3
+    assert data["budget"]["maxTrialNum"] == 3
