@@ -276,14 +276,14 @@ class Scheduler:
         read once more after the stop, and a final metric found there is the trial's own end.
         """
         live = self.live[trial_id]
-        self.store.commit()  # what led here is recorded before the platform is told
+        self.store.set_status(trial_id, status, message=message)
+        self.store.commit()  # recorded before the platform is told (we may be in a batch)
         self.platform.cancel(trial_id, live.handle)
         with contextlib.suppress(NnifcError):  # unreadable now: the stop stands
             for event in self.platform.final_metrics(trial_id):
                 self._metric(event, assess=False)
         if self.store.trial(trial_id).final_raw is not None:
-            status, message = TrialStatus.SUCCEEDED, ENDED_BEFORE_STOP
-        self.store.set_status(trial_id, status, message=message)
+            self.store.undo_stop(trial_id, ENDED_BEFORE_STOP)
         self._finish(trial_id)
 
     def _concurrency(self) -> int:

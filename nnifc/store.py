@@ -368,6 +368,15 @@ class Store:
                 )
         return cursor.rowcount > 0
 
+    def undo_stop(self, trial_id: str, message: str) -> None:
+        """A trial recorded as stopped had ended on its own with its final metric: SUCCEEDED."""
+        stopped = (TrialStatus.EARLY_STOPPED.value, TrialStatus.USER_CANCELED.value)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE trial SET status = ?, message = ? WHERE id = ? AND status IN (?, ?)",
+                (TrialStatus.SUCCEEDED.value, message, trial_id, *stopped),
+            )
+
     def add_metric(self, event: MetricReported, *, counted: bool = True) -> int | None:
         """Record a metric once; returns its step (intermediate index, -1 for a final), None if seen.
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +21,14 @@ from nnifc.platforms.local import LocalPlatform
 from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.scheduler import ENDED_BEFORE_STOP, Scheduler
 from nnifc.store import Store, experiment_dir
-from tests.conftest import VENV_BIN, created_id, run_nnifc, status_json
+from tests.conftest import (
+    VENV_BIN,
+    created_id,
+    run_nnifc,
+    status_json,
+    trial_processes,
+    wait_for,
+)
 
 NO_RESULT = 3  # create's documented exit code when no trial produced a final metric, or FAILED
 
@@ -36,7 +46,9 @@ def test_a_command_that_always_fails_fails_the_experiment_fast(
     result = run_nnifc("create", "--config", str(config_path))
     assert result.returncode == NO_RESULT, result.stdout + result.stderr
     assert "FAILED" in result.stdout and "DONE" not in result.stdout
-    assert re.search(r"(\d) of \1 trials FAILED; first: exit code 2: python3: can't open", result.stderr)
+    assert re.search(
+        r"(\d) of \1 trials FAILED; first: exit code 2: python3: can't open", result.stderr
+    )
     assert "tiral.py" in result.stderr and "Traceback" not in result.stderr
     data = status_json(created_id(result))
     assert data["status"] == "FAILED"
@@ -241,3 +253,71 @@ def test_a_done_experiment_given_more_trials_resumes(
     data = status_json(exp_id)
     assert data["status"] == "DONE" and len(data["trials"]) == 3
     assert data["budget"]["maxTrialNum"] == 3
+
+
+def start_foreground(config_path: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnifc", "create", "--config", str(config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def running_trials(home: Path) -> list[dict[str, object]]:
+    ids = (
+        [p.name for p in (home / "experiments").iterdir()]
+        if (home / "experiments").is_dir()
+        else []
+    )
+    if len(ids) != 1:
+        return []
+    return [t for t in status_json(ids[0])["trials"] if t["status"] == "RUNNING"]
+
+
+SLOW_TRIAL = """\
+    import time
+    import nni
+    nni.get_next_parameter()
+    nni.report_intermediate_result(0.5)
+    time.sleep(60)
+"""
+
+
+def test_ctrl_c_says_what_it_does_and_stops_the_trials(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    proc = start_foreground(experiment_files(SLOW_TRIAL, max_trials=4, concurrency=2))
+    wait_for(lambda: len(running_trials(home)) == 2, what="2 running trials")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    exp_id = created_id(subprocess.CompletedProcess([], 0, out, err))
+    assert (
+        f"stopping: cancelling 2 running trials; Ctrl-C again to leave them running;"
+        f" nnifc resume {exp_id} continues" in err
+    )
+    assert proc.returncode == NO_RESULT and "Traceback" not in err
+    data = status_json(exp_id)
+    assert data["status"] == "STOPPED" and data["reason"] == "stopped by the user"
+    assert {t["status"] for t in data["trials"]} == {"USER_CANCELED"}
+
+
+def test_a_second_ctrl_c_leaves_the_trials_running_for_resume(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    proc = start_foreground(experiment_files(SLOW_TRIAL, max_trials=4, concurrency=2))
+    wait_for(lambda: len(running_trials(home)) == 2, what="2 running trials")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    exp_id = created_id(subprocess.CompletedProcess([], 0, out, err))
+    assert proc.returncode == 130, err
+    assert f"nnifc resume {exp_id} continues" in err and "Traceback" not in err
+    data = status_json(exp_id)
+    assert data["status"] == "RUNNING (launcher not running)", data["status"]
+    assert len([t for t in data["trials"] if t["status"] == "RUNNING"]) == 2
+    assert len(trial_processes(exp_id)) >= 2
+    assert run_nnifc("stop", exp_id).returncode == 0
+    wait_for(lambda: not trial_processes(exp_id), timeout=15, what="the trials to end")

@@ -8,13 +8,17 @@ import time
 from pathlib import Path
 
 import click
+from rich.console import Group
+from rich.text import Text
 
 from nnifc import launcher, summary, view
-from nnifc.cli.console import out
+from nnifc.cli.console import show
 from nnifc.errors import NnifcError
+from nnifc.header import ExperimentHeader
 from nnifc.store import ExperimentRow, Store, TrialRow, experiment_ids
+from nnifc.trials_view import TrialsTable
 
-RICH_TABLE_ROWS = 300  # beyond this, the trials print as plain aligned text (rich takes seconds)
+INTERRUPTED = 130  # what a shell reports for a command ended by Ctrl-C (128 + SIGINT)
 
 
 @click.command()
@@ -62,23 +66,35 @@ def status(
         return
     if exp_id is None:
         rows = []
+        imported: dict[str, int] = {}
         for found in experiment_ids():
             store = Store.open(found)
             row = store.experiment()
             rows.append((row, launcher.effective_status(row), store.trials()))
+            imported[found] = store.imported_count()
         if as_json:
-            click.echo(json.dumps([summary.experiment_json(r, s, t) for r, s, t in rows], indent=2))
+            documents = [
+                summary.experiment_json(r, s, t, imported=imported[r.id]) for r, s, t in rows
+            ]
+            click.echo(json.dumps(documents, indent=2))
         else:
-            out.print(
-                view.experiments_table(rows)
+            show(
+                view.ExperimentsTable(rows)
                 if rows
-                else "no experiments yet: nnifc create --config exp.yml"
+                else Text("no experiments yet: nnifc create --config exp.yml")
             )
         return
     store = Store.open(launcher.resolve(exp_id))
     row, trials = store.experiment(), store.trials()
     status = launcher.effective_status(row)
-    _show_experiment(row, status, trials, as_json=as_json, counters=store.counters())
+    _show_experiment(
+        row,
+        status,
+        trials,
+        as_json=as_json,
+        counters=store.counters(),
+        imported=store.imported_count(),
+    )
 
 
 def _show_experiment(
@@ -88,14 +104,13 @@ def _show_experiment(
     *,
     as_json: bool,
     counters: dict[str, float] | None = None,
+    imported: int = 0,
 ) -> None:
     if as_json:
-        click.echo(json.dumps(summary.experiment_json(row, status, trials, counters), indent=2))
-    elif len(trials) > RICH_TABLE_ROWS:
-        out.print(view.experiment_header(row, status, trials))
-        click.echo("\n" + view.trials_text(trials))
+        document = summary.experiment_json(row, status, trials, counters, imported=imported)
+        click.echo(json.dumps(document, indent=2))
     else:
-        out.print(view.experiment_view(row, status, trials))
+        show(Group(ExperimentHeader(row, status, trials), Text(""), TrialsTable(trials)))
 
 
 @click.command()
@@ -113,6 +128,14 @@ def logs(ids: tuple[str, ...], follow: bool, role: str | None, index: int | None
     """
     if len(ids) > 2:
         raise click.UsageError("give a trial id, optionally preceded by its experiment id")
+    try:
+        _print_logs(ids, follow, role, index)
+    except KeyboardInterrupt:  # Ctrl-C is how one stops following: no traceback, 128 + SIGINT
+        sys.stdout.flush()
+        raise SystemExit(INTERRUPTED) from None
+
+
+def _print_logs(ids: tuple[str, ...], follow: bool, role: str | None, index: int | None) -> None:
     store, trial_id = launcher.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
     platform = launcher.platform_for(store.experiment())
     readers = {
