@@ -1,17 +1,16 @@
 """The trial loop: keep trialConcurrency trials running until the budget is spent or a stop.
 
 fill: tuner.propose -> store.add_trial (committed) -> platform.start; the handles the
-platform reports back as starts finish -> store. handle: each
-platform event -> store -> (intermediate) assessor -> cancel. The store is written before anything is submitted
-or cancelled, so a launcher that dies at any instant leaves a record another process can act on:
-one poll's events share a store batch, committed before a cancel and never open across a wait.
-The tuner and assessor see losses: `loss()` is the one place a maximised metric is negated.
+platform reports back as starts finish -> store. handle: each platform event -> store ->
+(intermediate) assessor -> stop. The store is written before anything is submitted or stopped,
+so a launcher that dies at any instant leaves a record another process can act on: one poll's
+events share a store batch, committed before a stop and never open across a wait. Budgets,
+the search space and kills are read from the store twice a second (`nnifc update`, `kill`);
+when to end and why is `budget.py`, what the tuner learns is `knowledge.py`.
 """
-
 from __future__ import annotations
 
 import contextlib
-import math
 import secrets
 import string
 import time
@@ -25,12 +24,11 @@ from nnifc.assessors import ASSESSORS, Assessor, Verdict
 from nnifc.budget import Budget, Failures, plural
 from nnifc.config import Experiment
 from nnifc.errors import NnifcError, PlatformError
-from nnifc.metrics import default_metric
+from nnifc.knowledge import Knowledge
 from nnifc.platforms import Platform
 from nnifc.records import (
     ExperimentStatus,
     MetricReported,
-    Result,
     StatusChanged,
     TrialEvent,
     TrialSpec,
@@ -55,10 +53,6 @@ class LeaveRunning(BaseException):
 
 def new_id(length: int) -> str:
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(length))
-
-
-def loss(value: float, optimize_mode: str) -> float:
-    return -value if optimize_mode == "maximize" else value
 
 
 @dataclass
@@ -89,8 +83,12 @@ class Scheduler:
             self.assessor = ASSESSORS[experiment.assessor_name](experiment.assessor_options)
         row = store.experiment()
         self.exp_id, self.seed, self.mode = row.id, row.seed, row.optimize_mode
-        # NNI ran each algorithm in its own optimize_mode: the assessor's curves may face the other way
-        self.curve_mode = experiment.assessor_optimize_mode or self.mode
+        tuner = experiment.config.tuner
+        self.knowledge = Knowledge(
+            self.mode,
+            experiment.assessor_optimize_mode or self.mode,
+            include_intermediate=tuner is not None and tuner.include_intermediate_results,
+        )
         self.budget = Budget.of(row)
         self.space_text = row.space_text
         self.failures = Failures(experiment.config.max_failed_trial_num, store.failures_since())
@@ -99,12 +97,9 @@ class Scheduler:
         self.stop_requested = False
         self.exhausted = False
         self.live: dict[str, _Live] = {}
-        self.history: list[Result] = []
-        self.finished_curves: list[list[float]] = []
         self.trial_ids: set[str] = set()
         self.n_trials = 0
         self.spent: dict[str, float] = {}  # thread CPU seconds by part, not yet in the store
-        self.imported_upto = 0  # the last imported point the tuner has learnt
         self.failed_starts = 0  # in a row
         self.overdue_checked = 0.0
         self.stop_checked = 0.0
@@ -113,9 +108,9 @@ class Scheduler:
     def _load(self, finished: list[TrialRow]) -> None:
         if self.space_text != self.experiment.space_text:  # `nnifc update --search-space`
             self._new_space(self.space_text)
-        self._learn_imported()
+        self.knowledge.learn_imported(self.store)
         for trial in finished:
-            self._learn(trial)
+            self.knowledge.learn(trial)
             self._note_failure(trial)
         self.trial_ids = {t.id for t in self.store.trials()}
         self.n_trials = len(self.trial_ids)
@@ -167,11 +162,7 @@ class Scheduler:
                 handle = self.platform.submit(spec)
             if handle and handle != trial.handle:
                 self.store.set_handle(trial.id, handle)
-            curve = [
-                loss(v, self.curve_mode)
-                for v in trial.intermediate
-                if v is not None and math.isfinite(v)
-            ]
+            curve = self.knowledge.curve(trial.intermediate)
             live = _Live(spec, handle or "", curve, self.store.curve_task(trial.id), trial.created)
             self.live[trial.id] = live
 
@@ -184,7 +175,7 @@ class Scheduler:
                 with self.store.batch():
                     self.store.set_experiment(heartbeat=time.time())
                     self._flush_spent()
-                self._learn_imported()
+                self.knowledge.learn_imported(self.store)
             if self.stop_requested or self._read_store():
                 self.reason = STOPPED_BY_USER
                 self._cancel_all(TrialStatus.USER_CANCELED, STOPPED_BY_USER)
@@ -235,7 +226,7 @@ class Scheduler:
         source = self.experiment.source.with_suffix(".json")
         new = space.parse(document.parse(source, text))
         self.tuner = TUNERS[self.experiment.tuner_name](new, self.experiment.tuner_options)
-        self.history = [r for r in self.history if new.contains(r.params)]
+        self.knowledge.keep_fitting(new)
         self.space_text, self.exhausted = text, False
 
     def _handle_all(self, events: list[TrialEvent]) -> None:
@@ -356,7 +347,7 @@ class Scheduler:
         rng = np.random.default_rng([self.seed, sequence])
         pending = [live.spec.params for live in self.live.values()]
         with self._timed("tunerSeconds"):
-            params = self.tuner.propose(self.history, pending, rng)
+            params = self.tuner.propose(self.knowledge.results, pending, rng)
         if params is None:
             self.exhausted = True
             return None
@@ -395,11 +386,11 @@ class Scheduler:
             live.curve_task = event.task
         if step is None or live is None or event.final or event.value is None:
             return
-        live.curve.append(loss(event.value, self.curve_mode))
+        live.curve.append(self.knowledge.curve_point(event.value))
         if self.assessor is None or not assess:
             return
         with self._timed("assessorSeconds"):
-            verdict = self.assessor.assess(live.curve, self.finished_curves)
+            verdict = self.assessor.assess(live.curve, self.knowledge.finished_curves)
         if verdict is Verdict.STOP:
             self._stop_trial(
                 event.trial_id, TrialStatus.EARLY_STOPPED, "stopped early by the assessor"
@@ -408,7 +399,7 @@ class Scheduler:
     def _finish(self, trial_id: str) -> None:
         self.live.pop(trial_id, None)
         trial = self.store.trial(trial_id)
-        told, value, message = self._learn(trial)
+        told, value, message = self.knowledge.learn(trial)
         if trial.status is TrialStatus.SUCCEEDED and not trial.message:
             self.store.set_told(trial_id, told, value, message=message)
         else:
@@ -417,45 +408,6 @@ class Scheduler:
 
     def _note_failure(self, trial: TrialRow) -> None:
         self.failures.note(trial.sequence, trial.status, trial.message, self._concurrency())
-
-    def _learn_imported(self) -> None:
-        """Points added with `nnifc import`, also while the loop runs (seen within a heartbeat)."""
-        for position, params, value in self.store.imported(self.imported_upto):
-            self.history.append(Result(params, loss(value, self.mode)))
-            self.imported_upto = position
-
-    def _learn(self, trial: TrialRow) -> tuple[str, float | None, str]:
-        """Teach the tuner (and assessor) a finished trial; returns what the tuner was told,
-        the value it was given, and what a SUCCEEDED trial's message should say about it."""
-        if trial.status is TrialStatus.SUCCEEDED:
-            self.finished_curves.append(
-                [
-                    loss(v, self.curve_mode)
-                    for v in trial.intermediate
-                    if v is not None and math.isfinite(v)
-                ]
-            )
-        if trial.status is TrialStatus.FAILED:
-            # the worst possible loss: models learn to avoid it, grids do not run it again
-            self.history.append(Result(trial.params, math.inf))
-            return "failure", None, ""
-        if trial.status not in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED):
-            return "nothing", None, ""
-        told, value = "final", trial.final
-        tuner = self.experiment.config.tuner
-        wants_curve = tuner is not None and tuner.include_intermediate_results
-        if value is None and trial.final_raw is None and trial.intermediate and wants_curve:
-            told, value = "intermediate", trial.intermediate[-1]
-        if value is not None and math.isfinite(value):
-            self.history.append(Result(trial.params, loss(value, self.mode)))
-            return told, value, ""
-        if trial.final_raw is None:
-            return "nothing", None, "exited 0 without a final metric"
-        value = default_metric(trial.final_raw)  # SQLite keeps NaN as NULL: read what was said
-        if value is None:
-            return "nothing", None, f"final metric has no numeric default: {trial.final_raw[:200]}"
-        shown = "NaN" if math.isnan(value) else str(value)  # inf or -inf otherwise
-        return "nothing", None, f"final metric is {shown}"
 
     @contextlib.contextmanager
     def _timed(self, part: str) -> Iterator[None]:

@@ -173,7 +173,7 @@ def test_restarted_loop_proposes_what_an_uninterrupted_one_would(
     # three trials, then a fresh scheduler continues from the store alone
     _run_n(Scheduler(experiment, store, FakePlatform(experiment, home, succeeding)), 3)
     resumed = Scheduler(experiment, store, FakePlatform(experiment, home, succeeding))
-    assert resumed.n_trials == 3 and len(resumed.history) == 3
+    assert resumed.n_trials == 3 and len(resumed.knowledge.results) == 3
     resumed.run()
     assert [t.params for t in store.trials()] == [t.params for t in uninterrupted.trials()]
 
