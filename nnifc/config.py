@@ -15,19 +15,19 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from nnifc import document, nni_v2, space
+from nnifc import document, nni_v2, optimize, space
 from nnifc.assessors import ASSESSORS, AssessorOptions
 from nnifc.document import Document, Loc, Source, shown
 from nnifc.errors import ConfigError, Problem
 from nnifc.experiment import PLATFORM_CONFIGS, ExperimentConfig, FrameworkControllerExperimentConfig
+from nnifc.optimize import OptimizeMode
 from nnifc.space import SearchSpace
 from nnifc.tuners import TUNERS, TunerOptions
 
-OptimizeMode = Literal["maximize", "minimize"]
 IGNORED = (
     "authorName",
     "multiThread",
@@ -63,7 +63,8 @@ class Experiment:
     space: SearchSpace
     tuner_options: TunerOptions
     assessor_options: AssessorOptions | None
-    optimize_mode: OptimizeMode
+    optimize_mode: OptimizeMode  # the tuner's: how trials are ranked
+    assessor_optimize_mode: OptimizeMode | None  # None: no assessor
     warnings: tuple[str, ...]
 
     @property
@@ -88,7 +89,7 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
     source: Source = translated or doc
     config = _validate(source)
     warnings = list(translated.warnings) if translated else _warnings(doc, config)
-    tuner_options, assessor_options, mode = _plugins(source, config)
+    tuner_options, assessor_options = _plugins(source, config)
     space_path = config.search_space_path or path
     if config.use_annotation and config.search_space_path is not None:
         raise source.error(
@@ -112,9 +113,13 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
         raise source.error(
             ("tuner", "builtinTunerName"), f"{e} (search space {space_path})"
         ) from None
-    if mode is None:
-        mode = "maximize"
-        warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; assuming maximize")
+    modes = optimize.resolve(
+        path,
+        config.tuner.builtin_tuner_name,  # type: ignore[union-attr,arg-type]
+        tuner_options,
+        config.assessor.builtin_assessor_name if config.assessor else None,
+        assessor_options,
+    )
     return Experiment(
         source=path,
         config_text=doc.text,
@@ -123,9 +128,17 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
         space=search_space,
         tuner_options=tuner_options,
         assessor_options=assessor_options,
-        optimize_mode=mode,
-        warnings=tuple(warnings),
+        optimize_mode=modes.experiment,
+        assessor_optimize_mode=modes.assessor,
+        warnings=(*warnings, *modes.warnings),
     )
+
+
+def error_at(experiment: Experiment, loc: Loc, message: str) -> ConfigError:
+    """A mistake found after loading (a platform's preflight), located in the file as written."""
+    doc = document.parse(experiment.source, experiment.config_text)
+    source: Source = nni_v2.translate(doc) if nni_v2.is_v2(doc.data) else doc
+    return source.error(loc, message)
 
 
 def _annotated_space(code_dir: Path) -> Document:
@@ -165,9 +178,7 @@ def _validate(doc: Source) -> ExperimentConfig:
     return config
 
 
-def _plugins(
-    doc: Source, config: ExperimentConfig
-) -> tuple[TunerOptions, AssessorOptions | None, OptimizeMode | None]:
+def _plugins(doc: Source, config: ExperimentConfig) -> tuple[TunerOptions, AssessorOptions | None]:
     if config.advisor is not None:
         raise doc.error(
             ("advisor",), "advisors (Hyperband, BOHB) are not supported; use tuner and assessor"
@@ -188,7 +199,7 @@ def _plugins(
             ("assessor", "classArgs", "optimize_mode"), "differs from tuner.classArgs.optimize_mode"
         )
     assert isinstance(assessor, AssessorOptions | None)
-    return tuner, assessor, (modes.pop() if modes else None)
+    return tuner, assessor
 
 
 def _options(

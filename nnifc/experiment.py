@@ -212,6 +212,8 @@ class CommonConfig(Model):
     max_exec_duration: Duration = "999d"
     max_trial_duration: Duration = "999d"  # NNI 2.x's v1 schema: a longer trial is EARLY_STOPPED
     max_trial_num: int = Field(default=99999, ge=1, le=99999)
+    # nnifc's (Katib's maxFailedTrialCount): the experiment is FAILED once this many trials failed
+    max_failed_trial_num: Count | None = None
     search_space_path: ExistingFile | None = None
     use_annotation: bool = False
     multi_phase: bool = False

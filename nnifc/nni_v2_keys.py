@@ -146,6 +146,7 @@ COMMON: dict[str, Rule] = {
     "trialConcurrency": To(("trialConcurrency",)),
     "maxExperimentDuration": To(("maxExecDuration",), seconds),
     "maxTrialNumber": To(("maxTrialNum",)),
+    "maxFailedTrialNumber": To(("maxFailedTrialNum",)),  # nnifc's, spelt as v2 would
     "maxTrialDuration": To(("maxTrialDuration",), seconds),
     "useAnnotation": To(("useAnnotation",)),
     "versionCheck": To(("versionCheck",)),  # nnifc's: v2 dropped it, nnifc still checks

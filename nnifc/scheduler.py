@@ -95,6 +95,7 @@ class Scheduler:
         self.reason = ""
         self.changes_seen = store.last_change()
         self.stop_requested = False
+        self.stop_at = 0.0
         self.exhausted = False
         self.live: dict[str, _Live] = {}
         self.trial_ids: set[str] = set()
@@ -115,8 +116,10 @@ class Scheduler:
         self.trial_ids = {t.id for t in self.store.trials()}
         self.n_trials = len(self.trial_ids)
 
-    def request_stop(self) -> None:
-        """Ask the loop to stop (safe from a signal handler)."""
+    def request_stop(self, *, grace: float = 0.0) -> None:
+        """Ask the loop to stop, cancelling its trials after `grace` seconds (safe from a signal
+        handler): a second Ctrl-C meanwhile leaves them running."""
+        self.stop_at = time.monotonic() + grace
         self.stop_requested = True
 
     def run(self, *, resuming: bool = False) -> ExperimentStatus:
@@ -176,7 +179,8 @@ class Scheduler:
                     self.store.set_experiment(heartbeat=time.time())
                     self._flush_spent()
                 self.knowledge.learn_imported(self.store)
-            if self.stop_requested or self._read_store():
+            stop_now = self.stop_requested and time.monotonic() >= self.stop_at
+            if self._read_store() or stop_now:
                 self.reason = STOPPED_BY_USER
                 self._cancel_all(TrialStatus.USER_CANCELED, STOPPED_BY_USER)
                 return ExperimentStatus.STOPPED

@@ -10,8 +10,10 @@ start a trial. A local trial's launcher writes the file itself.
 It makes `$NNI_SYS_DIR/.nni` first: the tasks of a Framework share NNI_SYS_DIR, as under NNI, and
 the SDK creates that directory after checking it is absent, so tasks starting together raced and
 one failed with "File exists".
-Before the command it records the nni version the task's python imports (versionCheck), and
-stops the task when that version is outside what nnifc supports and the check is on.
+Before the command it records the nni version the task's python (python3 on PATH) imports
+(versionCheck), and stops the task when that python has no nni, or a version outside what nnifc
+supports, and the check is on: with a log line naming that python and the fix, which the
+launcher shows as the trial's failure, instead of the user's ModuleNotFoundError.
 """
 
 from __future__ import annotations
@@ -37,19 +39,28 @@ if [ -n "${NNIFC_PARAMETERS:-}" ]; then
 fi
 rm -f "$NNIFC_EXIT"
 if [ -n "${NNIFC_VERSION_CHECK:-}" ]; then
-  found=$( { python3 -c "$NNIFC_NNI_PROBE" || python -c "$NNIFC_NNI_PROBE"; } 2>/dev/null )
+  python=$(command -v python3 || command -v python)
+  found=$("${python:-python3}" -c "$NNIFC_NNI_PROBE" 2>/dev/null)
   version=$(printf '%s\n' "$found" | sed -n 1p)
   number=$(printf '%s\n' "$found" | sed -n 2p)
   printf '%s\n' "$version" > "$NNI_OUTPUT_DIR/nni_version"
-  if [ -n "$number" ] && { [ "$number" -lt "$NNIFC_NNI_MIN" ] || [ "$number" -gt "$NNIFC_NNI_MAX" ]; }; then
+  said="" fix=" (versionCheck is true)"
+  unless="(versionCheck: false if the trial does not use nni)"
+  if [ -z "$python" ]; then
+    said="nnifc: there is no python3 or python on PATH ($PATH), so the task cannot import nni"
+    fix="; put a python that has nni on PATH $unless"
+  elif [ -z "$version" ]; then
+    said="nnifc: $python cannot import nni"
+    fix="; install it there ($python -m pip install nni) or put the python that has it first on PATH $unless"
+  elif [ -n "$number" ] && { [ "$number" -lt "$NNIFC_NNI_MIN" ] || [ "$number" -gt "$NNIFC_NNI_MAX" ]; }; then
     said="nnifc: the task's python has nni $version, but nnifc supports nni $NNIFC_NNI_RANGE"
-    if [ "$NNIFC_VERSION_CHECK" = fail ]; then
-      echo "$said (versionCheck is true)" | tee -a "$NNIFC_LOG"
-      echo 71 > "$NNIFC_EXIT"
-      exit 71
-    fi
-    echo "$said; running anyway (versionCheck is false)" | tee -a "$NNIFC_LOG"
   fi
+  if [ -n "$said" ] && [ "$NNIFC_VERSION_CHECK" = fail ]; then
+    echo "$said$fix" | tee -a "$NNIFC_LOG"
+    echo 71 > "$NNIFC_EXIT"
+    exit 71
+  fi
+  if [ -n "$said" ]; then echo "$said; running anyway (versionCheck is false)" | tee -a "$NNIFC_LOG"; fi
 fi
 { sh -c "$NNIFC_COMMAND" 2>&1; echo "$?" > "$NNIFC_EXIT.tmp"; mv -f "$NNIFC_EXIT.tmp" "$NNIFC_EXIT"; } \\
   | tee -a "$NNIFC_LOG"

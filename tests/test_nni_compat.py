@@ -90,6 +90,16 @@ def test_v2_file_means_the_same_as_its_v1_twin() -> None:
     assert v2.space == v1.space
 
 
+def test_max_failed_trial_number_is_v2s_max_failed_trial_num() -> None:
+    v1_path, v2_path = EXAMPLES / "v1-mnist-pytorch.yml", EXAMPLES / "v2-mnist-pytorch.yml"
+    assert config.load(v1_path).config.max_failed_trial_num is None
+    v1_text = v1_path.read_text().rstrip("\n") + "\nmaxFailedTrialNum: 4\n"
+    v2_text = v2_path.read_text().rstrip("\n") + "\nmaxFailedTrialNumber: 4\n"
+    v1 = config.load(v1_path, text=v1_text)
+    v2 = config.load(v2_path, text=v2_text)
+    assert v1.config.max_failed_trial_num == v2.config.max_failed_trial_num == 4
+
+
 def test_v2_units_follow_nni() -> None:
     assert nni_v2_keys.seconds("1.5h") == "5400s"
     assert nni_v2_keys.seconds("1H") == "3600s"
@@ -126,6 +136,11 @@ V2 = (EXAMPLES / "v2-full.yml").read_text()
             "41:7: trainingService.taskRoles[0].memorySize: must be megabytes",
         ),
         ("maxTrialNumber: 10", "maxTrialNumber: 0", "10:1: maxTrialNumber: must be >= 1, got 0"),
+        (
+            "maxTrialNumber: 10\n",
+            "maxTrialNumber: 10\nmaxFailedTrialNumber: -2\n",
+            "11:1: maxFailedTrialNumber: must be >= 0, got -2",
+        ),
         (
             "maxExperimentDuration: 1.5h",
             "maxExperimentDuration: soon",

@@ -310,6 +310,7 @@ def test_a_second_ctrl_c_leaves_the_trials_running_for_resume(
     proc = start_foreground(experiment_files(SLOW_TRIAL, max_trials=4, concurrency=2))
     wait_for(lambda: len(running_trials(home)) == 2, what="2 running trials")
     proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # as a person presses it twice; the trials are cancelled only after 1.5 s
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     exp_id = created_id(subprocess.CompletedProcess([], 0, out, err))

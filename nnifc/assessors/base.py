@@ -28,6 +28,8 @@ class AssessorOptions(BaseModel):
 
 class Assessor(ABC):
     name: ClassVar[str]  # the builtinAssessorName, e.g. "Medianstop"
+    # NNI's default for classArgs.optimize_mode; None where NNI's assessor has no direction
+    default_optimize_mode: ClassVar[Literal["maximize", "minimize"] | None]
     Options: ClassVar[type[AssessorOptions]] = AssessorOptions
 
     def __init__(self, options: AssessorOptions) -> None:

@@ -37,6 +37,7 @@ class CurvefittingOptions(AssessorOptions):
 
 class CurvefittingAssessor(Assessor):
     name = "Curvefitting"
+    default_optimize_mode = "maximize"  # NNI's takes no optimize_mode: it compares accuracies
     Options = CurvefittingOptions
 
     def assess(self, curve: Sequence[float], finished: Sequence[Sequence[float]]) -> Verdict:

@@ -24,6 +24,7 @@ class MedianstopOptions(AssessorOptions):
 
 class MedianstopAssessor(Assessor):
     name = "Medianstop"
+    default_optimize_mode = "maximize"
     Options = MedianstopOptions
 
     def assess(self, curve: Sequence[float], finished: Sequence[Sequence[float]]) -> Verdict:

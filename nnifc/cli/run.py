@@ -16,7 +16,7 @@ import threadpoolctl
 from nnifc import config, launcher, transfer, view
 from nnifc.budget import plural
 from nnifc.cli.console import err, out
-from nnifc.errors import ExperimentFailed, NnifcError
+from nnifc.errors import ExperimentFailed, NnifcError, NoKubeconfig
 from nnifc.monitor import Monitor
 from nnifc.platforms import PLATFORMS
 from nnifc.records import ExperimentStatus, TrialSpec, TrialStatus
@@ -24,6 +24,7 @@ from nnifc.scheduler import LeaveRunning, Scheduler
 from nnifc.store import Store, TrialRow
 
 INTERRUPTED = 130  # the shell's code for Ctrl-C: the loop left, its trials run on
+CTRL_C_GRACE_SECONDS = 1.5  # after the first Ctrl-C, time to press it again before cancelling
 
 
 @click.command()
@@ -98,10 +99,16 @@ def create(
     platform = PLATFORMS[experiment.platform]
     if dry_run:
         _print_plan(experiment, options)
-    platform.preflight(experiment, options)
-    if dry_run:
+        try:
+            platform.preflight(experiment, options)
+        except NoKubeconfig as e:
+            skipped = f"cluster checks skipped: {e}; the storage was not checked either"
+            out.print(skipped, soft_wrap=True, markup=False)
+            out.print("config checks passed; nothing was created (dry run)")
+            return
         out.print("checks passed; nothing was created (dry run)")
         return
+    platform.preflight(experiment, options)
     store = launcher.register(experiment, options)
     if imported:
         store.add_imported([(p.params, p.value) for p in imported], str(import_path))
@@ -191,7 +198,9 @@ def _stop_on_signals(scheduler: Scheduler) -> None:
                 markup=False,
                 soft_wrap=True,
             )
-        scheduler.request_stop()
+            scheduler.request_stop(grace=CTRL_C_GRACE_SECONDS)
+            return
+        scheduler.request_stop()  # SIGTERM, as `nnifc stop` sends: at once
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)

@@ -27,9 +27,10 @@ import msgspec
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import kube_config
 from kubernetes.config.config_exception import ConfigException
 
-from nnifc.errors import NotAuthorized, PlatformError
+from nnifc.errors import NoKubeconfig, NotAuthorized, PlatformError
 
 T = TypeVar("T")
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -40,6 +41,8 @@ AUTH_SECONDS = 30.0
 # Connections the launcher may use at once: creates in flight (up to 4), the watch, a deletion
 # and a look at pods. The client's default is 5 per core; past it, urllib3 warns on the console.
 POOL_CONNECTIONS = 8
+# a kubeconfig that is not YAML: the client's PyYAML error (PyYAML ships no type stubs)
+YAML_ERRORS: type[Exception] = kube_config.yaml.YAMLError  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -163,31 +166,77 @@ class Cluster:
 def connect(*, context: str | None = None, namespace: str | None = None) -> Cluster:
     """A client configured as kubectl would be; `namespace` overrides the context's."""
     configuration = client.Configuration()
-    try:
-        if (
-            context is None
-            and "KUBERNETES_SERVICE_HOST" in os.environ
-            and "KUBECONFIG" not in os.environ
-        ):
+    if context is None and in_cluster():
+        try:
             config.load_incluster_config(client_configuration=configuration)
-            active, default_namespace = "in-cluster", _incluster_namespace()
-        else:
+        except ConfigException as e:
+            raise PlatformError(f"no usable in-cluster Kubernetes configuration: {e}") from e
+        active, default_namespace = "in-cluster", _incluster_namespace()
+    else:
+        files = kubeconfig_files()
+        where = ", ".join(files)
+        try:
+            merged = kube_config.KubeConfigMerger(os.pathsep.join(files)).config
+            contexts = {c["name"]: c.value for c in merged["contexts"]}
+            active = context or merged.safe_get("current-context")
+            _check_context(active, context, contexts, where)
             config.load_kube_config(
-                context=context, client_configuration=configuration, persist_config=False
+                config_file=os.pathsep.join(files),
+                context=active,
+                client_configuration=configuration,
+                persist_config=False,
             )
-            contexts, current = config.list_kube_config_contexts()
-            chosen = (
-                next((c for c in contexts if c["name"] == context), current) if context else current
-            )
-            active = chosen["name"]
-            default_namespace = chosen.get("context", {}).get("namespace") or "default"
-    except (ConfigException, OSError, ValueError, TypeError) as e:
-        where = os.environ.get("KUBECONFIG", "~/.kube/config")
-        raise PlatformError(f"no usable Kubernetes configuration ({where}): {e}") from e
+        except (
+            ConfigException,
+            OSError,
+            ValueError,
+            TypeError,
+            LookupError,
+            AttributeError,
+            YAML_ERRORS,
+        ) as e:
+            raise PlatformError(f"no usable Kubernetes configuration ({where}): {e}") from e
+        default_namespace = (contexts[active].get("context") or {}).get("namespace") or "default"
     configuration.connection_pool_maxsize = max(
         configuration.connection_pool_maxsize or 0, POOL_CONNECTIONS
     )
     return Cluster(client.ApiClient(configuration), active, namespace or default_namespace)
+
+
+def _check_context(active: Any, asked: str | None, contexts: dict[str, Any], where: str) -> None:
+    listed = ", ".join(contexts) or "none"
+    if asked is not None and asked not in contexts:
+        raise PlatformError(f'no context "{asked}" in {where}; contexts: {listed}')
+    if asked is None and not active:
+        raise PlatformError(f"no current-context in {where}; pass --context (contexts: {listed})")
+    if active not in contexts:
+        raise PlatformError(
+            f'current-context "{active}" is not in {where}; contexts: {listed}; '
+            "pass --context or run kubectl config use-context"
+        )
+
+
+def in_cluster() -> bool:
+    """kubectl's rule: inside a pod, with no KUBECONFIG, the pod's service account is used."""
+    return "KUBERNETES_SERVICE_HOST" in os.environ and not os.environ.get("KUBECONFIG")
+
+
+def kubeconfig_files() -> list[str]:
+    """The kubeconfig files kubectl would merge (KUBECONFIG's that exist, else ~/.kube/config)."""
+    named = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    paths = [os.path.expanduser(p) for p in named or ["~/.kube/config"]]
+    found = [p for p in paths if os.path.exists(p)]
+    if not found:
+        missing = (
+            f"{paths[0]} does not exist"
+            if len(paths) == 1
+            else f"none of {', '.join(paths)} exists"
+        )
+        raise NoKubeconfig(
+            f"no kubeconfig: {missing}; set KUBECONFIG to your cluster's kubeconfig file "
+            "(--context picks a context in it)"
+        )
+    return found
 
 
 def _incluster_namespace() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nnifc import config
 from nnifc.config import Experiment
+from nnifc.document import shown
 from nnifc.errors import PlatformError
 from nnifc.experiment import LocalExperimentConfig
 from nnifc.metrics import OutputTail, metric_event, parse_line, read_file
@@ -28,6 +31,7 @@ from nnifc.wrapper import EXIT_NAME, LOG_NAME, SCRIPT, parameter_cfg, task_env
 TASK = "local_0"
 UNKNOWN_EXIT = 255  # the trial ended while no launcher watched it, without recording its code
 KILL_GRACE_SECONDS = 5.0
+GPU_INDICES = re.compile(r"^\s*\d+\s*(,\s*\d+\s*)*$")
 
 
 class _Adopted:
@@ -65,7 +69,29 @@ class LocalPlatform(Platform):
         self.config = self.experiment.config
         self._runs: dict[str, _Run] = {}
         self._events: list[TrialEvent] = []
-        self._gpu_use = dict.fromkeys(self._gpu_indices(), 0)
+        self._gpu_use = dict.fromkeys(_gpus(self.config.local_config.gpu_indices)[0], 0)
+
+    @classmethod
+    def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
+        """What `prepare` would refuse, located in the config: GPUs this machine does not have."""
+        assert isinstance(experiment.config, LocalExperimentConfig)
+        given = experiment.config.local_config.gpu_indices
+        if given is not None and not GPU_INDICES.match(str(given)):
+            raise config.error_at(
+                experiment,
+                ("localConfig", "gpuIndices"),
+                f'must be GPU indices like 0 or "0,1", got {shown(given)}',
+            )
+        need = experiment.config.trial.gpu_num
+        gpus, found_by = _gpus(given)
+        if need > len(gpus):
+            fix = "set trial.gpuNum: 0, or localConfig.gpuIndices to the GPUs to use"
+            raise config.error_at(
+                experiment,
+                ("trial", "gpuNum"),
+                f"{_gpus_text(need)} per trial, but {found_by}; "
+                + (fix if not gpus else "lower trial.gpuNum"),
+            )
 
     @property
     def capacity(self) -> int:
@@ -208,21 +234,12 @@ class LocalPlatform(Platform):
         while self._runs and time.monotonic() < deadline:
             self.poll(0.05)
 
-    def _gpu_indices(self) -> list[int]:
-        given = self.config.local_config.gpu_indices
-        if given is not None:
-            return [int(i) for i in str(given).split(",") if i.strip()]
-        if shutil.which("nvidia-smi") is None:
-            return []
-        try:
-            listing = subprocess.run(
-                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10
-            )
-        except (OSError, subprocess.SubprocessError):
-            return []
-        return list(
-            range(sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU ")))
-        )
+    def close(self) -> None:
+        """Trials asked to stop are killed now (their grace would end with no one to see it);
+        the others keep running."""
+        for run in self._runs.values():
+            if run.kill_at is not None:
+                _signal_group(run.proc.pid, signal.SIGKILL)
 
     def _take_gpus(self) -> list[int]:
         need = self.config.trial.gpu_num
@@ -236,6 +253,26 @@ class LocalPlatform(Platform):
     def _release(self, gpus: list[int]) -> None:
         for gpu in gpus:
             self._gpu_use[gpu] -= 1
+
+
+def _gpus(given: int | str | None) -> tuple[list[int], str]:
+    """The GPUs trials may use (localConfig.gpuIndices, else all nvidia-smi lists) and, for a
+    message, where that came from."""
+    if given is not None:
+        indices = [int(i) for i in str(given).split(",") if i.strip()]
+        return indices, f"localConfig.gpuIndices lists {_gpus_text(len(indices))}"
+    if shutil.which("nvidia-smi") is None:
+        return [], "this machine has no GPU: nvidia-smi is not on PATH"
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as e:
+        return [], f"nvidia-smi -L failed ({e}), so no GPU can be used"
+    count = sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU "))
+    return list(range(count)), f"nvidia-smi -L lists {_gpus_text(count)}"
+
+
+def _gpus_text(count: int) -> str:
+    return f"{count} GPU" if count == 1 else f"{count} GPUs"
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -32,6 +32,7 @@ class AnnealOptions(TunerOptions):
 
 class AnnealTuner(Tuner):
     name = "Anneal"
+    default_optimize_mode = "minimize"
     Options = AnnealOptions
 
     def propose(

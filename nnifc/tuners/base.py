@@ -29,6 +29,8 @@ class TunerOptions(BaseModel):
 
 class Tuner(ABC):
     name: ClassVar[str]  # the builtinTunerName, e.g. "TPE"
+    # NNI's default for classArgs.optimize_mode; None where NNI's tuner has no direction
+    default_optimize_mode: ClassVar[Literal["maximize", "minimize"] | None]
     Options: ClassVar[type[TunerOptions]] = TunerOptions
 
     def __init__(self, space: SearchSpace, options: TunerOptions) -> None:

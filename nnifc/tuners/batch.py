@@ -23,6 +23,7 @@ from nnifc.tuners.base import Tuner, TunerOptions
 
 class BatchTuner(Tuner):
     name = "BatchTuner"
+    default_optimize_mode = None
 
     def __init__(self, space: SearchSpace, options: TunerOptions) -> None:
         (key, param), *rest = space.items()

@@ -31,6 +31,7 @@ class EvolutionOptions(TunerOptions):
 
 class EvolutionTuner(Tuner):
     name = "Evolution"
+    default_optimize_mode = "maximize"
     Options = EvolutionOptions
 
     def propose(

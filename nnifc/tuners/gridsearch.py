@@ -30,6 +30,7 @@ _MAX_ROUNDS = 40  # 2^41 divisions is below float resolution
 
 class GridSearchTuner(Tuner):
     name = "GridSearch"
+    default_optimize_mode = None
 
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator

@@ -17,6 +17,7 @@ from nnifc.tuners.base import Tuner
 
 class RandomTuner(Tuner):
     name = "Random"
+    default_optimize_mode = None
 
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator

@@ -88,6 +88,7 @@ class TpeOptions(TunerOptions):
 
 class TpeTuner(Tuner):
     name = "TPE"
+    default_optimize_mode = "minimize"
     Options = TpeOptions
 
     def __init__(self, space: SearchSpace, options: TunerOptions) -> None:
