@@ -9,10 +9,12 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -36,11 +38,43 @@ def run_nnifc(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[s
     )
 
 
+# The promise `status --json` makes (shipped with the package): every document a test reads is
+# checked against it. date-time is checked by the schema's pattern (FormatChecker checks it too
+# when rfc3339-validator is installed).
+STATUS_SCHEMA: dict[str, Any] = json.loads(
+    (files("nnifc") / "schemas/status.schema.json").read_text(encoding="utf-8")
+)
+STATUS_VALIDATOR = Draft202012Validator(STATUS_SCHEMA, format_checker=FormatChecker())
+
+
+def status_errors(doc: object) -> list[str]:
+    """Where `doc` breaks the status schema, one line each (empty when it conforms)."""
+    return sorted(f"{e.json_path}: {e.message}" for e in STATUS_VALIDATOR.iter_errors(doc))
+
+
+def checked_status(doc: object) -> dict[str, Any]:
+    """One experiment's `status --json` document, asserted to conform to the schema."""
+    errors = status_errors(doc)
+    assert not errors, "status --json breaks nnifc/schemas/status.schema.json:\n" + "\n".join(
+        errors
+    )
+    assert isinstance(doc, dict)
+    return doc
+
+
 def status_json(exp_id: str) -> dict[str, Any]:
     result = run_nnifc("status", exp_id, "--json")
     assert result.returncode == 0, result.stderr
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
+    return checked_status(json.loads(result.stdout))
+
+
+def status_list_json() -> list[dict[str, Any]]:
+    """`nnifc status --json`: every experiment's document, each checked against the schema."""
+    result = run_nnifc("status", "--json")
+    assert result.returncode == 0, result.stderr
+    docs = json.loads(result.stdout)
+    assert isinstance(docs, list), docs
+    return [checked_status(doc) for doc in docs]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:

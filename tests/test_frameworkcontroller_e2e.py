@@ -18,7 +18,7 @@ import pytest
 
 from nnifc.framework import GROUP, PLURAL, VERSION
 from nnifc.platforms.k8s import connect
-from tests.conftest import created_id, loop_pid, run_nnifc, status_json, wait_for
+from tests.conftest import checked_status, created_id, loop_pid, run_nnifc, status_json, wait_for
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
 if TYPE_CHECKING:
@@ -507,7 +507,8 @@ def test_status_from_the_cluster_alone_matches_the_store(
     monkeypatch.setenv("NNIFC_HOME", str(tmp_path / "another-machine"))
     result = run_nnifc("status", exp_id, "--cluster", "--config", str(config), "--json")
     assert result.returncode == 0, result.stderr
-    rebuilt = json.loads(result.stdout)
+    rebuilt = checked_status(json.loads(result.stdout))
+    assert rebuilt["status"] == "from the cluster"
     fields = ("id", "sequence", "status", "parameters", "final", "intermediate")
     assert [{k: t[k] for k in fields} for t in rebuilt["trials"]] == [
         {k: t[k] for k in fields} for t in stored["trials"]
