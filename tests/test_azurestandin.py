@@ -346,6 +346,39 @@ def test_disk_and_rest_are_one_view(share: ShareClient, azure_standin: AzureStan
     assert json.loads((disk / "pod" / "parameter.cfg").read_text()) == {"p": 1}
 
 
+def test_links_made_on_disk_are_files_that_lead_nowhere(
+    share: ShareClient, azure_standin: AzureStandin, tmp_path: Path
+) -> None:
+    """As the service shows a pod's link: a file. remove_tree's tests rely on nothing more."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"keep me")
+    disk = azure_standin.share_dir("nni")
+    (disk / "pod").mkdir()
+    (disk / "pod" / "to-dir").symlink_to(outside)
+    (disk / "pod" / "dangling").symlink_to("nothing")
+    pod = share.get_directory_client("pod")
+    entries = {e["name"]: e["is_directory"] for e in pod.list_directories_and_files()}
+    assert entries == {"to-dir": False, "dangling": False}
+    assert share.get_file_client("pod/to-dir").get_file_properties().size == len(str(outside))
+    through = share.get_directory_client("pod/to-dir")
+    for attempt in (
+        lambda: list(through.list_directories_and_files()),
+        through.delete_directory,
+        share.get_file_client("pod/to-dir").download_file,
+        share.get_file_client("pod/to-dir/secret").download_file,
+        share.get_file_client("pod/to-dir/secret").delete_file,
+    ):
+        with pytest.raises(ResourceNotFoundError):
+            attempt()
+    share.get_file_client("pod/to-dir").delete_file()
+    share.get_file_client("pod/dangling").upload_file(b"a file now")
+    assert sorted(os.listdir(disk / "pod")) == ["dangling"]
+    assert (disk / "pod" / "dangling").read_bytes() == b"a file now"
+    assert not (disk / "pod" / "dangling").is_symlink()
+    assert (outside / "secret").read_bytes() == b"keep me"
+
+
 CHILD = """
 import os
 from azure.identity import DefaultAzureCredential

@@ -243,6 +243,11 @@ class FrameworkControllerPlatform(Platform):
         logs = self._logs(trial_id).items()
         return {task: functools.partial(self.storage.read, path) for task, path in logs}
 
+    def remove_storage(self) -> str:
+        root = framework.experiment_root(self.experiment_id)
+        removed = self.storage.remove_tree(root)
+        return f"removed {root}/ on the {self.fc.storage} share ({removed} files)"
+
     def cleanup(self) -> None:
         if self._reaper is not None:
             self._reaper.close()  # what it has not deleted goes with the rest

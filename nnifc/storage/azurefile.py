@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import (
@@ -35,14 +36,16 @@ if TYPE_CHECKING:
 
 from nnifc.errors import StorageError
 from nnifc.experiment import FrameworkControllerConfig
-from nnifc.storage.base import CodeFile, Storage
+from nnifc.storage.base import CodeFile, Storage, tree_path
 
 UPLOAD_THREADS = 8
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+REFILLS = 20  # times remove_tree empties a directory that something fills again, then gives up
 
 
 class AzureFileStorage(Storage):
     kind = "azureStorage"
+    list_page = 1000  # entries per listing request of remove_tree (the service allows 5000)
 
     def __init__(self, config: FrameworkControllerConfig) -> None:
         super().__init__(config)
@@ -117,6 +120,63 @@ class AzureFileStorage(Storage):
 
         result: list[str] = self._call(f"list {path}", names)
         return result
+
+    def remove_tree(self, path: str) -> int:
+        """Depth first, one listing page at a time, each listing from the directory's start.
+
+        The File service deletes only files and empty directories, so a directory's first page
+        is listed, its files deleted (UPLOAD_THREADS at a time) and its subdirectories emptied
+        first, and it is listed again until it is empty, never continuing a listing across
+        deletions. Links (an SMB client's, an NFS share's) are files to this API: deleting one
+        deletes the link. Every request is retried as `_call` retries.
+        """
+        root = tree_path(path)
+        share = self.share
+        kind = self._call(f"remove {root}", partial(_kind_of, share, root))
+        if kind is None:
+            return 0
+        if kind != "directory":
+            raise StorageError(
+                f"cannot remove {root} on the {self._where}: it is a file, not a directory; "
+                "nothing was removed"
+            )
+        removed, refills = 0, 0
+        pending: list[tuple[str, int | None]] = [(root, None)]  # with the hash of its last page
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            while pending:
+                directory, last = pending[-1]
+                page = self._call(
+                    f"list {directory}", partial(_first_page, share, directory, self.list_page)
+                )
+                if page is None:  # gone already (removed by someone else)
+                    pending.pop()
+                elif not page:
+                    if self._call(
+                        f"remove {directory}", partial(_delete_directory, share, directory)
+                    ):
+                        pending.pop()
+                        continue
+                    refills += 1  # something wrote into it after it was listed empty
+                    if refills > REFILLS:
+                        raise StorageError(
+                            f"cannot remove {directory} on the {self._where}: it keeps getting "
+                            "new entries (is a trial still writing to it?)"
+                        )
+                elif hash(tuple(page)) == last:  # what was removed is listed again
+                    raise StorageError(
+                        f"cannot remove {page[0][0]} on the {self._where}: it is listed again "
+                        "after it was removed (is something writing it?)"
+                    )
+                else:
+                    pending[-1] = (directory, hash(tuple(page)))
+                    pending.extend((entry, None) for entry, is_directory in page if is_directory)
+                    files = [entry for entry, is_directory in page if not is_directory]
+                    for _ in pool.map(self._delete_file, files):
+                        removed += 1
+        return removed
+
+    def _delete_file(self, path: str) -> None:
+        self._call(f"remove {path}", partial(_delete_file, self.share, path))
 
     def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         return {
@@ -241,8 +301,12 @@ class AzureFileStorage(Storage):
                 raise self._error(what, e) from None
         raise AssertionError("unreachable")
 
+    @property
+    def _where(self) -> str:
+        return f"Azure File share {self.share_name!r} of account {self.account!r}"
+
     def _error(self, what: str, e: AzureError) -> StorageError:
-        where = f"Azure File share {self.share_name!r} of account {self.account!r}"
+        where = self._where
         if (
             isinstance(e, ClientAuthenticationError)
             or getattr(e, "error_code", None) == "AuthenticationFailed"
@@ -257,6 +321,52 @@ class AzureFileStorage(Storage):
         return StorageError(
             f"cannot reach the {where} at {self.file_url} to {what}: {type(e).__name__}"
         )
+
+
+def _kind_of(share: ShareClient, path: str) -> str | None:
+    """Whether `path` is a "directory", a "file" or absent (None), from one or two requests.
+
+    A directory request on a file's path is a 404, so the file is asked about second.
+    """
+    try:
+        share.get_directory_client(path).get_directory_properties()
+        return "directory"
+    except ResourceNotFoundError:
+        pass
+    try:
+        share.get_file_client(path).get_file_properties()
+        return "file"
+    except ResourceNotFoundError:
+        return None
+
+
+def _first_page(share: ShareClient, path: str, size: int) -> list[tuple[str, bool]] | None:
+    """(path, is a directory) of up to `size` first entries of `path`; None if it is gone."""
+    listing = share.get_directory_client(path).list_directories_and_files(results_per_page=size)
+    try:
+        page = next(listing.by_page(), iter(()))
+        return [(f"{path}/{entry['name']}", bool(entry["is_directory"])) for entry in page]
+    except ResourceNotFoundError:
+        return None
+
+
+def _delete_file(share: ShareClient, path: str) -> None:
+    """Already gone is as good: the retry of a delete whose answer was lost finds nothing."""
+    with contextlib.suppress(ResourceNotFoundError):
+        share.get_file_client(path).delete_file()
+
+
+def _delete_directory(share: ShareClient, path: str) -> bool:
+    """Delete the emptied directory `path`: False if it was written to since it was listed."""
+    try:
+        share.get_directory_client(path).delete_directory()
+    except ResourceNotFoundError:
+        pass
+    except HttpResponseError as e:
+        if getattr(e, "error_code", None) != "DirectoryNotEmpty":
+            raise
+        return False
+    return True
 
 
 def _retry_after(e: HttpResponseError) -> float | None:

@@ -8,12 +8,14 @@ share with a userspace client, and pods get a volume that mounts the same root.
 
 from __future__ import annotations
 
+import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from nnifc.errors import StorageError
 from nnifc.experiment import FrameworkControllerConfig
 
 
@@ -75,6 +77,20 @@ class Storage(ABC):
         """Names of the entries of directory `path`; [] when it does not exist."""
 
     @abstractmethod
+    def remove_tree(self, path: str) -> int:
+        """Delete directory `path` and everything under it; the number of files removed.
+
+        Files are every entry that is not a directory (symbolic links included); directories are
+        not counted. A missing `path` returns 0, so a second call is harmless. Symbolic links are
+        removed as links and never followed: nothing outside `path` is touched. A `path` that is
+        not a directory (a file, a link) raises StorageError and is left alone, as do the share's
+        root and paths leaving it (see `tree_path`); a `path` through a link is refused (NFS) or,
+        where a link is a file (Azure), names nothing. The walk keeps one directory page and the
+        directories still to empty in memory, not the whole tree. Failures raise StorageError
+        naming the path and the cause; what was removed before stays removed.
+        """
+
+    @abstractmethod
     def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         """The pod `volumes:` entry named `name` that mounts the share's root."""
 
@@ -84,3 +100,18 @@ class Storage(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections."""
+
+
+def tree_path(path: str) -> str:
+    """`path` normalised for `remove_tree`, which must never reach the share's root or leave it.
+
+    "nni/exp/" and "nni/./exp" are "nni/exp"; "", ".", "/x", "a/../.." and "nni/../nni" are
+    refused before any I/O, since a slip there would delete every experiment on the share.
+    """
+    parts = path.split("/")
+    if path.startswith("/") or ".." in parts or "\0" in path:
+        raise StorageError(f"cannot remove {path!r}: the path must stay inside the share")
+    normal = posixpath.normpath(path) if path else "."
+    if normal == ".":
+        raise StorageError(f"cannot remove {path!r}: that is the share's root")
+    return normal

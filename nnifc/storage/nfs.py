@@ -5,8 +5,9 @@ NNIFC_NFS_PORT says otherwise. A server that asks for a retry (NFS4ERR_DELAY and
 2% of reads under load) or an outcome the client is unsure of is retried on the same connection
 within 5 to 160 ms; if that keeps failing, or the connection itself failed, the call is retried
 on a new connection with backoff, because an nfs-rs client does not recover once its server restarted.
-Each retried unit (a small file, an 8 MiB chunk, a rename) is idempotent. A read whose data
-arrived is not failed by an error closing the file afterwards.
+Each retried unit (a small file, an 8 MiB chunk, a rename, one directory page listed or one
+entry removed) is idempotent. A read whose data arrived is not failed by an error closing the
+file afterwards.
 
 One instance may be used from several threads: a lock serialises the calls (nfs-rs does not
 document its client as thread-safe), taken per file or per chunk, so a thread tailing trial
@@ -31,7 +32,7 @@ import nfs_rs
 
 from nnifc.errors import StorageError
 from nnifc.experiment import FrameworkControllerConfig
-from nnifc.storage.base import CodeFile, FileReader, Storage
+from nnifc.storage.base import CodeFile, FileReader, Storage, tree_path
 from nnifc.storage.held import HeldFile
 
 PORT_ENV = "NNIFC_NFS_PORT"
@@ -51,7 +52,16 @@ PERMANENT = (
     nfs_rs.NfsUnsupportedError,
     nfs_rs.NfsModeError,
 )
-PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.ENAMETOOLONG}
+PERMANENT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EFBIG,
+    errno.ENAMETOOLONG,
+    errno.ENOTEMPTY,
+}
+# A path through a symbolic link: nfs-rs never follows one, and no reconnect changes that.
+PERMANENT_CODES = {"NFS4ERR_SYMLINK"}
 # Errors the same connection can get past: the server said "later", or the outcome is unknown.
 SOFT = (
     nfs_rs.NfsRetryableError,
@@ -61,6 +71,7 @@ SOFT = (
 )
 SOFT_RETRY_SECONDS = 0.005  # doubling, SOFT_TRIES times
 SOFT_TRIES = 6
+REFILLS = 20  # times remove_tree empties a directory that something fills again, then gives up
 
 T = TypeVar("T")
 
@@ -71,6 +82,7 @@ class NfsStorage(Storage):
     operation_timeout: float = 30  # also how long a call on a dropped connection hangs
     attempts: int = 5
     backoff: float = 0.5  # seconds before the first retry, doubling, at most 8
+    readdir_buffer: int | None = None  # bytes per directory page; None: the server's read size
 
     def __init__(self, config: FrameworkControllerConfig) -> None:
         super().__init__(config)
@@ -120,7 +132,7 @@ class NfsStorage(Storage):
             self._upload_file(f, f"{staging}/{f.relative}")
         old = f"{dest}.replaced-{token}"
         if self._run("rename", dest, lambda c: _swap(c, staging, dest, old)):
-            self._run("remove", old, lambda c: _remove_tree(c, old))
+            self.remove_tree(old)
 
     def _upload_file(self, file: CodeFile, target: str) -> None:
         try:
@@ -203,6 +215,59 @@ class NfsStorage(Storage):
 
         return self._run("list", _inside(path), names)
 
+    def remove_tree(self, path: str) -> int:
+        """Depth first, one directory page at a time, each READDIR from the directory's start.
+
+        A listing is never continued after removing what it listed (a cookie may not survive
+        that), so the entries left in a directory are listed again until none are; then it is
+        removed. Each page and each REMOVE is its own retried unit: other threads wait for one
+        of them at most, and a new connection resumes where the last one stopped. nfs-rs looks
+        up paths without following links, so a link is only ever the object of a REMOVE.
+        """
+        root = _inside(tree_path(path))
+        kind = self._run("remove", root, partial(_type_of, path=root))
+        if kind is None:
+            return 0
+        if kind != nfs_rs.FileType.DIRECTORY:
+            raise StorageError(
+                f"NFS remove {self.server}:{self.export}/{root} failed: it is a {kind.value}, "
+                "not a directory; nothing was removed"
+            )
+        where = f"NFS remove {self.server}:{self.export}"
+        removed, refills = 0, 0
+        pending: list[tuple[str, int | None]] = [(root, None)]  # with the hash of its last page
+        while pending:
+            directory, last = pending[-1]
+            page = self._run("list", directory, partial(_first_page, path=directory))
+            if page is None:  # gone already (removed by someone else)
+                pending.pop()
+            elif not page:
+                if self._run("remove", directory, partial(_rmdir, path=directory)):
+                    pending.pop()
+                    continue
+                refills += 1  # something wrote into it after it was listed empty
+                if refills > REFILLS:
+                    raise StorageError(
+                        f"{where}/{directory} failed: it keeps getting new entries "
+                        "(is a trial still writing to it?)"
+                    )
+            elif hash(tuple(page)) == last:  # what was removed is listed again: no progress
+                raise StorageError(
+                    f"{where}/{page[0][0]} failed: it is listed again after it was removed "
+                    "(a name the server cannot look up, or something keeps writing it)"
+                )
+            else:
+                pending[-1] = (directory, hash(tuple(page)))
+                for entry, is_directory in page:
+                    if is_directory:
+                        pending.append((entry, None))
+                    else:
+                        self._run("remove", entry, partial(_remove_entry, path=entry))
+                        removed += 1
+        with self._lock:  # written again later, these are made again
+            self._made = {d for d in self._made if d != root and not d.startswith(f"{root}/")}
+        return removed
+
     def volume(self, name: str, experiment_id: str) -> dict[str, Any]:
         return {"name": name, "nfs": {"server": self.server, "path": self.export}}
 
@@ -250,6 +315,9 @@ class NfsStorage(Storage):
         host = f"[{self.server}]" if ":" in self.server else self.server
         url = f"nfs://{host}{self.export}"
         error: nfs_rs.NfsError | None = None
+        options: dict[str, Any] = {}
+        if self.readdir_buffer is not None:
+            options["readdir_buffer"] = self.readdir_buffer
         for version in VERSIONS:
             try:
                 return nfs_rs.Client.connect(
@@ -259,6 +327,7 @@ class NfsStorage(Storage):
                     noresvport=os.geteuid() != 0,  # ports < 1024 need root
                     connect_timeout=self.connect_timeout,
                     operation_timeout=self.operation_timeout,
+                    **options,
                 )
             except nfs_rs.NfsProtocolError as e:  # NFS4ERR_MINOR_VERS_MISMATCH: try an older one
                 error = error or e
@@ -317,7 +386,7 @@ def _inside(path: str) -> str:
 
 
 def _transient(e: nfs_rs.NfsError) -> bool:
-    if isinstance(e, PERMANENT):
+    if isinstance(e, PERMANENT) or e.code_name in PERMANENT_CODES:
         return False
     return not (isinstance(e, nfs_rs.NfsOSError) and e.errno in PERMANENT_ERRNOS)
 
@@ -350,10 +419,49 @@ def _swap(client: nfs_rs.Client, staging: str, dest: str, old: str) -> bool:
     return client.exists(old)
 
 
-def _remove_tree(client: nfs_rs.Client, path: str) -> None:
-    for entry in list(client.scandir(path)):
-        if entry.info.type == nfs_rs.FileType.DIRECTORY:
-            _remove_tree(client, entry.path)
-        else:
-            client.unlink(entry.path, missing_ok=True)
-    client.rmdir(path)
+def _type_of(client: nfs_rs.Client, path: str) -> nfs_rs.FileType | None:
+    """The type of `path` itself (a link is a link: LOOKUP does not follow it); None if absent."""
+    try:
+        return client.stat(path).type
+    except nfs_rs.NfsNotFoundError:
+        return None
+
+
+def _first_page(client: nfs_rs.Client, path: str) -> list[tuple[str, bool]] | None:
+    """(path, is a directory) of the first entries of `path`, [] if empty, None if absent.
+
+    One READDIR reply's worth (or more, past a reply holding only "." and ".."), so memory
+    stays at one page however large the directory is.
+    """
+    position = nfs_rs.DirectoryCookie()
+    try:
+        while True:
+            page = client.scandir_page(path, position)
+            entries = [
+                (posixpath.join(path, e.name), e.info.type == nfs_rs.FileType.DIRECTORY)
+                for e in page.entries
+                if e.name not in (".", "..")
+            ]
+            if entries or page.eof:
+                return entries
+            position = page.next
+    except nfs_rs.NfsNotFoundError:
+        return None
+
+
+def _remove_entry(client: nfs_rs.Client, path: str) -> None:
+    """REMOVE of a file or link (the link itself); already gone is as good (a retried REMOVE)."""
+    client.remove(path, missing_ok=True)
+
+
+def _rmdir(client: nfs_rs.Client, path: str) -> bool:
+    """Remove the emptied directory `path`: False if it was written to since it was listed."""
+    try:
+        client.rmdir(path)
+    except nfs_rs.NfsNotFoundError:
+        pass
+    except nfs_rs.NfsOSError as e:
+        if e.errno != errno.ENOTEMPTY:
+            raise
+        return False
+    return True

@@ -4,6 +4,11 @@ Why: simulated pods write into the same directory through their azureFile volume
 launcher reads it back through the REST API; serving straight from disk (no second copy)
 means both views always agree. Status codes and error codes follow the File service
 reference (ShareNotFound, ParentNotFound, ResourceAlreadyExists, InvalidRange, ...).
+
+A symbolic link a pod made on disk is what the service shows of one (an SMB client's link,
+an NFS share's): a file of its own. It is listed and described (HEAD) with its own attributes,
+deleting it or creating a file in its place removes the link, and nothing else reaches through
+it (404, ParentNotFound below it), so a request never touches what a link points to.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ def _not_found() -> Reply:
 
 def _parent_not_found() -> Reply:
     return storage_error(404, "ParentNotFound", "The specified parent path does not exist.")
+
+
+def _is_dir(path: Path) -> bool:
+    """A directory of the share itself, not a link to one (the service has no such thing)."""
+    return path.is_dir() and not path.is_symlink()
 
 
 def _invalid_range(size: int) -> Reply:
@@ -142,6 +152,8 @@ class FileService:
         if not share.is_dir():
             return storage_error(404, "ShareNotFound", "The specified share does not exist.")
         path = share.joinpath(*names[1:])
+        if any(share.joinpath(*names[1:end]).is_symlink() for end in range(2, len(names))):
+            return _parent_not_found()  # a link is a file: nothing is below it
         if restype == "directory":
             return self._directory(req, path, comp, params, share, names)
         if len(names) == 1:
@@ -195,14 +207,14 @@ class FileService:
     ) -> Reply:
         m = req.method
         if m == "PUT" and not comp:
-            if path.exists():
-                code = "ResourceAlreadyExists" if path.is_dir() else "ResourceTypeMismatch"
+            if os.path.lexists(path):
+                code = "ResourceAlreadyExists" if _is_dir(path) else "ResourceTypeMismatch"
                 return storage_error(409, code, "The specified resource already exists.")
             if not path.parent.is_dir():
                 return _parent_not_found()
             path.mkdir()
             return Reply(201, headers=props(path))
-        if not path.is_dir():
+        if not _is_dir(path):
             return _parent_not_found() if not path.parent.is_dir() else _not_found()
         if m in ("GET", "HEAD") and not comp:
             return Reply(200, headers=props(path))
@@ -223,7 +235,7 @@ class FileService:
         m = req.method
         if m == "PUT" and comp == "rename":
             return self._rename(req, path, share)
-        if path.is_dir():
+        if _is_dir(path):
             if m == "PUT" and not comp:
                 return storage_error(
                     409,
@@ -233,6 +245,12 @@ class FileService:
             return _not_found()
         if not path.parent.is_dir():
             return _parent_not_found()
+        if path.is_symlink():
+            if m == "DELETE" and not comp:
+                path.unlink()  # the link itself, never what it points to
+                return Reply(202)
+            if m not in ("HEAD", "PUT") or comp:
+                return _not_found()  # nothing is read or written through a link
         if m == "PUT" and not comp:
             size = req.header("x-ms-content-length")
             if req.header("x-ms-type").lower() != "file" or not size.isdigit():
@@ -241,10 +259,12 @@ class FileService:
                     "MissingRequiredHeader",
                     "x-ms-type: file and x-ms-content-length are required.",
                 )
+            if path.is_symlink():
+                path.unlink()  # a new file takes the link's place
             with open(path, "wb") as f:
                 f.truncate(int(size))
             return Reply(201, headers=props(path))
-        if not path.is_file():
+        if not path.is_file() and not path.is_symlink():
             return _not_found()
         if m == "PUT" and comp == "range":
             return self._put_range(req, path)
@@ -256,7 +276,7 @@ class FileService:
         if m == "PUT" and comp == "metadata":
             return Reply(200, headers=props(path))
         if m == "HEAD" and not comp:
-            headers = {**props(path), "Content-Length": str(path.stat().st_size)}
+            headers = {**props(path), "Content-Length": str(path.lstat().st_size)}
             return Reply(
                 200,
                 headers={

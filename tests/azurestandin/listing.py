@@ -8,6 +8,7 @@ resume from, as opaque to the client as the real service's marker.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -15,12 +16,12 @@ from .wire import Reply, http_date
 
 
 def props(path: Path) -> dict[str, str]:
-    st = path.stat()
+    st = path.lstat()  # a link's own
     return {
         "ETag": f'"0x{st.st_mtime_ns:X}"',
         "Last-Modified": http_date(st.st_mtime),
         "x-ms-file-id": str(st.st_ino),
-        "x-ms-file-attributes": "Directory" if path.is_dir() else "Archive",
+        "x-ms-file-attributes": "Directory" if stat.S_ISDIR(st.st_mode) else "Archive",
     }
 
 
@@ -52,9 +53,9 @@ def list_directory(path: Path, endpoint: str, params: dict[str, str], names: lis
     )
     rows = []
     for entry in entries[:limit]:
-        st = entry.stat()
+        st = entry.stat(follow_symlinks=False)  # a link is listed as the file it is
         name = f"<FileId>{st.st_ino}</FileId><Name>{escape(entry.name)}</Name>"
-        if entry.is_dir():
+        if entry.is_dir(follow_symlinks=False):
             rows.append(f"<Directory>{name}<Properties /></Directory>")
         else:
             rows.append(
