@@ -5,9 +5,21 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint bench clean
 
+# A fresh install takes minutes: pip's output is cut to a line per package it collects (so the
+# screen says how far it got, in CI logs too) and kept whole in $(VENV)/install.log.
 $(STAMP): pyproject.toml
+	@echo "==> creating the virtualenv $(VENV)"
 	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "==> installing nnifc and its dependencies into $(VENV) (minutes the first time)"
+	@{ $(BIN)/pip install --progress-bar off -e '.[dev]' 2>&1; echo $$? > $(VENV)/install.status; } \
+		| tee $(VENV)/install.log | awk '\
+			/^(Collecting|Processing) / { name = $$2; sub(/.*\//, "", name); sub(/-[0-9].*/, "", name); \
+				printf "    %3d %s\n", ++n, name; fflush() } \
+			/^Installing collected packages: / { print "    installing " split(substr($$0, 31), all, ", ") " packages (the last step)"; fflush() } \
+			/^Successfully installed/ { print "    done" } \
+			/^(ERROR|error)/ { print "    " $$0; fflush() }'
+	@status=$$(cat $(VENV)/install.status); rm -f $(VENV)/install.status; if [ "$$status" != 0 ]; then \
+		echo "pip install failed (exit code $$status); its whole output is in $(VENV)/install.log"; exit $$status; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
-"""What `create` shows while its loop runs: a live table on a terminal, plain lines otherwise.
+"""What `create` shows while its loop runs: a live view on a terminal, plain lines otherwise.
 
 The scheduler calls `update()` after every loop turn. Plain mode reads only the statuses of
 trials from the oldest one not yet final, and prints, one line each, the trials whose status
@@ -15,13 +15,13 @@ from types import TracebackType
 from rich.console import Console
 from rich.live import Live
 
-from nnifc import view
 from nnifc.launcher import effective_status
+from nnifc.live_view import LiveView
 from nnifc.records import TrialStatus
 from nnifc.store import Store
+from nnifc.trials_view import trial_line
 
 REFRESH_SECONDS = 0.5
-ROWS_SHOWN = 20
 BUDGET = 20  # the next update waits at least 20x as long as this one took
 
 
@@ -57,9 +57,9 @@ class Monitor:
         self.last = now
         if self.live is not None:
             row, trials = self.store.experiment(), self.store.trials()
+            height = self.console.size.height  # read each time: the terminal may be resized
             self.live.update(
-                view.experiment_view(row, effective_status(row), trials, limit=ROWS_SHOWN),
-                refresh=True,
+                LiveView(row, effective_status(row), trials, height=height), refresh=True
             )
             self.interval = max(REFRESH_SECONDS, BUDGET * (time.monotonic() - now))
             return
@@ -69,7 +69,7 @@ class Monitor:
         for trial_id, sequence, status in rows:
             if self.seen.get(trial_id) != status:
                 self.seen[trial_id] = status
-                lines.append(view.trial_line(self.store.trial(trial_id)) + "\n")
+                lines.append(trial_line(self.store.trial(trial_id)) + "\n")
             if first_open is None and not TrialStatus(status).final:
                 first_open = sequence
         if first_open is None:

@@ -8,6 +8,7 @@ events share a store batch, committed before a stop and never open across a wait
 the search space and kills are read from the store twice a second (`nnifc update`, `kill`);
 when to end and why is `budget.py`, what the tuner learns is `knowledge.py`.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -110,7 +110,8 @@ def _show_experiment(
         document = summary.experiment_json(row, status, trials, counters, imported=imported)
         click.echo(json.dumps(document, indent=2))
     else:
-        show(Group(ExperimentHeader(row, status, trials), Text(""), TrialsTable(trials)))
+        header = ExperimentHeader(row, status, trials, imported=imported)
+        show(Group(header, Text(""), TrialsTable(trials)))
 
 
 @click.command()
