@@ -3,7 +3,7 @@ VENV  := .venv
 BIN   := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean system
 
 # A fresh install takes minutes: pip's output is cut to a line per package it collects (so the
 # screen says how far it got, in CI logs too) and kept whole in $(VENV)/install.log.
@@ -33,7 +33,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check
 	$(BIN)/mypy
 
-test: lint
+# The tests run a real nfs-ganesha server: installed with apt when missing and running as root.
+system:
+	@command -v ganesha.nfsd >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "==> installing nfs-ganesha, the NFS server the tests run"; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nfs-ganesha nfs-ganesha-vfs; \
+		else \
+			echo "the tests need nfs-ganesha: sudo apt-get install nfs-ganesha nfs-ganesha-vfs"; exit 1; \
+		fi; }
+
+test: lint system
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
 # Each benchmark prints its table and exits non-zero when it misses a target; all of them run.

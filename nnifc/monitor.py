@@ -23,6 +23,7 @@ from nnifc.trials_view import trial_line
 
 REFRESH_SECONDS = 0.5
 BUDGET = 20  # the next update waits at least 20x as long as this one took
+OUTCOME_LINES = 4  # what `create` prints under the last view: the end, counts, best (2 lines)
 
 
 class Monitor:
@@ -46,18 +47,20 @@ class Monitor:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.update(force=True)
+        self.update(force=True, leave=OUTCOME_LINES)
         if self.live is not None:
             self.live.__exit__(kind, error, tb)
 
-    def update(self, *, force: bool = False) -> None:
+    def update(self, *, force: bool = False, leave: int = 0) -> None:
+        """Show the experiment now (`force`) or when due; `leave` lines free under the view."""
         now = time.monotonic()
         if not force and now - self.last < self.interval:
             return
         self.last = now
         if self.live is not None:
             row, trials = self.store.experiment(), self.store.trials()
-            height = self.console.size.height  # read each time: the terminal may be resized
+            # read each time: the terminal may be resized
+            height = max(1, self.console.size.height - leave)
             self.live.update(
                 LiveView(row, effective_status(row), trials, height=height), refresh=True
             )
