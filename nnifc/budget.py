@@ -68,9 +68,9 @@ class Failures:
     first_failure: str = ""
     failed: int = 0
     ended: int = 0
-    first_ended: dict[int, bool] = field(default_factory=dict)  # sequence -> failed, of the first
+    failed_by_sequence: dict[int, bool] = field(default_factory=dict)
 
-    def note(self, sequence: int, status: TrialStatus, message: str, concurrency: int) -> None:
+    def note(self, sequence: int, status: TrialStatus, message: str) -> None:
         if sequence < self.since:
             return
         self.ended += 1
@@ -79,13 +79,14 @@ class Failures:
             self.failed += 1
             if not self.first_failure:
                 self.first_failure = message or "no message"
-        if sequence < self.since + max(FIRST_TRIALS_AT_LEAST, concurrency):
-            self.first_ended[sequence] = failed
+        self.failed_by_sequence[sequence] = failed
 
-    def verdict(self, concurrency: int) -> str | None:
-        """Why the experiment fails, or None while it may go on."""
-        first = max(FIRST_TRIALS_AT_LEAST, concurrency)
-        if len(self.first_ended) >= first and all(self.first_ended.values()):
+    def verdict(self, first: int, *, ended: bool = False) -> str | None:
+        """Why the experiment fails, or None while it may go on: the `first` trials all failed,
+        maxFailedTrialNum trials failed, or (`ended`: no trial may start) every trial failed."""
+        window = [self.failed_by_sequence.get(s) for s in range(self.since, self.since + first)]
+        all_failed = ended and self.ended > 0 and self.failed == self.ended
+        if all_failed or (first > 0 and all(window)):
             return f"{self.failed} of {plural(self.ended, 'trial')} FAILED; first: {self.first_failure}"
         if self.max_failed is not None and self.failed > 0 and self.failed >= self.max_failed:
             return (

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 
 from nnifc.metrics import default_metric
-from nnifc.records import Result, TrialStatus
+from nnifc.records import Params, Result, TrialStatus
 from nnifc.space import SearchSpace
 from nnifc.store import Store, TrialRow
 
@@ -22,8 +22,10 @@ def loss(value: float, optimize_mode: str) -> float:
 
 
 class Knowledge:
-    def __init__(self, mode: str, curve_mode: str, *, include_intermediate: bool) -> None:
-        self.mode, self.curve_mode = mode, curve_mode
+    def __init__(
+        self, mode: str, curve_mode: str, space: SearchSpace, *, include_intermediate: bool
+    ) -> None:
+        self.mode, self.curve_mode, self.space = mode, curve_mode, space
         self.include_intermediate = include_intermediate
         self.results: list[Result] = []
         self.finished_curves: list[list[float]] = []  # of SUCCEEDED trials, as the assessor sees
@@ -36,15 +38,24 @@ class Knowledge:
     def curve_point(self, value: float) -> float:
         return loss(value, self.curve_mode)
 
+    def fits(self, params: Params) -> bool:
+        """Whether the tuner can read these parameters (a new search space may drop some)."""
+        return self.space.contains(params)
+
     def learn_imported(self, store: Store) -> None:
         """Points added with `nnifc import`, also while the loop runs."""
         for position, params, value in store.imported(self.imported_upto):
-            self.results.append(Result(params, loss(value, self.mode)))
+            self._add(Result(params, loss(value, self.mode)))
             self.imported_upto = position
 
     def keep_fitting(self, space: SearchSpace) -> None:
-        """A new search space: only the results that fit it stay."""
+        """A new search space: only the results that fit it stay, and only those are added."""
+        self.space = space
         self.results = [r for r in self.results if space.contains(r.params)]
+
+    def _add(self, result: Result) -> None:
+        if self.space.contains(result.params):
+            self.results.append(result)
 
     def learn(self, trial: TrialRow) -> tuple[str, float | None, str]:
         """Learn a finished trial; returns what the tuner was told (final, intermediate, failure,
@@ -53,7 +64,7 @@ class Knowledge:
             self.finished_curves.append(self.curve(trial.intermediate))
         if trial.status is TrialStatus.FAILED:
             # the worst possible loss: models learn to avoid it, grids do not run it again
-            self.results.append(Result(trial.params, math.inf))
+            self._add(Result(trial.params, math.inf))
             return "failure", None, ""
         if trial.status not in (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED):
             return "nothing", None, ""
@@ -66,7 +77,7 @@ class Knowledge:
         ):
             told, value = "intermediate", trial.intermediate[-1]
         if value is not None and math.isfinite(value):
-            self.results.append(Result(trial.params, loss(value, self.mode)))
+            self._add(Result(trial.params, loss(value, self.mode)))
             return told, value, ""
         if trial.final_raw is None:
             return "nothing", None, "exited 0 without a final metric"

@@ -129,11 +129,14 @@ def stop(store: Store) -> ExperimentStatus:
             if trial.handle is not None:
                 platform.cancel(trial.id, trial.handle)
             store.set_status(trial.id, TrialStatus.USER_CANCELED, message="stopped by the user")
+            store.set_told(trial.id, "nothing", None)
         platform.cleanup()
     finally:
         platform.close()
     if not row.status.final:
-        store.set_experiment(status=ExperimentStatus.STOPPED, ended=time.time())
+        store.set_experiment(
+            status=ExperimentStatus.STOPPED, ended=time.time(), reason="stopped by the user"
+        )
     return store.experiment().status
 
 
@@ -151,7 +154,7 @@ def prepare_resume(store: Store) -> None:
                 f" `nnifc update {row.id} --max-trials N` or `--duration D`, then resume"
             )
     if row.status is ExperimentStatus.FAILED:  # fixed, one hopes: earlier failures do not count
-        store.add_change("resumed after failure", str(len(store.trials())))
+        store.add_changes([("resumed after failure", str(len(store.trials())), {})])
     down = now - (row.heartbeat or row.ended or now)
     store.set_experiment(
         status=ExperimentStatus.RUNNING,
@@ -201,6 +204,8 @@ def register(experiment: Experiment, options: Mapping[str, str] | None = None) -
 
 def resolve(prefix: str) -> str:
     """An experiment id from its full id or a unique prefix of it."""
+    if not prefix:
+        raise ExperimentNotFound("an experiment id must not be empty; `nnifc status` lists them")
     ids = experiment_ids()
     if prefix in ids:
         return prefix
@@ -226,6 +231,8 @@ def find_trial(trial_prefix: str, exp_prefix: str | None = None) -> tuple[Store,
         except ExperimentNotFound:
             store.close()
             raise
+    if not trial_prefix:
+        raise ExperimentNotFound("a trial id must not be empty")
     found: list[tuple[Store, str]] = []
     for exp_id in experiment_ids():
         store = Store.open(exp_id)

@@ -69,6 +69,10 @@ def resolve(
     if mode is None:
         mode = FALLBACK
         warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; assuming maximize")
+    differ = assessor_side is not None and tuner_side.mode != (assessor_side.mode or mode)
+    if tuner_side.explicit is None and tuner_side.default is not None and not differ:
+        # earlier nnifc releases assumed maximize: say which way the trials are ranked
+        warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; {tuner_side.said()}")
     if assessor_side is None:
         return Modes(mode, None, tuple(warnings))
     if tuner_side.mode and assessor_side.mode and tuner_side.mode != assessor_side.mode:

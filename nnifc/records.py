@@ -29,6 +29,15 @@ class TrialStatus(StrEnum):
     def final(self) -> bool:
         return self not in (TrialStatus.WAITING, TrialStatus.RUNNING)
 
+    @property
+    def stopped(self) -> bool:
+        """Ended by a stop rather than on its own."""
+        return self in (
+            TrialStatus.EARLY_STOPPED,
+            TrialStatus.USER_CANCELED,
+            TrialStatus.SYS_CANCELED,
+        )
+
 
 class ExperimentStatus(StrEnum):
     RUNNING = "RUNNING"

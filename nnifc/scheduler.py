@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnifc import document, space
+from nnifc import document, space, stopping
 from nnifc.assessors import ASSESSORS, Assessor, Verdict
-from nnifc.budget import Budget, Failures, plural
+from nnifc.budget import FIRST_TRIALS_AT_LEAST, Budget, Failures, plural
 from nnifc.config import Experiment
-from nnifc.errors import NnifcError, PlatformError
+from nnifc.errors import PlatformError
 from nnifc.knowledge import Knowledge
 from nnifc.platforms import Platform
 from nnifc.records import (
@@ -45,11 +45,10 @@ HEARTBEAT_SECONDS = 5.0
 # `nnifc stop`, `update` and `kill` write to the store (stop also signals): read this often
 STOP_CHECK_SECONDS = 0.5
 STOPPED_BY_USER = "stopped by the user"
-ENDED_BEFORE_STOP = "ended with its final metric before the stop landed"
 
 
 class LeaveRunning(BaseException):
-    """Leave the loop at once and its trials running (a second Ctrl-C): `resume` continues."""
+    """The loop left with its trials running (a second Ctrl-C): `resume` continues."""
 
 
 def new_id(length: int) -> str:
@@ -88,15 +87,18 @@ class Scheduler:
         self.knowledge = Knowledge(
             self.mode,
             experiment.assessor_optimize_mode or self.mode,
+            experiment.space,  # as stored: the one `nnifc update` gave it, if it did
             include_intermediate=tuner is not None and tuner.include_intermediate_results,
         )
         self.budget = Budget.of(row)
         self.space_text = row.space_text
         self.failures = Failures(experiment.config.max_failed_trial_num, store.failures_since())
         self.reason = ""
-        self.changes_seen = store.last_change()
+        self.changes_seen = 0  # kills asked while no loop ran are done at the first look
         self.stop_requested = False
         self.stop_at = 0.0
+        self.leave_requested = False
+        self.cancelling = False  # from here on, the trials are being cancelled: no leaving
         self.exhausted = False
         self.live: dict[str, _Live] = {}
         self.trial_ids: set[str] = set()
@@ -108,8 +110,6 @@ class Scheduler:
         self._load(store.finished_in_order())
 
     def _load(self, finished: list[TrialRow]) -> None:
-        if self.space_text != self.experiment.space_text:  # `nnifc update --search-space`
-            self._new_space(self.space_text)
         self.knowledge.learn_imported(self.store)
         for trial in finished:
             self.knowledge.learn(trial)
@@ -119,9 +119,17 @@ class Scheduler:
 
     def request_stop(self, *, grace: float = 0.0) -> None:
         """Ask the loop to stop, cancelling its trials after `grace` seconds (safe from a signal
-        handler): a second Ctrl-C meanwhile leaves them running."""
+        handler): `request_leave` meanwhile leaves them running."""
         self.stop_at = time.monotonic() + grace
         self.stop_requested = True
+
+    def request_leave(self) -> bool:
+        """Ask the loop to leave its trials running (safe from a signal handler); False once
+        it is cancelling them or ending, when leaving would say more than happened."""
+        if self.cancelling:
+            return False
+        self.leave_requested = True
+        return True
 
     def run(self, *, resuming: bool = False) -> ExperimentStatus:
         """Run to the end; `resuming` adopts the trials an earlier, dead loop left running."""
@@ -147,6 +155,7 @@ class Scheduler:
             self.platform.close()
             raise
         self.platform.cleanup()
+        self.cancelling = True  # ending: a Ctrl-C now cannot leave anything running
         self.platform.drain(timeout=10)  # trials stopped on the way are gone before we are
         self.platform.close()
         self._flush_spent()
@@ -155,8 +164,14 @@ class Scheduler:
         return status
 
     def _adopt(self) -> None:
+        row = self.store.experiment()
+        unsure = (row.heartbeat or row.started) - HEARTBEAT_SECONDS
         for trial in self.store.trials():
             if trial.status.final:
+                if trial.status.stopped and (trial.ended or 0) >= unsure:
+                    # recorded stopped just before a launcher died: maybe never told to stop
+                    with contextlib.suppress(PlatformError):
+                        self.platform.cancel(trial.id, trial.handle or "")
                 continue
             spec = TrialSpec(
                 self.exp_id, trial.id, trial.sequence, trial.parameter_id, trial.params
@@ -180,6 +195,8 @@ class Scheduler:
                     self.store.set_experiment(heartbeat=time.time())
                     self._flush_spent()
                 self.knowledge.learn_imported(self.store)
+            if self.leave_requested:
+                raise LeaveRunning
             stop_now = self.stop_requested and time.monotonic() >= self.stop_at
             if self._read_store() or stop_now:
                 self.reason = STOPPED_BY_USER
@@ -187,27 +204,36 @@ class Scheduler:
                 return ExperimentStatus.STOPPED
             events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
             self._handle_all(events)
-            failed = self.failures.verdict(self._concurrency())
+            spent = self._spent()
+            ended = spent is not None and not self.live
+            failed = self.failures.verdict(self._first_trials(), ended=ended)
             if failed is not None:
                 self.reason = failed
                 self.store.set_experiment(message=self.failures.first_failure)
                 self._cancel_all(TrialStatus.SYS_CANCELED, "the experiment failed")
                 return ExperimentStatus.FAILED
-            while self._budget_left() and len(self.live) < self._concurrency():
+            while (
+                not self.stop_requested  # not during Ctrl-C's grace
+                and self._budget_left()
+                and len(self.live) < self._concurrency()
+            ):
                 if not self._fill(self._concurrency() - len(self.live)):
                     break  # the tuner has nothing more to propose
             self._stop_overdue()
             spent = self._spent()
             if spent is not None:
-                self.reason = spent
+                if not self.live and self.failures.verdict(self._first_trials(), ended=True):
+                    continue  # the next turn says FAILED
                 if not self.live:
+                    self.reason = spent
                     return ExperimentStatus.DONE
-                if not winding_down:
+                if spent != self.reason:
                     self.store.set_experiment(status=ExperimentStatus.NO_MORE_TRIAL, reason=spent)
+                self.reason = spent
                 winding_down = True
             elif winding_down:  # `nnifc update` gave it more
                 self.store.set_experiment(status=ExperimentStatus.RUNNING, reason="")
-                winding_down = False
+                self.reason, winding_down = "", False
             self.on_change()
 
     def _read_store(self) -> bool:
@@ -233,6 +259,11 @@ class Scheduler:
         self.tuner = TUNERS[self.experiment.tuner_name](new, self.experiment.tuner_options)
         self.knowledge.keep_fitting(new)
         self.space_text, self.exhausted = text, False
+
+    def _first_trials(self) -> int:
+        """How many first trials all failing fail the experiment: max(3, trialConcurrency),
+        or fewer when the budget holds fewer."""
+        return min(max(FIRST_TRIALS_AT_LEAST, self._concurrency()), self.budget.max_trials)
 
     def _handle_all(self, events: list[TrialEvent]) -> None:
         """The starts that finished and one poll's events, in one store transaction; a trial
@@ -266,20 +297,12 @@ class Scheduler:
                 self._stop_trial(trial_id, TrialStatus.EARLY_STOPPED, message)
 
     def _stop_trial(self, trial_id: str, status: TrialStatus, message: str) -> None:
-        """Stop a live trial; it ends SUCCEEDED instead if its final metric came first.
-
-        A trial can end on its own between the decision and the stop landing: the outputs are
-        read once more after the stop, and a final metric found there is the trial's own end.
-        """
+        """Stop a live trial; it ends SUCCEEDED instead if it ended on its own first."""
         live = self.live[trial_id]
-        self.store.set_status(trial_id, status, message=message)
-        self.store.commit()  # recorded before the platform is told (we may be in a batch)
-        self.platform.cancel(trial_id, live.handle)
-        with contextlib.suppress(NnifcError):  # unreadable now: the stop stands
-            for event in self.platform.final_metrics(trial_id):
-                self._metric(event, assess=False)
-        if self.store.trial(trial_id).final_raw is not None:
-            self.store.undo_stop(trial_id, ENDED_BEFORE_STOP)
+        for metric in stopping.stop_trial(
+            self.store, self.platform, trial_id, live.handle, status, message
+        ):
+            self._metric(metric, assess=False)
         self._finish(trial_id)
 
     def _concurrency(self) -> int:
@@ -338,7 +361,7 @@ class Scheduler:
                 if live is not None:
                     message = str(started.outcome)
                     self.store.set_status(started.trial_id, TrialStatus.FAILED, message=message)
-                    del self.live[started.trial_id]
+                    self._finish(started.trial_id)
                 continue
             self.failed_starts = 0
             self.store.set_handle(started.trial_id, started.outcome)
@@ -350,7 +373,9 @@ class Scheduler:
         """The tuner's next trial, recorded; None once the tuner has nothing more."""
         sequence = self.n_trials
         rng = np.random.default_rng([self.seed, sequence])
-        pending = [live.spec.params for live in self.live.values()]
+        pending = [
+            p for p in (live.spec.params for live in self.live.values()) if self.knowledge.fits(p)
+        ]
         with self._timed("tunerSeconds"):
             params = self.tuner.propose(self.knowledge.results, pending, rng)
         if params is None:
@@ -412,7 +437,7 @@ class Scheduler:
         self._note_failure(trial)
 
     def _note_failure(self, trial: TrialRow) -> None:
-        self.failures.note(trial.sequence, trial.status, trial.message, self._concurrency())
+        self.failures.note(trial.sequence, trial.status, trial.message)
 
     @contextlib.contextmanager
     def _timed(self, part: str) -> Iterator[None]:
@@ -428,8 +453,10 @@ class Scheduler:
             self.spent = {}
 
     def _cancel_all(self, status: TrialStatus, message: str) -> None:
+        self.cancelling = True
         for trial_id, live in list(self.live.items()):
             self.store.set_status(trial_id, status, message=message)
+            self.store.set_told(trial_id, "nothing", None)
             # recorded as cancelled even if the platform refuses; `nnifc stop` tries again
             with contextlib.suppress(PlatformError):
                 self.platform.cancel(trial_id, live.handle)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnifc import document, launcher, space
+from nnifc import document, launcher, space, stopping
 from nnifc.budget import duration_text
 from nnifc.errors import ExperimentNotFound, NnifcError
 from nnifc.experiment import DURATION, duration_seconds
@@ -22,7 +22,10 @@ from nnifc.records import TrialStatus
 from nnifc.store import Store, experiment_dir
 
 MAX_COUNT = 99999
+MAX_SECONDS = 99999 * 86400
+MAX_SPACE_BYTES = 1 << 20  # a search space is kilobytes; the loop re-reads it twice a second
 KILL_WAIT_SECONDS = 15.0
+KILLED = "killed by the user"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ def update(store: Store, asked: Update) -> list[str]:
                 f" got {json.dumps(asked.duration)}"
             )
         seconds = duration_seconds(asked.duration)
+        if seconds > MAX_SECONDS:
+            raise NnifcError(f"--duration: must be at most 99999d, got {asked.duration}")
         checked.append(
             (
                 "maxExecDuration",
@@ -80,11 +85,11 @@ def update(store: Store, asked: Update) -> list[str]:
         raise NnifcError(
             "nothing to update: give --concurrency, --max-trials, --duration or --search-space"
         )
+    changes = []
     for what, _, columns in checked:
-        value = str(next(iter(columns.values())))
-        store.add_change(
-            what, value if what != "searchSpace" else str(asked.search_space), **columns
-        )
+        value = str(asked.search_space) if what == "searchSpace" else str(*columns.values())
+        changes.append((what, value, columns))
+    store.add_changes(changes)
     return [shown for _, shown, _ in checked]
 
 
@@ -97,6 +102,9 @@ def _search_space(store: Store, path: Path) -> str:
     """The new search space as JSON text, checked as `create` checks one (file:line errors),
     and accepted by the experiment's tuner."""
     path = path.expanduser().absolute()
+    if path.is_file() and path.stat().st_size > MAX_SPACE_BYTES:
+        size = path.stat().st_size
+        raise NnifcError(f"{path}: {size} bytes; a search space may have at most 1 MiB")
     doc = document.load(path)
     parsed = space.parse(doc)
     experiment = launcher.reload(store.experiment())
@@ -119,12 +127,12 @@ def kill(store: Store, trial_id: str) -> TrialStatus:
         return trial.status
     row = store.experiment()
     if launcher.loop_alive(row):
-        store.add_change("kill", trial_id)
+        store.add_changes([("kill", trial_id, {})])
         deadline = time.monotonic() + KILL_WAIT_SECONDS
         while time.monotonic() < deadline:
-            status = store.trial(trial_id).status
-            if status.final:
-                return status
+            now = store.trial(trial_id)
+            if now.status.final and now.told is not None:  # the loop has settled it
+                return now.status
             time.sleep(0.1)
         raise NnifcError(
             f"the loop of experiment {row.id} did not end trial {trial_id} within"
@@ -132,11 +140,18 @@ def kill(store: Store, trial_id: str) -> TrialStatus:
         )
     platform = launcher.platform_for(row)
     try:
-        platform.cancel(trial_id, trial.handle or "")
+        found = stopping.stop_trial(
+            store, platform, trial_id, trial.handle or "", TrialStatus.USER_CANCELED, KILLED
+        )
+        stopping.record(store, found)
     finally:
         platform.close()
-    store.set_status(trial_id, TrialStatus.USER_CANCELED, message="killed by the user")
-    return store.trial(trial_id).status
+    ended = store.trial(trial_id)
+    succeeded = ended.status is TrialStatus.SUCCEEDED and ended.final is not None
+    store.set_told(
+        trial_id, "final" if succeeded else "nothing", ended.final if succeeded else None
+    )
+    return ended.status
 
 
 def delete(exp_id: str, *, storage: bool, force: bool) -> list[str]:
@@ -148,7 +163,8 @@ def delete(exp_id: str, *, storage: bool, force: bool) -> list[str]:
     done: list[str] = []
     try:
         row = store.experiment()
-        running = not row.status.final or launcher.loop_alive(row)
+        unfinished = any(not t.status.final for t in store.trials())
+        running = not row.status.final or launcher.loop_alive(row) or unfinished
         if running and not force:
             raise NnifcError(
                 f"experiment {exp_id} is {launcher.effective_status(row)}; stop it first"
@@ -156,6 +172,9 @@ def delete(exp_id: str, *, storage: bool, force: bool) -> list[str]:
             )
         if running:
             done.append(f"stopped: {launcher.stop(store).value}")
+            deadline = time.monotonic() + KILL_WAIT_SECONDS
+            while launcher.loop_alive(store.experiment()) and time.monotonic() < deadline:
+                time.sleep(0.1)  # its last writes land before its files go
         if storage:
             platform = launcher.platform_for(store.experiment())
             try:
@@ -164,13 +183,18 @@ def delete(exp_id: str, *, storage: bool, force: bool) -> list[str]:
                 platform.close()
     finally:
         store.close()
-    shutil.rmtree(experiment_dir(exp_id))
+    try:
+        shutil.rmtree(experiment_dir(exp_id))
+    except OSError as e:
+        raise NnifcError(f"cannot remove {experiment_dir(exp_id)}: {e.strerror or e}") from None
     done.append(f"removed {experiment_dir(exp_id)}")
     return done
 
 
 def resolve_trial(store: Store, prefix: str) -> str:
     """A trial id of this experiment from its full id or a unique prefix of it."""
+    if not prefix:
+        raise ExperimentNotFound("a trial id must not be empty")
     ids = store.trial_ids(prefix)
     if prefix in ids:
         return prefix

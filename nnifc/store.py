@@ -292,18 +292,18 @@ class Store:
                     (told, value, trial_id),
                 )
 
-    def add_change(self, what: str, value: str, **columns: Any) -> int:
-        """Record a change asked of a running experiment (`nnifc update`, `kill`) and apply its
-        columns to the experiment, in one transaction; returns its position in the change log."""
+    def add_changes(self, changes: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Record changes asked of an experiment (`nnifc update`, `kill`), each (what, value,
+        experiment columns it sets), in one transaction: a loop sees all of them or none."""
         with self._tx() as db:
-            if columns:
-                assignments = ", ".join(f"{k} = ?" for k in columns)
-                db.execute(f"UPDATE experiment SET {assignments}", list(columns.values()))
-            cursor = db.execute(
-                "INSERT INTO change (what, value, made) VALUES (?, ?, ?)",
-                (what, value, time.time()),
-            )
-        return int(cursor.lastrowid or 0)
+            for what, value, columns in changes:
+                if columns:
+                    assignments = ", ".join(f"{k} = ?" for k in columns)
+                    db.execute(f"UPDATE experiment SET {assignments}", list(columns.values()))
+                db.execute(
+                    "INSERT INTO change (what, value, made) VALUES (?, ?, ?)",
+                    (what, value, time.time()),
+                )
 
     def changes(self, after: int = 0) -> list[tuple[int, str, str]]:
         """(position, what, value) of the changes past position `after`, oldest first."""
@@ -319,10 +319,6 @@ class Store:
             "SELECT value FROM change WHERE what = 'resumed after failure' ORDER BY position DESC"
         ).fetchone()
         return int(row[0]) if row else 0
-
-    def last_change(self) -> int:
-        row = self._db.execute("SELECT MAX(position) FROM change").fetchone()
-        return int(row[0] or 0)
 
     def add_trial(self, spec: TrialSpec) -> None:
         with self._tx() as db:
@@ -369,11 +365,12 @@ class Store:
         return cursor.rowcount > 0
 
     def undo_stop(self, trial_id: str, message: str) -> None:
-        """A trial recorded as stopped had ended on its own with its final metric: SUCCEEDED."""
+        """A trial recorded as stopped had ended on its own, exit code 0: SUCCEEDED."""
         stopped = (TrialStatus.EARLY_STOPPED.value, TrialStatus.USER_CANCELED.value)
         with self._tx() as db:
             db.execute(
-                "UPDATE trial SET status = ?, message = ? WHERE id = ? AND status IN (?, ?)",
+                "UPDATE trial SET status = ?, message = ?, exit_code = 0"
+                " WHERE id = ? AND status IN (?, ?)",
                 (TrialStatus.SUCCEEDED.value, message, trial_id, *stopped),
             )
 

@@ -102,4 +102,4 @@ def trial_line(t: TrialRow, now: float | None = None) -> str:
     if t.message:
         parts.append(f"({' '.join(t.message.split())})")  # one line, whatever the message holds
     parts.append(params_text(t.params))
-    return " ".join(parts)
+    return printable(" ".join(parts))  # a trial's text never drives the terminal

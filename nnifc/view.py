@@ -21,7 +21,7 @@ from rich.text import Text
 
 from nnifc.budget import plural
 from nnifc.columns import Column, Entry, Layout, emit, printable
-from nnifc.records import Params
+from nnifc.records import Params, TrialStatus
 from nnifc.store import ExperimentRow, TrialRow
 
 if TYPE_CHECKING:
@@ -42,8 +42,13 @@ STATUS_STYLE = {
 }
 
 
+RESULTS = (TrialStatus.SUCCEEDED, TrialStatus.EARLY_STOPPED)  # a FAILED trial's metric is not one
+
+
 def best(trials: Sequence[TrialRow], optimize_mode: str) -> TrialRow | None:
-    scored = [t for t in trials if t.final is not None and math.isfinite(t.final)]
+    scored = [
+        t for t in trials if t.status in RESULTS and t.final is not None and math.isfinite(t.final)
+    ]
     if not scored:
         return None
     pick = max if optimize_mode == "maximize" else min

@@ -139,3 +139,11 @@ def task_env(
 
 def _number(version: tuple[int, int]) -> int:
     return version[0] * 1000 + version[1]
+
+
+def parse_exit_code(text: bytes) -> int | None:
+    """The content of a task's exit code file; None when absent or not a number yet."""
+    try:
+        return int(text.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None

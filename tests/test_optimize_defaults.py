@@ -121,22 +121,32 @@ def mode_warnings(experiment: config.Experiment) -> list[str]:
     return [w for w in experiment.warnings if "optimize_mode" in w]
 
 
-def test_tpe_without_mode_minimizes_silently(tmp_path: Path) -> None:
+def default_note(tmp_path: Path, said: str) -> tuple[str]:
+    return (f"{tmp_path / 'exp.yml'}: optimize_mode is not set in tuner.classArgs; {said}",)
+
+
+def test_tpe_without_mode_minimizes_and_says_so(tmp_path: Path) -> None:
     experiment = load(tmp_path, "{builtinTunerName: TPE}")
     assert (experiment.optimize_mode, experiment.assessor_optimize_mode) == ("minimize", None)
-    assert experiment.warnings == ()
+    assert experiment.warnings == default_note(
+        tmp_path, "the tuner TPE minimizes (NNI's default for TPE)"
+    )
 
 
 def test_anneal_without_mode_minimizes(tmp_path: Path) -> None:
     experiment = load(tmp_path, "{builtinTunerName: Anneal}")
     assert experiment.optimize_mode == "minimize"
-    assert experiment.warnings == ()
+    assert experiment.warnings == default_note(
+        tmp_path, "the tuner Anneal minimizes (NNI's default for Anneal)"
+    )
 
 
 def test_evolution_without_mode_maximizes(tmp_path: Path) -> None:
     experiment = load(tmp_path, "{builtinTunerName: Evolution}")
     assert experiment.optimize_mode == "maximize"
-    assert experiment.warnings == ()
+    assert experiment.warnings == default_note(
+        tmp_path, "the tuner Evolution maximizes (NNI's default for Evolution)"
+    )
 
 
 def test_random_takes_the_assessors_default(tmp_path: Path) -> None:

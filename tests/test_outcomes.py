@@ -19,7 +19,8 @@ from nnifc.assessors import ASSESSORS
 from nnifc.assessors.base import Verdict
 from nnifc.platforms.local import LocalPlatform
 from nnifc.records import ExperimentStatus, TrialStatus
-from nnifc.scheduler import ENDED_BEFORE_STOP, Scheduler
+from nnifc.scheduler import Scheduler
+from nnifc.stopping import ENDED_BEFORE_STOP
 from nnifc.store import Store, experiment_dir
 from tests.conftest import (
     VENV_BIN,
@@ -322,3 +323,63 @@ def test_a_second_ctrl_c_leaves_the_trials_running_for_resume(
     assert len(trial_processes(exp_id)) >= 2
     assert run_nnifc("stop", exp_id).returncode == 0
     wait_for(lambda: not trial_processes(exp_id), timeout=15, what="the trials to end")
+
+
+def test_a_trial_that_reported_its_final_metric_but_was_still_running_is_early_stopped(
+    home: Path,
+    experiment_files: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    venv_first: None,
+) -> None:
+    """Only a trial that ended on its own is SUCCEEDED: a final metric alone is not an end."""
+    trial = """\
+        import time
+        import nni
+        nni.get_next_parameter()
+        nni.report_intermediate_result(0.1)
+        time.sleep(0.3)
+        nni.report_final_result(0.9)
+        time.sleep(60)  # tearing down, hung
+    """
+    extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
+    experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
+
+    def slow_stop(self: object, curve: object, finished: object) -> Verdict:
+        time.sleep(1.5)  # the final metric is printed meanwhile
+        return Verdict.STOP
+
+    monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
+    store = launcher.register(experiment)
+    platform = LocalPlatform(experiment, experiment_dir(store.experiment().id))
+    Scheduler(experiment, store, platform).run()
+    (only,) = store.trials()
+    assert only.status is TrialStatus.EARLY_STOPPED, only.message
+    assert only.message == "stopped early by the assessor" and only.exit_code is None
+
+
+def test_a_small_budget_of_failing_trials_is_failed_not_done(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config_path = experiment_files("", command="python3 tiral.py", max_trials=2, concurrency=1)
+    result = run_nnifc("create", "--config", str(config_path))
+    assert result.returncode == NO_RESULT, result.stdout + result.stderr
+    data = status_json(created_id(result))
+    assert data["status"] == "FAILED" and data["reason"].startswith("2 of 2 trials FAILED")
+
+
+def test_stop_without_a_loop_says_why_it_ended(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    from tests.conftest import loop_pid
+
+    result = run_nnifc(
+        "create", "--config", str(experiment_files(SLOW_TRIAL, max_trials=2)), "--detach"
+    )
+    exp_id = created_id(result)
+    wait_for(lambda: len(running_trials(home)) == 2, what="2 running trials")
+    os.kill(loop_pid(exp_id), signal.SIGKILL)
+    assert run_nnifc("stop", exp_id).returncode == 0
+    data = status_json(exp_id)
+    assert data["status"] == "STOPPED" and data["reason"] == "stopped by the user"
+    assert {t["status"] for t in data["trials"]} == {"USER_CANCELED"}
+    assert all(t["tuner"] == {"told": "nothing", "value": None} for t in data["trials"])

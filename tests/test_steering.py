@@ -196,3 +196,54 @@ def test_import_twice_adds_nothing_and_shows_in_status(
     assert "0 finished points imported" in second.stdout and "2 already imported" in second.stdout
     assert status_json(exp_id)["imported"] == 2
     assert "imported" in run_nnifc("status", exp_id).stdout
+
+
+def test_a_search_space_with_other_keys_goes_on_with_tpe(
+    home: Path, experiment_files: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Results and running trials from the old space must not reach a tuner of the new one."""
+    exp_id = start(experiment_files, SHORT, max_trials=8, concurrency=2, tuner="TPE")
+    wait_for(lambda: len(status_json(exp_id)["trials"]) >= 3, what="a few trials")
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(
+        json.dumps(
+            {
+                "x": {"_type": "uniform", "_value": [0, 1]},
+                "z": {"_type": "choice", "_value": [1, 2]},
+            }
+        )
+    )
+    assert run_nnifc("update", exp_id, "--search-space", str(renamed)).returncode == 0
+    wait_for(lambda: status_json(exp_id)["status"] == "DONE", what="the end")
+    data = status_json(exp_id)
+    assert data["reason"] == "maxTrialNum reached (8 trials)", data["reason"]
+    assert "z" in data["trials"][-1]["parameters"]
+    resumed = run_nnifc("update", exp_id, "--max-trials", "9")
+    assert resumed.returncode == 0
+    again = run_nnifc("resume", exp_id)  # the tuner is rebuilt from the stored space
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(status_json(exp_id)["trials"]) == 9
+
+
+def test_ambiguous_and_empty_ids_and_huge_values_are_refused(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    result = run_nnifc(
+        "create",
+        "--config",
+        str(experiment_files("", command="true", max_trials=40, concurrency=8)),
+    )
+    exp_id = created_id(result)
+    ids = [str(t["id"]) for t in status_json(exp_id)["trials"]]
+    shared = next(c for c in sorted({i[0] for i in ids}) if sum(i[0] == c for i in ids) > 1)
+    ambiguous = run_nnifc("logs", exp_id, shared)
+    assert ambiguous.returncode == 1
+    assert f"{shared!r} matches several trials of experiment {exp_id}" in ambiguous.stderr
+    for args in (["delete", ""], ["kill", exp_id, ""], ["logs", ""]):
+        refused = run_nnifc(*args)
+        assert refused.returncode == 1 and "must not be empty" in refused.stderr, args
+    assert (home / "experiments" / exp_id).is_dir()
+    huge = run_nnifc("update", exp_id, "--duration", "99999999999999999d")
+    assert (
+        huge.returncode == 1 and "at most 99999d" in huge.stderr and "Traceback" not in huge.stderr
+    )

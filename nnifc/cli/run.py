@@ -16,6 +16,7 @@ import threadpoolctl
 from nnifc import config, launcher, transfer, view
 from nnifc.budget import plural
 from nnifc.cli.console import err, out
+from nnifc.columns import printable
 from nnifc.errors import ExperimentFailed, NnifcError, NoKubeconfig
 from nnifc.monitor import Monitor
 from nnifc.platforms import PLATFORMS
@@ -189,7 +190,9 @@ def _run_loop(store: Store, *, resuming: bool = False) -> None:
 def _stop_on_signals(scheduler: Scheduler) -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT and scheduler.stop_requested:
-            raise LeaveRunning  # a second Ctrl-C: leave now, the trials keep running
+            if not scheduler.request_leave():  # a second Ctrl-C: leave, the trials keep running
+                err.print("already cancelling the trials; wait for it to finish", markup=False)
+            return
         if signum == signal.SIGINT:
             running = plural(len(scheduler.live), "running trial")
             err.print(
@@ -221,7 +224,9 @@ def _print_outcome(store: Store, status: ExperimentStatus) -> None:
     top = view.best(trials, row.optimize_mode)
     counts = Counter(t.status.value for t in trials)
     by_status = ", ".join(f"{n} {s}" for s, n in counts.most_common())
-    ended = f"experiment {row.id} {status.value}" + (f": {row.reason}" if row.reason else "")
+    ended = f"experiment {row.id} {status.value}" + (
+        f": {printable(row.reason)}" if row.reason else ""
+    )
     out.print(ended, soft_wrap=True, markup=False)
     out.print(
         f"{plural(len(trials), 'trial')}" + (f": {by_status}" if by_status else ""), markup=False
@@ -235,10 +240,11 @@ def _print_outcome(store: Store, status: ExperimentStatus) -> None:
     if status is ExperimentStatus.ERROR:
         raise NnifcError(row.message)
     if status is ExperimentStatus.FAILED:
-        raise ExperimentFailed(f"experiment {row.id} FAILED: {row.reason}")
+        raise ExperimentFailed(f"experiment {row.id} FAILED: {printable(row.reason)}")
     if top is None:
+        problem = printable(_first_problem(trials))
         raise ExperimentFailed(
-            f"no trial produced a final metric ({_first_problem(trials)}); see nnifc status {row.id}"
+            f"no trial produced a final metric ({problem}); see nnifc status {row.id}"
         )
 
 

@@ -3,12 +3,15 @@ and `trial kill`)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
 from nnifc import launcher, steering
+from nnifc.budget import Budget
 from nnifc.cli.console import out
+from nnifc.records import ExperimentStatus
 from nnifc.store import Store
 
 
@@ -42,7 +45,12 @@ def update(
     for line in steering.update(store, asked):
         out.print(line, soft_wrap=True, markup=False)
     row = store.experiment()
-    if not launcher.loop_alive(row):
+    if launcher.loop_alive(row):
+        return
+    spent = Budget.of(row).exhausted_by(len(store.trials()), row.ended or time.time())
+    if row.status is ExperimentStatus.DONE and spent is not None:
+        out.print(f"experiment {row.id} is DONE and stays so: {spent}", markup=False)
+    else:
         out.print(
             f"experiment {row.id} is {launcher.effective_status(row)}: `nnifc resume {row.id}`"
             " continues it with these settings",
@@ -71,7 +79,7 @@ def kill(ids: tuple[str, ...]) -> None:
     elif status.value == "USER_CANCELED":
         out.print(f"trial {trial_id} of experiment {exp_id}: {status.value}", markup=False)
     else:
-        message = store.trial(trial_id).message
+        message = printable(store.trial(trial_id).message)
         out.print(
             f"trial {trial_id} ended before the kill landed: {status.value} ({message})",
             markup=False,

@@ -107,6 +107,10 @@ class Platform(ABC):
                     found.append(event)
         return found
 
+    def exit_code(self, trial_id: str, task: str) -> int | None:
+        """The exit code a task's command recorded, None while it has none (or it was killed)."""
+        return None
+
     def remove_storage(self) -> str:
         """Remove the experiment's files outside $NNIFC_HOME (`delete --storage`); says what."""
         return "no storage outside the experiment's directory"

@@ -32,7 +32,7 @@ from nnifc.platforms.reaper import Reaper
 from nnifc.records import Started, StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.storage import STORAGES, Storage
 from nnifc.storage.base import FileReader
-from nnifc.wrapper import LOG_NAME
+from nnifc.wrapper import EXIT_NAME, LOG_NAME, parse_exit_code
 
 # How often running trials' outputs are read: an assessor judges intermediate results as they
 # come; without one they are only shown, and a final result is read the moment a trial ends.
@@ -238,6 +238,10 @@ class FrameworkControllerPlatform(Platform):
         trial = self._trials.pop(trial_id, None)
         if trial is not None:
             trial.close()
+
+    def exit_code(self, trial_id: str, task: str) -> int | None:
+        root = framework.trial_root(self.experiment_id, trial_id)
+        return parse_exit_code(self.storage.read(f"{root}/output/{task}/{EXIT_NAME}", 0, 64))
 
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         logs = self._logs(trial_id).items()

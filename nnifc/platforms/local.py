@@ -26,7 +26,7 @@ from nnifc.experiment import LocalExperimentConfig
 from nnifc.metrics import OutputTail, metric_event, parse_line, read_file
 from nnifc.platforms.base import Platform, Reader
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
-from nnifc.wrapper import EXIT_NAME, LOG_NAME, SCRIPT, parameter_cfg, task_env
+from nnifc.wrapper import EXIT_NAME, LOG_NAME, SCRIPT, parameter_cfg, parse_exit_code, task_env
 
 TASK = "local_0"
 UNKNOWN_EXIT = 255  # the trial ended while no launcher watched it, without recording its code
@@ -225,6 +225,11 @@ class LocalPlatform(Platform):
             elif line.strip() and parse_line(line) is None:
                 run.last_line = line.strip()[:300]
         return events
+
+    def exit_code(self, trial_id: str, task: str) -> int | None:
+        return parse_exit_code(
+            read_file(str(self.trial_dir(trial_id) / "output" / task / EXIT_NAME))(0, 64)
+        )
 
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         return {TASK: read_file(str(self.trial_dir(trial_id) / "output" / TASK / LOG_NAME))}
