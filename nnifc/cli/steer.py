@@ -11,6 +11,7 @@ import click
 from nnifc import launcher, steering
 from nnifc.budget import Budget
 from nnifc.cli.console import out
+from nnifc.columns import printable
 from nnifc.records import ExperimentStatus
 from nnifc.store import Store
 
