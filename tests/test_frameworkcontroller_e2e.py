@@ -226,7 +226,7 @@ def test_a_failing_task_fails_the_trial_with_its_output(
     result = run_nnifc(
         "create", "--config", str(write_config(tmp_path, nfs_server, trials=1, trial=failing))
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # the experiment FAILED: its only trial did
     (trial,) = status_json(created_id(result))["trials"]
     assert trial["status"] == "FAILED"
     assert "task worker_1" in trial["message"] and "code 3" in trial["message"]

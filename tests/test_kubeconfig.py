@@ -133,7 +133,7 @@ def test_create_with_an_unknown_context_says_which_there_are(tmp_path: Path, hom
     config = tmp_path / "exp.yml"
     config.write_text(
         "experimentName: ctx\ntrialConcurrency: 1\ntrainingServicePlatform: frameworkcontroller\n"
-        "searchSpacePath: space.json\ntuner: {builtinTunerName: TPE}\n"
+        "searchSpacePath: space.json\ntuner: {builtinTunerName: TPE, classArgs: {optimize_mode: maximize}}\n"
         "trial:\n  codeDir: code\n  taskRoles:\n"
         "    - {name: worker, taskNum: 1, command: python3 t.py, memoryMB: 512, image: i,\n"
         "       frameworkAttemptCompletionPolicy: {minFailedTaskCount: 1, minSucceededTaskCount: 1}}\n"
