@@ -22,10 +22,10 @@ def loss(value: float, optimize_mode: str) -> float:
 
 
 class Knowledge:
-    def __init__(
-        self, mode: str, curve_mode: str, space: SearchSpace, *, include_intermediate: bool
-    ) -> None:
-        self.mode, self.curve_mode, self.space = mode, curve_mode, space
+    def __init__(self, mode: str, curve_mode: str, *, include_intermediate: bool) -> None:
+        self.mode, self.curve_mode = mode, curve_mode
+        # set once `nnifc update` replaced the search space: results from before must fit it
+        self.space: SearchSpace | None = None
         self.include_intermediate = include_intermediate
         self.results: list[Result] = []
         self.finished_curves: list[list[float]] = []  # of SUCCEEDED trials, as the assessor sees
@@ -40,7 +40,7 @@ class Knowledge:
 
     def fits(self, params: Params) -> bool:
         """Whether the tuner can read these parameters (a new search space may drop some)."""
-        return self.space.contains(params)
+        return self.space is None or self.space.contains(params)
 
     def learn_imported(self, store: Store) -> None:
         """Points added with `nnifc import`, also while the loop runs."""
@@ -54,7 +54,7 @@ class Knowledge:
         self.results = [r for r in self.results if space.contains(r.params)]
 
     def _add(self, result: Result) -> None:
-        if self.space.contains(result.params):
+        if self.fits(result.params):
             self.results.append(result)
 
     def learn(self, trial: TrialRow) -> tuple[str, float | None, str]:

@@ -87,7 +87,6 @@ class Scheduler:
         self.knowledge = Knowledge(
             self.mode,
             experiment.assessor_optimize_mode or self.mode,
-            experiment.space,  # as stored: the one `nnifc update` gave it, if it did
             include_intermediate=tuner is not None and tuner.include_intermediate_results,
         )
         self.budget = Budget.of(row)
@@ -110,6 +109,8 @@ class Scheduler:
         self._load(store.finished_in_order())
 
     def _load(self, finished: list[TrialRow]) -> None:
+        if any(what == "searchSpace" for _, what, _ in self.store.changes()):
+            self.knowledge.keep_fitting(self.experiment.space)  # as stored: the updated one
         self.knowledge.learn_imported(self.store)
         for trial in finished:
             self.knowledge.learn(trial)

@@ -42,24 +42,13 @@ def update(store: Store, asked: Update) -> list[str]:
     """Validate and record `asked`; returns one line per change made."""
     row = store.experiment()
     checked: list[tuple[str, str, dict[str, object]]] = []  # (what, shown, columns)
-    if asked.concurrency is not None:
-        _count("--concurrency", asked.concurrency, low=1)
-        checked.append(
-            (
-                "trialConcurrency",
-                f"trialConcurrency {row.concurrency} -> {asked.concurrency}",
-                {"concurrency": asked.concurrency},
-            )
-        )
-    if asked.max_trials is not None:
-        _count("--max-trials", asked.max_trials, low=1)
-        checked.append(
-            (
-                "maxTrialNum",
-                f"maxTrialNum {row.max_trials} -> {asked.max_trials}",
-                {"max_trials": asked.max_trials},
-            )
-        )
+    for option, what, column, now, value in (
+        ("--concurrency", "trialConcurrency", "concurrency", row.concurrency, asked.concurrency),
+        ("--max-trials", "maxTrialNum", "max_trials", row.max_trials, asked.max_trials),
+    ):
+        if value is not None:
+            _count(option, value, low=1)
+            checked.append((what, f"{what} {now} -> {value}", {column: value}))
     if asked.duration is not None:
         if not DURATION.match(asked.duration):
             raise NnifcError(
@@ -85,10 +74,10 @@ def update(store: Store, asked: Update) -> list[str]:
         raise NnifcError(
             "nothing to update: give --concurrency, --max-trials, --duration or --search-space"
         )
-    changes = []
+    changes: list[tuple[str, str, dict[str, object]]] = []
     for what, _, columns in checked:
-        value = str(asked.search_space) if what == "searchSpace" else str(*columns.values())
-        changes.append((what, value, columns))
+        said = str(asked.search_space) if what == "searchSpace" else str(*columns.values())
+        changes.append((what, said, columns))
     store.add_changes(changes)
     return [shown for _, shown, _ in checked]
 

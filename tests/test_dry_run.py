@@ -27,7 +27,7 @@ trialConcurrency: 1
 maxTrialNum: 2
 trainingServicePlatform: frameworkcontroller
 searchSpacePath: space.json
-tuner: {builtinTunerName: TPE}
+tuner: {builtinTunerName: TPE, classArgs: {optimize_mode: maximize}}
 trial:
   codeDir: code
   taskRoles:
@@ -49,7 +49,7 @@ trialConcurrency: 1
 maxTrialNum: 2
 trainingServicePlatform: local
 searchSpacePath: space.json
-tuner: {builtinTunerName: TPE}
+tuner: {builtinTunerName: TPE, classArgs: {optimize_mode: maximize}}
 trial:
   command: python3 train.py
   codeDir: code
@@ -171,7 +171,7 @@ def test_a_v2_config_is_refused_at_its_own_gpu_key(tmp_path: Path, nowhere: dict
         trialCodeDirectory: code
         trialGpuNumber: 1
         trialConcurrency: 1
-        tuner: {name: TPE}
+        tuner: {name: TPE, classArgs: {optimize_mode: maximize}}
         trainingService: {platform: local}
         """),
     )

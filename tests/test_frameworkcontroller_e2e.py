@@ -252,10 +252,11 @@ def test_image_that_never_pulls_fails_after_the_pending_timeout(
     )
     assert status_json(exp_id)["trials"][0]["status"] == "WAITING"
     wait_for(
-        lambda: status_json(exp_id)["status"] == "DONE", timeout=30, what="the experiment to end"
+        lambda: status_json(exp_id)["status"] == "FAILED", timeout=30, what="the experiment to end"
     )
-    (trial,) = status_json(exp_id)["trials"]
-    assert trial["status"] == "FAILED"
+    data = status_json(exp_id)  # its only trial failed: the experiment did
+    (trial,) = data["trials"]
+    assert trial["status"] == "FAILED" and data["reason"].startswith("1 of 1 trial FAILED")
     assert trial["message"].startswith("pods still pending after 10s: pod nniexp")
     assert "ImagePullBackOff" in trial["message"]
     wait_for(lambda: not framework_objects(cluster), timeout=10, what="the Framework to be deleted")

@@ -21,7 +21,7 @@ from nnifc.platforms.local import LocalPlatform
 from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.scheduler import Scheduler
 from nnifc.stopping import ENDED_BEFORE_STOP
-from nnifc.store import Store, experiment_dir
+from nnifc.store import Store, TrialRow, experiment_dir
 from tests.conftest import (
     VENV_BIN,
     created_id,
@@ -160,6 +160,40 @@ def test_the_reason_an_experiment_ended_is_said(
     assert reason in shown
 
 
+def stopped_by_the_assessor(
+    experiment_files: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    trial: str,
+    *,
+    decides_in: float,
+) -> TrialRow:
+    """One trial whose first intermediate result the assessor stops, deciding in `decides_in`
+    seconds (the trial goes on meanwhile): the real loop, platform and trial process."""
+    extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
+    experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
+
+    def slow_stop(self: object, curve: object, finished: object) -> Verdict:
+        time.sleep(decides_in)
+        return Verdict.STOP
+
+    monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
+    store = launcher.register(experiment)
+    platform = LocalPlatform(experiment, experiment_dir(store.experiment().id))
+    assert Scheduler(experiment, store, platform).run() is ExperimentStatus.DONE
+    (only,) = store.trials()
+    return only
+
+
+REPORTS_FINAL = """\
+    import time
+    import nni
+    nni.get_next_parameter()
+    nni.report_intermediate_result(0.1)
+    time.sleep(0.3)
+    nni.report_final_result(0.9)
+"""
+
+
 def test_a_trial_that_ends_before_the_assessors_stop_lands_succeeded(
     home: Path,
     experiment_files: Callable[..., Path],
@@ -168,29 +202,22 @@ def test_a_trial_that_ends_before_the_assessors_stop_lands_succeeded(
 ) -> None:
     """The race: the assessor decides on the intermediate result while the trial goes on to
     report its final metric and exit 0; the stop lands on a trial that already ended."""
-    trial = """\
-        import time
-        import nni
-        nni.get_next_parameter()
-        nni.report_intermediate_result(0.1)
-        time.sleep(0.3)
-        nni.report_final_result(0.9)
-    """
-    extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
-    experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
-
-    def slow_stop(self: object, curve: object, finished: object) -> Verdict:
-        time.sleep(1.5)  # the trial ends meanwhile
-        return Verdict.STOP
-
-    monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
-    store = launcher.register(experiment)
-    exp_id = store.experiment().id
-    platform = LocalPlatform(experiment, experiment_dir(exp_id))
-    assert Scheduler(experiment, store, platform).run() is ExperimentStatus.DONE
-    (only,) = store.trials()
+    only = stopped_by_the_assessor(experiment_files, monkeypatch, REPORTS_FINAL, decides_in=1.5)
     assert only.status is TrialStatus.SUCCEEDED, only.message
-    assert only.final == 0.9 and only.message == ENDED_BEFORE_STOP
+    assert only.final == 0.9 and only.message == ENDED_BEFORE_STOP and only.exit_code == 0
+
+
+def test_a_trial_that_reported_its_final_metric_but_was_still_running_is_early_stopped(
+    home: Path,
+    experiment_files: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    venv_first: None,
+) -> None:
+    """Only a trial that ended on its own is SUCCEEDED: a final metric alone is not an end."""
+    hangs = REPORTS_FINAL + "    time.sleep(60)  # tearing down, hung\n"
+    only = stopped_by_the_assessor(experiment_files, monkeypatch, hangs, decides_in=1.5)
+    assert only.status is TrialStatus.EARLY_STOPPED, only.message
+    assert only.message == "stopped early by the assessor" and only.exit_code is None
 
 
 def test_a_trial_the_assessor_stops_mid_run_is_early_stopped(
@@ -199,22 +226,9 @@ def test_a_trial_the_assessor_stops_mid_run_is_early_stopped(
     monkeypatch: pytest.MonkeyPatch,
     venv_first: None,
 ) -> None:
-    trial = """\
-        import time
-        import nni
-        nni.get_next_parameter()
-        nni.report_intermediate_result(0.1)
-        time.sleep(60)
-        nni.report_final_result(0.9)
-    """
-    extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
-    experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
-    monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", lambda *_: Verdict.STOP)
-    store = launcher.register(experiment)
-    platform = LocalPlatform(experiment, experiment_dir(store.experiment().id))
     started = time.monotonic()
-    Scheduler(experiment, store, platform).run()
-    (only,) = store.trials()
+    slow = REPORTS_FINAL.replace("time.sleep(0.3)", "time.sleep(60)")
+    only = stopped_by_the_assessor(experiment_files, monkeypatch, slow, decides_in=0)
     assert only.status is TrialStatus.EARLY_STOPPED and only.final is None
     assert only.message == "stopped early by the assessor"
     assert time.monotonic() - started < 30
@@ -323,38 +337,6 @@ def test_a_second_ctrl_c_leaves_the_trials_running_for_resume(
     assert len(trial_processes(exp_id)) >= 2
     assert run_nnifc("stop", exp_id).returncode == 0
     wait_for(lambda: not trial_processes(exp_id), timeout=15, what="the trials to end")
-
-
-def test_a_trial_that_reported_its_final_metric_but_was_still_running_is_early_stopped(
-    home: Path,
-    experiment_files: Callable[..., Path],
-    monkeypatch: pytest.MonkeyPatch,
-    venv_first: None,
-) -> None:
-    """Only a trial that ended on its own is SUCCEEDED: a final metric alone is not an end."""
-    trial = """\
-        import time
-        import nni
-        nni.get_next_parameter()
-        nni.report_intermediate_result(0.1)
-        time.sleep(0.3)
-        nni.report_final_result(0.9)
-        time.sleep(60)  # tearing down, hung
-    """
-    extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
-    experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
-
-    def slow_stop(self: object, curve: object, finished: object) -> Verdict:
-        time.sleep(1.5)  # the final metric is printed meanwhile
-        return Verdict.STOP
-
-    monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
-    store = launcher.register(experiment)
-    platform = LocalPlatform(experiment, experiment_dir(store.experiment().id))
-    Scheduler(experiment, store, platform).run()
-    (only,) = store.trials()
-    assert only.status is TrialStatus.EARLY_STOPPED, only.message
-    assert only.message == "stopped early by the assessor" and only.exit_code is None
 
 
 def test_a_small_budget_of_failing_trials_is_failed_not_done(
