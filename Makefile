@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 		| tee $(VENV)/install.log | awk '\
 			/^(Collecting|Processing) / { name = $$2; sub(/.*\//, "", name); sub(/-[0-9].*/, "", name); \
 				printf "    %3d %s\n", ++n, name; fflush() } \
-			/^Installing collected packages: / { print "    installing " split(substr($$0, 31), all, ", ") " packages (the last step)"; fflush() } \
+			/^Installing collected packages: / { k = split(substr($$0, 31), all, ", "); \
+				print "    installing " k (k == 1 ? " package" : " packages") " (the last step)"; fflush() } \
 			/^Successfully installed/ { print "    done" } \
 			/^(ERROR|error)/ { print "    " $$0; fflush() }'
 	@status=$$(cat $(VENV)/install.status); rm -f $(VENV)/install.status; if [ "$$status" != 0 ]; then \
