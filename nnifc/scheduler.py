@@ -209,8 +209,7 @@ class Scheduler:
             ended = spent is not None and not self.live
             failed = self.failures.verdict(self._first_trials(), ended=ended)
             if failed is not None:
-                self.reason = failed
-                self.store.set_experiment(message=self.failures.first_failure)
+                self.reason = failed  # with the first failure's message
                 self._cancel_all(TrialStatus.SYS_CANCELED, "the experiment failed")
                 return ExperimentStatus.FAILED
             while (

@@ -224,9 +224,8 @@ def _print_outcome(store: Store, status: ExperimentStatus) -> None:
     top = view.best(trials, row.optimize_mode)
     counts = Counter(t.status.value for t in trials)
     by_status = ", ".join(f"{n} {s}" for s, n in counts.most_common())
-    ended = f"experiment {row.id} {status.value}" + (
-        f": {printable(row.reason)}" if row.reason else ""
-    )
+    said = row.reason and status is not ExperimentStatus.FAILED  # the error line says why
+    ended = f"experiment {row.id} {status.value}" + (f": {printable(row.reason)}" if said else "")
     out.print(ended, soft_wrap=True, markup=False)
     out.print(
         f"{plural(len(trials), 'trial')}" + (f": {by_status}" if by_status else ""), markup=False
