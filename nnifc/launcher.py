@@ -8,6 +8,7 @@ if no loop is left to do it, cancels the trials itself, so stopping works even a
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import secrets
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # loading configs and tuners is for the commands that run exp
     from nnifc.config import Experiment
 
 STOP_WAIT_SECONDS = 60.0
+LOCK_NAME = "loop.lock"
+CLAIM_FD_ENV = "NNIFC_CLAIM_FD"  # a detached loop's inherited claim
 
 
 def loop_alive(row: ExperimentRow) -> bool:
@@ -84,8 +87,35 @@ def _expanded(experiment: Experiment, exp_dir: Path) -> Experiment:
     )
 
 
-def start_detached(exp_id: str, *, resuming: bool = False) -> int:
+def claim(exp_id: str) -> int:
+    """Make this process the one that runs the experiment's loop, for as long as it (or a child
+    it hands the returned descriptor to) lives; another one running it is an error.
+
+    A lock, not a check followed by a write: two `resume` at once cannot both pass.
+    """
+    path = experiment_dir(exp_id) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise NnifcError(f"experiment {exp_id} is already running (pid {holder})") from None
+    mark_claim(fd)
+    return fd
+
+
+def mark_claim(fd: int) -> None:
+    """Write this process's pid in the claim it holds (a detached loop, after its parent)."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def start_detached(exp_id: str, *, resuming: bool = False, claim_fd: int | None = None) -> int:
+    """The loop in a new background process; `claim_fd`, this process's claim, passes to it."""
     log = experiment_dir(exp_id) / "launcher.log"
+    passed = (claim_fd,) if claim_fd is not None else ()
+    env = {**os.environ, CLAIM_FD_ENV: str(claim_fd)} if claim_fd is not None else None
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [
@@ -100,6 +130,8 @@ def start_detached(exp_id: str, *, resuming: bool = False) -> int:
             stdout=out,
             stderr=out,
             start_new_session=True,
+            pass_fds=passed,
+            env=env,
         )
     return proc.pid
 

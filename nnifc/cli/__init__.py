@@ -3,13 +3,17 @@
 Library code raises NnifcError; here it becomes one red line (or one per config problem) and
 exit code 1, or 3 for an experiment that ended without a result (ExperimentFailed). Usage
 mistakes exit 2 (click); a foreground loop left with its trials running, 130. Anything else is
-a bug and shows a traceback.
+a bug: one line, and its traceback in a report file under $NNIFC_HOME/reports.
 One module per group of commands; each is registered below.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+import time
+import traceback
 from typing import Any
 
 import click
@@ -54,6 +58,29 @@ class Group(click.Group):
             raise NoResult(str(e)) from None
         except NnifcError as e:
             raise click.ClickException(str(e)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as e:  # a bug: one line here, the whole report in a file
+            report = _write_report(ctx)
+            raise click.ClickException(
+                f"unexpected error: {type(e).__name__}: {e}; the full report is in {report}"
+            ) from None
+
+
+def _write_report(ctx: click.Context) -> str:
+    """The traceback of the exception being handled, in a private file under $NNIFC_HOME."""
+    from nnifc.store import home
+
+    reports = home() / "reports"
+    try:
+        reports.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = reports / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"nnifc {__version__}: {' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+    except OSError:
+        return "(none: it could not be written)"
+    return str(path)
 
 
 class NoResult(click.ClickException):

@@ -120,6 +120,7 @@ def create(
             f"experiment {exp_id} started in the background\n  nnifc status {exp_id}\n  nnifc stop {exp_id}"
         )
         return
+    launcher.claim(exp_id)
     out.print(f"experiment {exp_id} ({experiment.config.experiment_name}) on {experiment.platform}")
     _run_loop(store)
 
@@ -138,10 +139,12 @@ def resume(exp_id: str, detach: bool) -> None:
 
 
 def _resume(store: Store, *, detach: bool) -> None:
-    launcher.prepare_resume(store)
     exp_id = store.experiment().id
+    claim = launcher.claim(exp_id)  # held by this process, or by the loop it starts
+    launcher.prepare_resume(store)
     if detach:
-        store.set_experiment(pid=launcher.start_detached(exp_id, resuming=True))
+        pid = launcher.start_detached(exp_id, resuming=True, claim_fd=claim)
+        store.set_experiment(pid=pid)
         out.print(f"experiment {exp_id} resumed in the background")
         return
     out.print(f"experiment {exp_id} resumed")
@@ -153,6 +156,11 @@ def _resume(store: Store, *, detach: bool) -> None:
 @click.option("--resuming", is_flag=True)
 def run_loop(exp_id: str, resuming: bool) -> None:
     """Run an experiment's loop in this process (what --detach starts)."""
+    inherited = os.environ.pop(launcher.CLAIM_FD_ENV, None)
+    if inherited is not None:
+        launcher.mark_claim(int(inherited))
+    else:
+        launcher.claim(exp_id)
     store = Store.open(exp_id)
     store.set_experiment(pid=os.getpid())
     _run_loop(store, resuming=resuming)

@@ -157,7 +157,8 @@ class LocalPlatform(Platform):
         pid = int(handle) if handle else _find_trial_process(spec.trial_id)
         exit_file = trial_dir / "output" / TASK / EXIT_NAME
         log = trial_dir / "output" / TASK / LOG_NAME
-        if pid is None and not exit_file.exists() and not log.exists():
+        silent = not log.exists() or log.stat().st_size == 0  # made just before its start
+        if pid is None and not exit_file.exists() and silent:
             return None  # recorded, never started: the caller submits it
         gpus = _gpus_of(pid)
         for gpu in gpus:
