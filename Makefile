@@ -3,15 +3,17 @@ VENV  := .venv
 BIN   := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean system
+.PHONY: install run test lint bench clean system lock
 
 # A fresh install takes minutes: pip's output is cut to a line per package it collects (so the
 # screen says how far it got, in CI logs too) and kept whole in $(VENV)/install.log.
-$(STAMP): pyproject.toml
+# Versions are the ones in constraints.txt (`make lock` refreshes it), so every checkout gets
+# the same dependencies.
+$(STAMP): pyproject.toml constraints.txt
 	@echo "==> creating the virtualenv $(VENV)"
 	python3 -m venv $(VENV)
 	@echo "==> installing nnifc and its dependencies into $(VENV) (minutes the first time)"
-	@{ $(BIN)/pip install --progress-bar off -e '.[dev]' 2>&1; echo $$? > $(VENV)/install.status; } \
+	@{ $(BIN)/pip install --progress-bar off -c constraints.txt -e '.[dev]' 2>&1; echo $$? > $(VENV)/install.status; } \
 		| tee $(VENV)/install.log | awk '\
 			/^(Collecting|Processing) / { name = $$2; sub(/.*\//, "", name); sub(/-[0-9].*/, "", name); \
 				printf "    %3d %s\n", ++n, name; fflush() } \
@@ -49,13 +51,25 @@ test: lint system
 
 # Each benchmark prints its table and exits non-zero when it misses a target; all of them run.
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	status=0; \
 	$(BIN)/python benchmarks/tuners.py || status=1; \
 	$(BIN)/python benchmarks/assessors.py || status=1; \
 	$(BIN)/python benchmarks/upload.py || status=1; \
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/engine.py || status=1; \
 	exit $$status
+
+# constraints.txt anew: the newest versions pyproject.toml allows, installed in a throwaway
+# virtualenv (so nothing else of this machine's is pinned); review the diff and run the tests.
+LOCK_VENV := $(or $(TMPDIR),/tmp)/nnifc-lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	python3 -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --progress-bar off -e '.[dev,bench]'
+	{ sed -n '/^#/p' constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV)
+	@echo "constraints.txt refreshed: review \`git diff constraints.txt\`, then run make test"
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,7 +4,8 @@ NNI checked 2000 files / 300 MB after `.nniignore` and then copied everything an
 checked list is exactly what is uploaded. Patterns follow gitignore (via `pathspec`), and as in
 git an ignored directory is not entered, so `!data/keep` cannot re-include a file under an
 ignored `data/` (write `data/*` then `!data/keep`). Symlinks are uploaded as the files they
-point to, and only when they point inside codeDir: pods get plain files, never links.
+point to, and only when they point inside codeDir: pods get plain files, never links. Each file
+is recorded as the inode opened here, which is what `CodeFile.open` lets uploads read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pathspec
 
-from nnifc.errors import StorageError
+from nnifc.errors import ConfigError, Problem, StorageError
 from nnifc.storage.base import CodeFile
 
 IGNORE_FILE = ".nniignore"
@@ -78,8 +79,7 @@ class _Walk:
         is_dir = st is not None and stat.S_ISDIR(st.st_mode)
         if self.spec.match_file(relative + "/" if is_dir else relative):
             return
-        if link:
-            self.check_link(path, relative, st is None)
+        source = self.check_link(path, relative, st is None) if link else path
         assert st is not None
         if is_dir:
             real = os.path.realpath(path)
@@ -90,13 +90,24 @@ class _Walk:
         kind = SPECIAL.get(stat.S_IFMT(st.st_mode))
         if kind is not None:
             raise StorageError(self.fix(f"{relative} is {kind}, not a regular file"))
+        self.files.append(self.checked(source, relative))
+
+    def checked(self, source: Path, relative: str) -> CodeFile:
+        """The file as opened (without waiting on a FIFO swapped in): the inode uploads must read."""
         try:
-            os.close(os.open(path, os.O_RDONLY))
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as e:
             raise StorageError(self.fix(f"cannot read {relative} ({e.strerror})")) from e
-        self.files.append(CodeFile(path, relative, st.st_size, stat.S_IMODE(st.st_mode)))
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise StorageError(self.fix(f"{relative} is {_kind(st)}, not a regular file"))
+        mode = stat.S_IMODE(st.st_mode)
+        return CodeFile(source, relative, st.st_size, mode, st.st_dev, st.st_ino)
 
-    def check_link(self, path: Path, relative: str, dangling: bool) -> None:
+    def check_link(self, path: Path, relative: str, dangling: bool) -> Path:
         """Links are uploaded as what they point to, so that must exist inside codeDir."""
         target = Path(os.path.realpath(path))
         if not target.is_relative_to(self.root):
@@ -104,8 +115,14 @@ class _Walk:
         elif dangling:
             where = "points to nothing"
         else:
-            return
+            return target
         raise StorageError(self.fix(f"symlink {relative} -> {os.readlink(path)} {where}"))
+
+
+def _kind(st: os.stat_result) -> str:
+    return SPECIAL.get(stat.S_IFMT(st.st_mode)) or (
+        "a directory" if stat.S_ISDIR(st.st_mode) else "not a file"
+    )
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:
@@ -116,13 +133,27 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
 
 
 def _ignore_spec(code_dir: Path) -> pathspec.GitIgnoreSpec:
+    """The patterns; a FIFO is refused, not opened for reading (that waits for a writer)."""
     path = code_dir / IGNORE_FILE
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        lines = []
+        return pathspec.GitIgnoreSpec.from_lines([])
+    except OSError as e:
+        raise StorageError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            message = (
+                f"{_kind(st)}, not a file: {IGNORE_FILE} must be a text file of gitignore patterns"
+            )
+            raise ConfigError([Problem(path, 0, 0, "", message)])
+        with os.fdopen(os.dup(fd), "rb") as f:
+            lines = f.read().decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise StorageError(f"cannot read {path}: {e}") from e
+    finally:
+        os.close(fd)
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 

@@ -12,7 +12,6 @@ the width. Lines end without padding, so piped output has no trailing spaces.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +20,8 @@ from rich.console import Console, RenderResult
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+
+from nnifc.plain import printable, simple
 
 GAP = "  "
 BOLD = Style(bold=True)
@@ -192,25 +193,8 @@ def elided(text: str, width: int) -> str:
     return line.plain
 
 
-ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")  # colours and cursor moves
-
-
-def printable(text: str) -> str:
-    """A trial's or user's text as it may be shown: escape sequences (a coloured traceback's)
-    dropped, tabs as spaces, other control characters as `?`; line breaks kept."""
-    if simple(text):
-        return text
-    text = ESCAPES.sub("", text).replace("\t", "    ")
-    return "".join(c if c.isprintable() or c == "\n" else "?" for c in text)
-
-
-def simple(text: str) -> bool:
-    """One cell per character and nothing a terminal would act on (JSON, ids, most names)."""
-    return text.isascii() and text.isprintable()
-
-
 def cell_width(text: str) -> int:
-    return len(text) if simple(text) else cell_len(Text(text).plain)
+    return len(text) if simple(text) else cell_len(printable(text))
 
 
 def emit(lines: Iterable[Line]) -> RenderResult:

@@ -84,7 +84,10 @@ class Experiment:
 def load(path: Path, *, text: str | None = None, space_text: str | None = None) -> Experiment:
     """Validate the config at `path` (or `text`, as stored for a running experiment)."""
     path = Path(os.path.abspath(path.expanduser()))
-    doc = document.load(path) if text is None else document.parse(path, text)
+    if text is None:
+        doc = document.load(path, limit=document.MAX_CONFIG_BYTES, what="config file")
+    else:
+        doc = document.parse(path, text)
     translated = nni_v2.translate(doc) if nni_v2.is_v2(doc.data) else None
     source: Source = translated or doc
     config = _validate(source)
@@ -99,7 +102,9 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
     if space_text is not None:
         space_doc = document.parse(space_path.with_suffix(".json"), space_text)
     elif config.search_space_path is not None:
-        space_doc = document.load(space_path)
+        space_doc = document.load(
+            space_path, limit=document.MAX_SPACE_BYTES, what="search space file"
+        )
     elif translated and translated.inline_space is not None:
         space_doc = doc.part(("searchSpace",))
     elif config.use_annotation:

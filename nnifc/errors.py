@@ -5,7 +5,8 @@ NnifcError
 ├── ExperimentNotFound   no such experiment (or trial) in $NNIFC_HOME
 ├── ExperimentFailed     the experiment ended without a result (exit code 3)
 ├── PlatformError        the platform refused or failed to run a trial
-└── StorageError         reading or writing trial files failed
+├── StorageError         reading or writing trial files failed
+└── StoreError           an experiment's database is damaged
 """
 
 from __future__ import annotations
@@ -72,3 +73,7 @@ class NoKubeconfig(PlatformError):
 
 class StorageError(NnifcError):
     """Reading or writing the trials' files failed."""
+
+
+class StoreError(NnifcError):
+    """An experiment's database cannot be read: its file is damaged or is no database."""

@@ -7,11 +7,13 @@ name rules, storage blocks that match `storage`, anchored Azure name patterns) m
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -28,6 +30,13 @@ DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 K8S_NAME = r"^[a-z0-9]{1,63}$"  # FrameworkController's rule for Framework and task-role names
 AZURE_NAME = r"^[0-9a-zA-Z-]{%d,%d}$"
+# learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates (DNS suffixes)
+KEY_VAULT_SUFFIXES = (
+    ".vault.azure.net",
+    ".vault.azure.cn",
+    ".vault.usgovcloudapi.net",
+    ".vault.microsoftazure.de",
+)
 
 
 def duration_seconds(text: str) -> int:
@@ -56,6 +65,69 @@ def _absolute(value: str) -> str:
     if not value.startswith("/"):
         shown = json.dumps(value)
         raise ValueError(f"must be an absolute path on the NFS server (start with /), got {shown}")
+    return value
+
+
+def fill_template(template: str, placeholder: str, value: str) -> str:
+    """`template` with `{placeholder}` replaced; other braces are a mistake (ValueError)."""
+    filled = template.replace(f"{{{placeholder}}}", value)
+    if "{" in filled or "}" in filled:
+        raise ValueError(
+            f"only {{{placeholder}}} may be written in braces, got {json.dumps(template)}"
+        )
+    return filled
+
+
+def key_vault_url_problem(url: str, *, loopback: bool = False) -> str | None:
+    """Why `url` is not the https base URL of a Key Vault in a known cloud (None: it is).
+
+    A token for the vault goes to this host, so only Key Vault's own DNS suffixes are
+    accepted, plus, with `loopback`, an https URL on this machine.
+    """
+    shown = json.dumps(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"is not a URL, got {shown}"
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() != "https":
+        return f"must be an https:// URL, got {shown}"
+    if parts.username is not None or parts.password is not None:
+        return f"must not hold a user name or password, got {shown}"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"must be the vault's URL, without a path, got {shown}"
+    if loopback and _is_loopback(host):
+        return None
+    if not any(
+        host.endswith(suffix) and re.fullmatch(r"[0-9a-z-]+", host.removesuffix(suffix))
+        for suffix in KEY_VAULT_SUFFIXES
+    ):
+        return (
+            f"must be a Key Vault URL: a host under {', '.join(KEY_VAULT_SUFFIXES[:-1])} "
+            f"or {KEY_VAULT_SUFFIXES[-1]}, like https://{{vault}}.vault.azure.net, got {shown}"
+        )
+    if port not in (None, 443):
+        return f"must not name a port other than 443, got {shown}"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _vault_endpoint(value: str) -> str:
+    problem = key_vault_url_problem(fill_template(value, "vault", "vault"))
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _file_endpoint(value: str) -> str:
+    fill_template(value, "account", "account")
     return value
 
 
@@ -150,15 +222,15 @@ class Nfs(Model):
 class KeyVault(Model):
     vault_name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
     name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
-    endpoint: Text | None = (
-        None  # nnifc: the vault URL, for sovereign clouds (default *.vault.azure.net)
-    )
+    # nnifc: the vault URL, for sovereign clouds (default https://{vault}.vault.azure.net)
+    endpoint: Annotated[Text, AfterValidator(_vault_endpoint)] | None = None
 
 
 class AzureStorage(Model):
     account_name: Annotated[str, Field(pattern=AZURE_NAME % (3, 31))]
     azure_share: Annotated[str, Field(pattern=AZURE_NAME % (3, 63))]
-    endpoint: Text | None = None  # nnifc: the file service URL (default *.file.core.windows.net)
+    # nnifc: the file service URL (default https://{account}.file.core.windows.net)
+    endpoint: Annotated[Text, AfterValidator(_file_endpoint)] | None = None
 
 
 class FrameworkControllerConfig(Model):

@@ -4,6 +4,11 @@
 has no defaulting and writes status back with a full update) and validates against the
 project's schema. `trial_status()` is the one table from FrameworkController's state and
 completion code to a trial status. Both are pure.
+
+The user's text in a pod (the command, the parameters) is passed through `verbatim`:
+FrameworkController replaces `{{FC_...}}` placeholders anywhere in the pod it creates, and
+Kubernetes expands `$(VAR)` and `$$` in env values; a parameter `{{FC_POD_NAME}}` reached the
+trial as the pod's name. Kubernetes' own escapes undo both and keep the manifest readable.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ STORAGE_VOLUME, WORK_VOLUME, BARRIER_VOLUME = (
     "frameworkbarrier-volume",
 )
 GRACEFUL_DELETION_SECONDS = 600
+LBRACE = "NNIFC_LBRACE"  # an env var holding "{", first in the env: `verbatim` refers to it
 STOPPED_CODE = -210  # StopFrameworkRequested
 
 
@@ -185,16 +191,18 @@ def _container(
     barrier: bool,
 ) -> dict[str, Any]:
     share = MOUNT / trial_root(spec.experiment_id, spec.trial_id)
-    env = task_env(
+    env = {LBRACE: "{"}
+    env |= task_env(
         spec,
         sys_dir=share,
-        task=f"{role.name}_{{{{FC_TASK_INDEX}}}}",
-        command=role.command,
+        task=f"{role.name}_{{{{FC_TASK_INDEX}}}}",  # a placeholder FrameworkController fills
+        command=verbatim(role.command),
         workdir=WORKDIR,
         version_check=config.version_check,
     )
     env["NNIFC_CODE_SRC"] = str(MOUNT / experiment_root(spec.experiment_id) / "code")
-    env["NNIFC_PARAMETERS"] = parameter_cfg(spec)  # the wrapper writes $NNI_SYS_DIR/parameter.cfg
+    # the wrapper writes $NNI_SYS_DIR/parameter.cfg
+    env["NNIFC_PARAMETERS"] = verbatim(parameter_cfg(spec))
     for i, other in enumerate(config.trial.task_roles):
         env[f"FB_{other.name.upper()}_PORT"] = str(4000 + i)
     if role.gpu_num == 0:
@@ -219,6 +227,13 @@ def _container(
         "resources": {"requests": resources, "limits": dict(resources)},
         "volumeMounts": mounts,
     }
+
+
+def verbatim(text: str) -> str:
+    """`text` as a container env value that reaches the task unchanged: `$` doubled (Kubernetes
+    reads `$$` as `$`), and every `{{` written `{$(NNIFC_LBRACE)`, no placeholder for
+    FrameworkController, "{{" again once Kubernetes expands it."""
+    return text.replace("$", "$$").replace("{{", "{$(" + LBRACE + ")")
 
 
 def _number(value: float) -> str:

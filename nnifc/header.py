@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nnifc.budget import NO_LIMIT_SECONDS, Budget, duration_text, plural
-from nnifc.columns import printable
+from nnifc.plain import plain
 from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.store import ExperimentRow, TrialRow
 from nnifc.view import best, number, seconds_text, styled
@@ -92,7 +92,7 @@ class ExperimentHeader:
     def rows(self, bar_width: int) -> list[tuple[str, Text]]:
         row = self.row
         rows = [
-            ("experiment", Text(printable(f"{row.id}  {row.name}  ({row.platform})"))),
+            ("experiment", plain(f"{row.id}  {row.name}  ({row.platform})")),
             ("status", self._status()),
             ("trials", self._trials(bar_width)),
             ("time", self._time(bar_width)),
@@ -102,9 +102,9 @@ class ExperimentHeader:
             points = plural(self.imported, "finished point")
             rows.append(("imported", Text(f"{points} given to the tuner")))
         if row.reason:
-            rows.append(("reason", Text(printable(row.reason), style="yellow")))
+            rows.append(("reason", plain(row.reason, style="yellow")))
         if row.message and row.message != row.reason:
-            rows.append(("message", Text(printable(row.message), style="red")))
+            rows.append(("message", plain(row.message, style="red")))
         return rows
 
     def _trials(self, bar_width: int) -> Text:

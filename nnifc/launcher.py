@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nnifc.budget import Budget
+from nnifc import private
+from nnifc.budget import Budget, plural
 from nnifc.errors import ExperimentNotFound, NnifcError
 from nnifc.platforms import PLATFORMS, Platform
 from nnifc.records import ExperimentStatus, TrialStatus
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # loading configs and tuners is for the commands that run exp
     from nnifc.config import Experiment
 
 STOP_WAIT_SECONDS = 60.0
+STOP_DRAIN_SECONDS = 30.0  # then stop says how many trials are still terminating
 LOCK_NAME = "loop.lock"
 CLAIM_FD_ENV = "NNIFC_CLAIM_FD"  # a detached loop's inherited claim
 
@@ -116,7 +118,7 @@ def start_detached(exp_id: str, *, resuming: bool = False, claim_fd: int | None 
     log = experiment_dir(exp_id) / "launcher.log"
     passed = (claim_fd,) if claim_fd is not None else ()
     env = {**os.environ, CLAIM_FD_ENV: str(claim_fd)} if claim_fd is not None else None
-    with open(log, "ab") as out:
+    with private.open_append(log) as out:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -136,11 +138,23 @@ def start_detached(exp_id: str, *, resuming: bool = False, claim_fd: int | None 
     return proc.pid
 
 
-def stop(store: Store) -> ExperimentStatus:
-    """Stop the loop and every unfinished trial; idempotent."""
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+    status: ExperimentStatus
+    terminating: int = 0  # trials' Frameworks or processes not gone after STOP_DRAIN_SECONDS
+
+    def __str__(self) -> str:
+        text = self.status.value
+        if self.terminating:
+            text += f" ({plural(self.terminating, 'trial')} still terminating)"
+        return text
+
+
+def stop(store: Store) -> Stopped:
+    """Stop the loop and every unfinished trial, and wait for them to be gone; idempotent."""
     row = store.experiment()
     if row.status.final and not any(not t.status.final for t in store.trials()):
-        return row.status
+        return Stopped(row.status)
     store.set_experiment(stop_requested=1)
     if loop_alive(row):
         assert row.pid is not None
@@ -163,13 +177,14 @@ def stop(store: Store) -> ExperimentStatus:
             store.set_status(trial.id, TrialStatus.USER_CANCELED, message="stopped by the user")
             store.set_told(trial.id, "nothing", None)
         platform.cleanup()
+        terminating = platform.drain(STOP_DRAIN_SECONDS)
     finally:
         platform.close()
     if not row.status.final:
         store.set_experiment(
             status=ExperimentStatus.STOPPED, ended=time.time(), reason="stopped by the user"
         )
-    return store.experiment().status
+    return Stopped(store.experiment().status, terminating)
 
 
 def prepare_resume(store: Store) -> None:

@@ -77,6 +77,7 @@ class StatusChanged:
     status: TrialStatus
     message: str = ""
     exit_code: int | None = None
+    ended: float | None = None  # when it ended (time.time()), if before it was reported
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from nnifc import document, space, stopping
 from nnifc.assessors import ASSESSORS, Assessor, Verdict
 from nnifc.budget import FIRST_TRIALS_AT_LEAST, Budget, Failures, plural
 from nnifc.config import Experiment
-from nnifc.errors import PlatformError
+from nnifc.errors import NnifcError, PlatformError
 from nnifc.knowledge import Knowledge
 from nnifc.platforms import Platform
 from nnifc.records import (
@@ -45,6 +45,8 @@ HEARTBEAT_SECONDS = 5.0
 # `nnifc stop`, `update` and `kill` write to the store (stop also signals): read this often
 STOP_CHECK_SECONDS = 0.5
 STOPPED_BY_USER = "stopped by the user"
+LAUNCHER_FAILED = "the launcher stopped with an error"  # what trials were cancelled with, once
+READ_AGAIN = "its outputs, read again on resume, say it succeeded before its launcher failed"
 
 
 class LeaveRunning(BaseException):
@@ -99,6 +101,7 @@ class Scheduler:
         self.leave_requested = False
         self.cancelling = False  # from here on, the trials are being cancelled: no leaving
         self.exhausted = False
+        self.trouble = ""  # the platform's, shown as the experiment's message
         self.live: dict[str, _Live] = {}
         self.trial_ids: set[str] = set()
         self.n_trials = 0
@@ -143,17 +146,7 @@ class Scheduler:
             self.store.set_experiment(pid=None)  # shown as RUNNING (launcher not running)
             raise
         except BaseException as e:
-            self._cancel_all(TrialStatus.SYS_CANCELED, "the launcher stopped with an error")
-            message = str(e) or type(e).__name__
-            self.store.set_experiment(
-                status=ExperimentStatus.ERROR,
-                ended=time.time(),
-                message=message,
-                reason=f"the launcher failed: {message}",
-            )
-            with contextlib.suppress(Exception):
-                self.platform.cleanup()
-            self.platform.close()
+            self._fail(str(e) or type(e).__name__)
             raise
         self.platform.cleanup()
         self.cancelling = True  # ending: a Ctrl-C now cannot leave anything running
@@ -164,10 +157,36 @@ class Scheduler:
         self.on_change()
         return status
 
+    def _fail(self, message: str) -> None:
+        """The launcher failed: its trials are left as they are, never cancelled for a fault of
+        the launcher's or of what it talks to (a storage outage): `resume` follows them again."""
+        left = [t for t in self.store.trials() if not t.status.final]
+        reason = f"the launcher failed: {message}"
+        if left:
+            reason += (
+                f"; {plural(len(left), 'trial')} left running: `nnifc resume {self.exp_id}`"
+                f" follows them, `nnifc stop {self.exp_id}` cancels them"
+            )
+        else:  # nothing runs that needs its Secrets
+            with contextlib.suppress(Exception):
+                self.platform.cleanup()
+        self.store.set_experiment(
+            status=ExperimentStatus.ERROR,
+            ended=time.time(),
+            message=message,
+            reason=reason,
+            pid=None,
+        )
+        with contextlib.suppress(Exception):
+            self.platform.close()
+
     def _adopt(self) -> None:
         row = self.store.experiment()
         unsure = (row.heartbeat or row.started) - HEARTBEAT_SECONDS
         for trial in self.store.trials():
+            if trial.status is TrialStatus.SYS_CANCELED and trial.message == LAUNCHER_FAILED:
+                self._read_again(trial)
+                continue
             if trial.status.final:
                 if trial.status.stopped and (trial.ended or 0) >= unsure:
                     # recorded stopped just before a launcher died: maybe never told to stop
@@ -185,6 +204,18 @@ class Scheduler:
             curve = self.knowledge.curve(trial.intermediate)
             live = _Live(spec, handle or "", curve, self.store.curve_task(trial.id), trial.created)
             self.live[trial.id] = live
+
+    def _read_again(self, trial: TrialRow) -> None:
+        """A trial an earlier nnifc cancelled when its launcher failed (as one did before 0.x on
+        a storage outage) may have ended on its own: its outputs decide."""
+        with contextlib.suppress(NnifcError):  # still unreadable: it stays as it was
+            found = self.platform.final_metrics(trial.id)
+            stopping.record(self.store, found)
+            final = next((m for m in found if m.final), None)
+            if final is not None and self.platform.exit_code(trial.id, final.task) == 0:
+                self.store.undo_stop(trial.id, READ_AGAIN)
+                told, value, _ = self.knowledge.learn(self.store.trial(trial.id))
+                self.store.set_told(trial.id, told, value)
 
     def _loop(self) -> ExperimentStatus:
         beat = 0.0
@@ -205,6 +236,7 @@ class Scheduler:
                 return ExperimentStatus.STOPPED
             events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
             self._handle_all(events)
+            self._show_trouble()
             spent = self._spent()
             ended = spent is not None and not self.live
             failed = self.failures.verdict(self._first_trials(), ended=ended)
@@ -236,20 +268,29 @@ class Scheduler:
                 self.reason, winding_down = "", False
             self.on_change()
 
+    def _show_trouble(self) -> None:
+        """What keeps the platform from following trials, as the experiment's message."""
+        trouble = self.platform.trouble()
+        if trouble != self.trouble:
+            self.trouble = trouble
+            self.store.set_experiment(message=trouble)
+
     def _read_store(self) -> bool:
         """What other commands wrote (budgets, search space, kills); True when stop was asked."""
         now = time.monotonic()
         if now - self.stop_checked < STOP_CHECK_SECONDS:
             return False
         self.stop_checked = now
-        row = self.store.experiment()
+        row = self.store.experiment(texts=False)
         self.budget = Budget.of(row)
-        if row.space_text != self.space_text:
-            self._new_space(row.space_text)
         for position, what, value in self.store.changes(self.changes_seen):
             self.changes_seen = position
             if what == "kill" and value in self.live:
                 self._stop_trial(value, TrialStatus.USER_CANCELED, "killed by the user")
+            if what == "searchSpace":
+                text = self.store.experiment().space_text
+                if text != self.space_text:
+                    self._new_space(text)
         return row.stop_requested
 
     def _new_space(self, text: str) -> None:
@@ -398,7 +439,11 @@ class Scheduler:
         if event.trial_id not in self.live:
             return
         self.store.set_status(
-            event.trial_id, event.status, message=event.message, exit_code=event.exit_code
+            event.trial_id,
+            event.status,
+            message=event.message,
+            exit_code=event.exit_code,
+            ended=event.ended,
         )
         if event.status.final:
             self._finish(event.trial_id)

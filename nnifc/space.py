@@ -20,6 +20,7 @@ import numpy as np
 from nnifc.document import Document, Loc
 from nnifc.errors import ConfigError, Problem
 
+NOT_JSON = "(NaN and infinities are not JSON)"
 TYPES = (
     "choice",
     "randint",
@@ -271,12 +272,17 @@ def _parse_parameter(
     return Uniform(float(first), float(second), q, "log" in type_)
 
 
-def _encodable(value: Any) -> bool:
+def _not_json(value: Any) -> str:
+    """Why `value` cannot reach a trial as strict JSON ("" when it can)."""
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (UnicodeEncodeError, ValueError, TypeError):
-        return False
-    return True
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains text that is not valid Unicode (a lone surrogate)"
+    except ValueError:
+        return f"must be a finite number {NOT_JSON}, got {json.dumps(value)}"
+    except TypeError:
+        return f"must be a JSON value, got {value!r}"
+    return ""
 
 
 def _finite(value: int | float) -> bool:
@@ -321,14 +327,13 @@ def _parse_choice(
             ):
                 problems.append(doc.problem((*loc, i), 'a nested option needs a "_name" key'))
                 return None
-        for i, v in enumerate(values):
-            if not _encodable(v):
-                problems.append(
-                    doc.problem(
-                        (*loc, i), "contains text that is not valid Unicode (a lone surrogate)"
-                    )
-                )
-                return None
+        if _not_json(values):  # checked whole, then halved down to the first culprit
+            low, high = 0, len(values)
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (low, middle) if _not_json(values[low:middle]) else (middle, high)
+            problems.append(doc.problem((*loc, low), _not_json(values[low])))
+            return None
         return Choice(tuple(values))
     if not all(named):
         bad = named.index(False)
@@ -346,11 +351,16 @@ def _parse_choice(
                 doc.problem((*loc, i, "_name"), f"must be a string or number, got {_show(name)}")
             )
             return None
+        if _not_json(name):
+            problems.append(doc.problem((*loc, i, "_name"), _not_json(name)))
+            return None
         branches.append(Branch(name, _parse_space(doc, option, (*loc, i), problems)))
-    names = [b.name for b in branches]
-    for i, name in enumerate(names):
-        if names.index(name) != i:
-            problems.append(doc.problem((*loc, i, "_name"), f"duplicate _name {_show(name)}"))
+    first: dict[Any, int] = {}
+    for i, branch in enumerate(branches):
+        if first.setdefault(branch.name, i) != i:
+            problems.append(
+                doc.problem((*loc, i, "_name"), f"duplicate _name {_show(branch.name)}")
+            )
             return None
     return Choice(tuple(branches))
 

@@ -23,7 +23,6 @@ from nnifc.store import Store, experiment_dir
 
 MAX_COUNT = 99999
 MAX_SECONDS = 99999 * 86400
-MAX_SPACE_BYTES = 1 << 20  # a search space is kilobytes; the loop re-reads it twice a second
 KILL_WAIT_SECONDS = 15.0
 KILLED = "killed by the user"
 
@@ -91,10 +90,7 @@ def _search_space(store: Store, path: Path) -> str:
     """The new search space as JSON text, checked as `create` checks one (file:line errors),
     and accepted by the experiment's tuner."""
     path = path.expanduser().absolute()
-    if path.is_file() and path.stat().st_size > MAX_SPACE_BYTES:
-        size = path.stat().st_size
-        raise NnifcError(f"{path}: {size} bytes; a search space may have at most 1 MiB")
-    doc = document.load(path)
+    doc = document.load(path, limit=document.MAX_SPACE_BYTES, what="search space file")
     parsed = space.parse(doc)
     experiment = launcher.reload(store.experiment())
     from nnifc.tuners import TUNERS
@@ -160,7 +156,7 @@ def delete(exp_id: str, *, storage: bool, force: bool) -> list[str]:
                 f" (nnifc stop {exp_id}) or delete it with --force"
             )
         if running:
-            done.append(f"stopped: {launcher.stop(store).value}")
+            done.append(f"stopped: {launcher.stop(store)}")
             deadline = time.monotonic() + KILL_WAIT_SECONDS
             while launcher.loop_alive(store.experiment()) and time.monotonic() < deadline:
                 time.sleep(0.1)  # its last writes land before its files go

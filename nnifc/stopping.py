@@ -31,9 +31,9 @@ def stop_trial(
     found: list[MetricReported] = []
     with contextlib.suppress(NnifcError):  # unreadable now: the stop stands
         found = platform.final_metrics(trial_id)
-    final = next((m for m in found if m.final), None)
-    if final is not None and platform.exit_code(trial_id, final.task) == 0:
-        store.undo_stop(trial_id, ENDED_BEFORE_STOP)
+        final = next((m for m in found if m.final), None)
+        if final is not None and platform.exit_code(trial_id, final.task) == 0:
+            store.undo_stop(trial_id, ENDED_BEFORE_STOP)
     return found
 
 

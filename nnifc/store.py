@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nnifc import private
+from nnifc.database import NamedConnection
 from nnifc.errors import ExperimentNotFound
 from nnifc.records import ExperimentStatus, MetricReported, TrialSpec, TrialStatus
 
@@ -124,8 +126,12 @@ class Store:
     def __init__(self, path: Path, *, create: bool = False) -> None:
         if not create and not path.is_file():
             raise ExperimentNotFound(f"no experiment database at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        if create:  # private before SQLite makes it and its -wal and -shm with the same mode
+            private.make_dirs(path.parent)
+            private.create(path)
+        self._db = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False, factory=NamedConnection
+        )  # a damaged file's errors are StoreErrors that name it
         self._db.row_factory = sqlite3.Row
         self._batched = False
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -208,8 +214,16 @@ class Store:
                 list(data.values()),
             )
 
-    def experiment(self) -> ExperimentRow:
-        row = self._db.execute("SELECT * FROM experiment").fetchone()
+    def experiment(self, *, texts: bool = True) -> ExperimentRow:
+        """The experiment's row; without `texts`, its config and search space read as "" (the
+        loop looks twice a second, and a search space may be megabytes)."""
+        columns = "*"
+        if not texts:
+            names = [r[1] for r in self._db.execute("PRAGMA table_info(experiment)").fetchall()]
+            columns = ", ".join(
+                f"'' AS {n}" if n in ("config_text", "space_text") else n for n in names
+            )
+        row = self._db.execute(f"SELECT {columns} FROM experiment").fetchone()
         if row is None:
             raise ExperimentNotFound("the experiment database is empty")
         data = dict(row)
@@ -340,9 +354,16 @@ class Store:
             db.execute("UPDATE trial SET handle = ? WHERE id = ?", (handle, trial_id))
 
     def set_status(
-        self, trial_id: str, status: TrialStatus, *, message: str = "", exit_code: int | None = None
+        self,
+        trial_id: str,
+        status: TrialStatus,
+        *,
+        message: str = "",
+        exit_code: int | None = None,
+        ended: float | None = None,
     ) -> bool:
-        """Move a live trial to `status`; a trial already in a final status never changes."""
+        """Move a live trial to `status`; a trial already in a final status never changes.
+        `ended` is when a final status was reached, if earlier than now (never before its start)."""
         now, moved = time.time(), f"WHERE id = ? AND {_LIVE} AND status != ?"
         with self._tx() as db:
             if status is TrialStatus.RUNNING:
@@ -351,11 +372,12 @@ class Store:
                     (status.value, now, trial_id, status.value),
                 )
             else:
+                at = min(ended or now, now)
                 cursor = db.execute(
-                    "UPDATE trial SET status = ?, ended = ?, started = COALESCE(started, ?),"
-                    " message = ?, exit_code = ?,"
+                    "UPDATE trial SET status = ?, ended = MAX(?, COALESCE(started, ?)),"
+                    " started = COALESCE(started, ?), message = ?, exit_code = ?,"
                     f" finish_order = (SELECT COALESCE(MAX(finish_order), 0) + 1 FROM trial) {moved}",
-                    (status.value, now, now, message, exit_code, trial_id, status.value),
+                    (status.value, at, at, at, message, exit_code, trial_id, status.value),
                 )
             if cursor.rowcount == 0 and message and not status.final:  # same status, news
                 cursor = db.execute(
@@ -365,12 +387,13 @@ class Store:
         return cursor.rowcount > 0
 
     def undo_stop(self, trial_id: str, message: str) -> None:
-        """A trial recorded as stopped had ended on its own, exit code 0: SUCCEEDED."""
-        stopped = (TrialStatus.EARLY_STOPPED.value, TrialStatus.USER_CANCELED.value)
+        """A trial recorded as stopped (or cancelled by a launcher that failed) had ended on its
+        own, exit code 0: SUCCEEDED."""
+        stopped = [s.value for s in TrialStatus if s.stopped or s is TrialStatus.SYS_CANCELED]
         with self._tx() as db:
             db.execute(
                 "UPDATE trial SET status = ?, message = ?, exit_code = 0"
-                " WHERE id = ? AND status IN (?, ?)",
+                f" WHERE id = ? AND status IN ({', '.join('?' * len(stopped))})",
                 (TrialStatus.SUCCEEDED.value, message, trial_id, *stopped),
             )
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
-from rich.text import Text
 
-from nnifc.columns import Column, Entry, Layout, emit, printable
+from nnifc.columns import Column, Entry, Layout, emit
+from nnifc.plain import one_line, plain, printable
 from nnifc.records import TrialStatus
 from nnifc.store import TrialRow
 from nnifc.view import STATUS_STYLE, latest, number, params_text, span, when
@@ -40,7 +40,7 @@ def entry(trial: TrialRow, now: float) -> Entry:
     note = None
     if trial.message:
         color = "red" if trial.status is TrialStatus.FAILED else "yellow"
-        note = Text(printable(trial.message), style=color)
+        note = plain(trial.message, style=color)
     return Entry(
         cells={
             ID: trial.id,
@@ -100,6 +100,6 @@ def trial_line(t: TrialRow, now: float | None = None) -> str:
     if last is not None:
         parts.append(f"last={number(last)}")
     if t.message:
-        parts.append(f"({' '.join(t.message.split())})")  # one line, whatever the message holds
+        parts.append(f"({one_line(t.message)})")  # one line, whatever the message holds
     parts.append(params_text(t.params))
     return printable(" ".join(parts))  # a trial's text never drives the terminal

@@ -20,7 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from nnifc.budget import plural
-from nnifc.columns import Column, Entry, Layout, emit, printable
+from nnifc.columns import Column, Entry, Layout, emit
+from nnifc.plain import plain
 from nnifc.records import Params, TrialStatus
 from nnifc.store import ExperimentRow, TrialRow
 
@@ -165,9 +166,7 @@ class ExperimentsTable:
             cells=cells,
             tail=row.name,
             styles={EXP_STATUS: Style.parse(style)} if style else {},
-            note=Text(printable("; ".join(n for n in notes if n)), style="dim")
-            if any(notes)
-            else None,
+            note=plain("; ".join(n for n in notes if n), style="dim") if any(notes) else None,
         )
 
 
@@ -197,8 +196,8 @@ def plan(experiment: Experiment, first: Params, framework_yaml: str | None) -> G
         ("code", str(c.trial.code_dir)),
     ]
     for label, value in rows:  # names, options and paths are the user's text, never markup
-        grid.add_row(label, Text(value))
-    parts: list[Any] = [Text.assemble(("valid: ", "green"), str(experiment.source)), grid]
+        grid.add_row(label, plain(value))
+    parts: list[Any] = [Text.assemble(("valid: ", "green"), plain(str(experiment.source))), grid]
     if framework_yaml is not None:
-        parts += [Text("\nthe first trial's Framework:", style="bold"), Text(framework_yaml)]
+        parts += [Text("\nthe first trial's Framework:", style="bold"), plain(framework_yaml)]
     return Group(*parts)

@@ -62,8 +62,8 @@ if [ -n "${NNIFC_VERSION_CHECK:-}" ]; then
   fi
   if [ -n "$said" ]; then echo "$said; running anyway (versionCheck is false)" | tee -a "$NNIFC_LOG"; fi
 fi
-{ sh -c "$NNIFC_COMMAND" 2>&1; echo "$?" > "$NNIFC_EXIT.tmp"; mv -f "$NNIFC_EXIT.tmp" "$NNIFC_EXIT"; } \\
-  | tee -a "$NNIFC_LOG"
+{ ( [ -z "${NNIFC_UMASK:-}" ] || umask "$NNIFC_UMASK"; exec sh -c "$NNIFC_COMMAND" ) 2>&1
+  echo "$?" > "$NNIFC_EXIT.tmp"; mv -f "$NNIFC_EXIT.tmp" "$NNIFC_EXIT"; } | tee -a "$NNIFC_LOG"
 if [ -f "$NNIFC_EXIT" ]; then exit "$(cat "$NNIFC_EXIT")"; fi
 exit 70
 """

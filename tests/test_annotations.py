@@ -433,11 +433,12 @@ def run_trial(
     subprocess.run(["sh", "-c", SCRIPT, "nnifc-wrapper"], env=env, cwd=out, timeout=120)
     output = sys_dir / "output" / "local_0"
     lines = list(OutputTail(read_file(str(output / LOG_NAME))).lines(final=True))
-    log = "\n".join(line for _, line in lines)
+    log = "\n".join(line.text for line in lines)
     assert (output / EXIT_NAME).read_text().strip() == "0", log
-    used = [json.loads(line[len("USED ") :]) for _, line in lines if line.startswith("USED ")]
+    texts = [line.text for line in lines]
+    used = [json.loads(t[len("USED ") :]) for t in texts if t.startswith("USED ")]
     assert len(used) == 1, log
-    metrics = [metric_event("trial1", "local_0", offset, line) for offset, line in lines]
+    metrics = [metric_event("trial1", "local_0", line) for line in lines]
     return used[0], [m for m in metrics if m is not None]
 
 

@@ -188,3 +188,44 @@ def test_each_authentication_failure_is_one_line_before_any_framework(
     assert azure.account_key not in result.stderr + result.stdout
     assert not home.exists()
     assert kube_cluster.created("frameworks") == [] and kube_cluster.created("secrets") == []
+
+
+@pytest.mark.parametrize("vault", ["env on 127.0.0.1", "config in China"])
+def test_a_challenge_for_another_resource_gets_no_token(
+    kube_cluster: KubeCluster,
+    azure: AzureStandin,
+    tmp_path: Path,
+    home: Path,
+    service_account: None,
+    monkeypatch: pytest.MonkeyPatch,
+    vault: str,
+) -> None:
+    """Issue 17: a vault URL nnifc accepts answers 401 naming https://management.azure.com.
+
+    Before the fix the SDK's challenge check was off for every host but *.vault.azure.net, so
+    a management-scope token was requested and sent to whoever answered there.
+    """
+    config = write_config(tmp_path, azure.account_name)
+    if vault.startswith("env"):
+        monkeypatch.setenv("NNIFC_KEYVAULT_ENDPOINT", azure.vault_url)
+        url = azure.vault_url
+    else:
+        text = config.read_text().replace(
+            "    name: storage-key\n",
+            "    name: storage-key\n    endpoint: https://{vault}.vault.azure.cn\n",
+        )
+        config.write_text(text)
+        url = "https://nnivault.vault.azure.cn"
+    azure.hostile_challenge("https://management.azure.com")
+    result = run_nnifc("create", "--config", str(config))
+    assert azure.issued_tokens() == []
+    tokens_asked = [r for r in azure.requests("aad") if r.path.endswith("/oauth2/v2.0/token")]
+    assert tokens_asked == []
+    vault_requests = azure.requests("vault")
+    assert vault_requests and all("Authorization" not in r.headers for r in vault_requests)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: refused the sign-in challenge of Key Vault {url}: "), last
+    assert "management.azure.com" in last
+    assert kube_cluster.created("frameworks") == [] and kube_cluster.created("secrets") == []

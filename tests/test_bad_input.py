@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -724,6 +725,47 @@ SPACE_CASES = [
         '{"x": {"_type": "choice", "_value": ["\\ud800"]}}',
         "1:38 x._value[0]: contains text that is not valid Unicode",
     ),
+    # issue 17: NaN and infinities are not JSON; status --json and the trials' parameters must be
+    (
+        "space_nan_choice",
+        '{"x": {"_type": "choice", "_value": [1, NaN]}}',
+        "1:41 x._value[1]: must be a finite number (NaN and infinities are not JSON), got NaN",
+    ),
+    (
+        "space_infinity_choice",
+        '{"x": {"_type": "choice", "_value": [Infinity]}}',
+        "1:38 x._value[0]: must be a finite number (NaN and infinities are not JSON), got Infinity",
+    ),
+    (
+        "space_minus_infinity_choice",
+        '{"x": {"_type": "choice", "_value": [0, -Infinity]}}',
+        "1:41 x._value[1]: must be a finite number (NaN and infinities are not JSON), got -Infinity",
+    ),
+    (
+        "space_1e999_choice",
+        '{"x": {"_type": "choice", "_value": [1e999]}}',
+        "1:38 x._value[0]: must be a finite number (NaN and infinities are not JSON), got Infinity",
+    ),
+    (
+        "space_nan_inside_an_option",
+        '{"x": {"_type": "choice", "_value": [{"a": [1, NaN]}]}}',
+        '1:38 x._value[0]: must be a finite number (NaN and infinities are not JSON), got {"a": [1, NaN]}',
+    ),
+    (
+        "space_nan_nested_name",
+        '{"x": {"_type": "choice", "_value": [{"_name": NaN}]}}',
+        "1:39 x._value[0]._name: must be a finite number (NaN and infinities are not JSON), got NaN",
+    ),
+    (
+        "space_nan_in_a_nested_branch",
+        '{"x": {"_type": "choice", "_value": [{"_name": "a", "y": {"_type": "choice", "_value": [NaN]}}]}}',
+        "1:89 x._value[0].y._value[0]: must be a finite number",
+    ),
+    (
+        "space_nan_bound",
+        '{"x": {"_type": "normal", "_value": [NaN, 1]}}',
+        "1:38 x._value[0]: must be a finite number, got NaN",
+    ),
 ]
 SPACE_XFAIL: dict[str, str] = {}
 
@@ -1233,6 +1275,220 @@ def test_blank_command_is_refused(tmp_path: Path, empty_home: Path) -> None:
     )
 
 
+# ---------------------------------------------------------------- hostile or huge input (issue 17)
+# Refused (or loaded) by a real `nnifc create --dry-run` process in bounded time and memory:
+# each run is timed and its peak RSS read from /proc, so a hang or a blow-up fails, not stalls.
+
+MiB = 1 << 20
+SECONDS = 5.0  # refusing a hostile file, python's start and imports included
+PEAK_MB = 400.0
+
+
+@dataclass(frozen=True)
+class Bounded:
+    returncode: int
+    stderr: str
+    seconds: float
+    peak_mb: float
+
+
+def run_bounded(config_path: Path, home: Path, timeout: float = 30) -> Bounded:
+    """`nnifc create --config PATH --dry-run` as a process: its exit, stderr, time and peak RSS;
+    killed (and the test failed) after `timeout` seconds."""
+    env = {**os.environ, "NNIFC_HOME": str(home), "KUBECONFIG": str(home.parent / "no-kube")}
+    with tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "nnifc", "create", "--config", str(config_path), "--dry-run"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+        peak_kb = 0
+        while True:
+            peak_kb = max(peak_kb, _hwm_kb(child.pid))
+            pid, status, _ = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > timeout:
+                child.kill()
+                child.wait()
+                pytest.fail(f"nnifc create --dry-run ran for more than {timeout:.0f}s")
+            time.sleep(0.02)
+        seconds = time.monotonic() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    print(f"{config_path.name}: {seconds:.2f}s, peak {peak_kb / 1024:.0f} MB")
+    return Bounded(child.returncode, stderr, seconds, peak_kb / 1024)
+
+
+def _hwm_kb(pid: int) -> int:
+    """The process's peak RSS so far (VmHWM), 0 once it has exited. Not wait4's ru_maxrss: at
+    exec Linux carries into it the peak of the forking process, this test run's own."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for row in status:
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def assert_refused(run: Bounded, home: Path, prefix: str, message: str) -> None:
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith(prefix), f"\n  got:    {lines[0]}\n  wanted: {prefix}..."
+    assert message in lines[0][len(prefix) :], f"\n  got:    {lines[0]}\n  wanted: ...{message}"
+    assert run.seconds < SECONDS, f"took {run.seconds:.1f}s"
+    assert run.peak_mb < PEAK_MB, f"peak RSS {run.peak_mb:.0f} MB"
+    assert not home.exists() or created(home) == []
+
+
+def line_of(text: str, start: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(start))
+
+
+def test_yaml_alias_bomb_in_the_config_is_refused_at_the_alias(tmp_path: Path) -> None:
+    text = base_text() + (DATA / "alias_bomb.yml").read_text(encoding="utf-8")
+    cfg = tmp_path / "bomb.yml"
+    cfg.write_text(text, encoding="utf-8")
+    run = run_bounded(cfg, tmp_path / "home")
+    # a..e stand for 74,000 values; f's first *e takes the document past 100,000
+    prefix = f"Error: {cfg}:{line_of(text, 'f: &f')}:8: "
+    assert_refused(run, tmp_path / "home", prefix, "alias *e")
+    assert "100,000" in run.stderr
+
+
+def test_yaml_alias_bomb_in_a_search_space_file_is_refused(tmp_path: Path) -> None:
+    space = tmp_path / "space.yml"
+    bomb = (DATA / "alias_bomb.yml").read_text(encoding="utf-8")
+    space.write_text(bomb + "x: {_type: choice, _value: *i}\n", encoding="utf-8")
+    cfg = tmp_path / "exp.yml"
+    cfg.write_text(base_text(space=space), encoding="utf-8")
+    assert_refused(
+        run_bounded(cfg, tmp_path / "home"), tmp_path / "home", f"Error: {space}:", "alias *"
+    )
+
+
+def test_config_over_1_mib_is_refused_by_its_size(tmp_path: Path) -> None:
+    cfg = tmp_path / "padded.yml"
+    cfg.write_text(base_text() + "#" * (2 * MiB) + "\n", encoding="utf-8")
+    size = cfg.stat().st_size
+    run = run_bounded(cfg, tmp_path / "home")
+    assert_refused(run, tmp_path / "home", f"Error: {cfg}: ", f"{size} bytes")
+    assert "at most 1 MiB" in run.stderr
+
+
+def test_200_mb_config_is_refused_without_reading_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "huge.yml"
+    with cfg.open("wb") as f:  # sparse: 200 MB to stat, nothing on disk
+        f.truncate(200 * MiB)
+    run = run_bounded(cfg, tmp_path / "home")
+    assert_refused(run, tmp_path / "home", f"Error: {cfg}: ", f"{200 * MiB} bytes")
+    assert run.peak_mb < 150, f"peak RSS {run.peak_mb:.0f} MB: the file was read"
+
+
+def test_search_space_over_16_mib_is_refused_by_its_size(tmp_path: Path) -> None:
+    space = tmp_path / "space.json"
+    space.write_text(SPACE.read_text(encoding="utf-8") + " " * (17 * MiB), encoding="utf-8")
+    cfg = tmp_path / "exp.yml"
+    cfg.write_text(base_text(space=space), encoding="utf-8")
+    run = run_bounded(cfg, tmp_path / "home")
+    assert_refused(run, tmp_path / "home", f"Error: {space}: ", f"{space.stat().st_size} bytes")
+    assert "at most 16 MiB" in run.stderr
+
+
+DEEP = 100_000
+NESTING = [
+    ("yaml_config", "exp.yml", lambda: base_text() + "x: " + "[" * DEEP + "]" * DEEP + "\n"),
+    ("json_config", "exp.json", lambda: '{"x": ' + "[" * DEEP + "]" * DEEP + "}"),
+    (
+        "yaml_space",
+        "space.yml",
+        lambda: "x: {_type: choice, _value: [" + "[" * DEEP + "]" * DEEP + "]}\n",
+    ),
+    ("json_space", "space.json", lambda: '{"x": ' + "[" * DEEP + "]" * DEEP + "}"),
+    # deep enough to pass json.loads, too deep for what reads the space afterwards
+    (
+        "json_choice_900",
+        "space.json",
+        lambda: '{"x": {"_type": "choice", "_value": [' + "[" * 900 + "]" * 900 + "]}}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "file", "make"), NESTING, ids=[n[0] for n in NESTING])
+def test_deep_nesting_is_a_clean_error(
+    name: str, file: str, make: Callable[[], str], tmp_path: Path
+) -> None:
+    path = tmp_path / file
+    path.write_text(make(), encoding="utf-8")
+    cfg = path
+    if "space" in name or "choice" in name:
+        cfg = tmp_path / "exp.yml"
+        cfg.write_text(base_text(space=path), encoding="utf-8")
+    run = run_bounded(cfg, tmp_path / "home")
+    assert_refused(run, tmp_path / "home", f"Error: {path}: ", "nested too deeply")
+
+
+NON_FINITE_YAML = [
+    ("choice_nan", "x: {_type: choice, _value: [1, .nan]}\n", "1:32 x._value[1]", "NaN"),
+    ("choice_inf", "x: {_type: choice, _value: [.inf]}\n", "1:29 x._value[0]", "Infinity"),
+    (
+        "choice_minus_inf",
+        "x: {_type: choice, _value: [-.inf, 2]}\n",
+        "1:29 x._value[0]",
+        "-Infinity",
+    ),
+    ("in_an_option", "x: {_type: choice, _value: [{a: .nan}]}\n", "1:29 x._value[0]", '{"a": NaN}'),
+    (
+        "nested_name",
+        "x: {_type: choice, _value: [{_name: .nan}]}\n",
+        "1:30 x._value[0]._name",
+        "NaN",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where", "value"), NON_FINITE_YAML, ids=[c[0] for c in NON_FINITE_YAML]
+)
+def test_non_finite_values_in_a_yaml_space_are_refused(
+    name: str, content: str, where: str, value: str, tmp_path: Path, empty_home: Path
+) -> None:
+    space = tmp_path / "space.yml"
+    space.write_text(content, encoding="utf-8")
+    cfg = tmp_path / "exp.yml"
+    cfg.write_text(base_text(space=space), encoding="utf-8")
+    position, key = where.split(" ")
+    line = assert_one_error(
+        dry_run(cfg), empty_home, f"Error: {space}:{position}: {key}: ", "finite"
+    )
+    assert line.endswith(f"got {value}"), line
+
+
+def test_non_finite_value_in_an_inline_v2_space_is_refused(
+    tmp_path: Path, empty_home: Path
+) -> None:
+    cfg = tmp_path / "exp.yml"
+    cfg.write_text(
+        "trialCommand: python3 train.py\n"
+        f"trialCodeDirectory: {json.dumps(str(CODE))}\n"
+        "trialConcurrency: 1\n"
+        "maxTrialNumber: 1\n"
+        "tuner: {name: Random}\n"
+        "trainingService: {platform: local}\n"
+        "searchSpace:\n"
+        "  x: {_type: choice, _value: [0.5, .inf]}\n",
+        encoding="utf-8",
+    )
+    assert_one_error(dry_run(cfg), empty_home, f"Error: {cfg}:8:36: x._value[1]: ", "got Infinity")
+
+
 # ---------------------------------------------------------------- fuzzing
 
 
@@ -1409,3 +1665,85 @@ def test_fuzz_create_dry_run(data: dict[str, Any]) -> None:
         if result.exit_code == 1:
             assert result.stderr.startswith("Error: "), result.stderr
         assert not home.exists()
+
+
+# ---------------------------------------------------------------- Azure endpoints (issue 17)
+
+AZURE_BLOCKS = """\
+  storage: azureStorage
+  keyVault:
+    vaultName: nnivault
+    name: storage-key
+    endpoint: VAULT
+  azureStorage:
+    accountName: nniaccount
+    azureShare: nnishare
+    endpoint: FILES
+"""
+VAULT_SUFFIXES = (
+    ".vault.azure.net, .vault.azure.cn, .vault.usgovcloudapi.net or .vault.microsoftazure.de"
+)
+
+
+def azure_text(vault: str, files: str = "https://{account}.file.core.windows.net") -> str:
+    blocks = AZURE_BLOCKS.replace("VAULT", json.dumps(vault)).replace("FILES", json.dumps(files))
+    nfs = "  storage: nfs\n  nfs:\n    server: 10.0.0.4\n    path: /exports/nni\n"
+    return base_text("frameworkcontroller").replace(nfs, blocks)
+
+
+@pytest.mark.parametrize(
+    "vault",
+    [
+        "https://{vault}.vault.azure.net",
+        "https://{vault}.vault.azure.cn/",
+        "https://nnivault.vault.usgovcloudapi.net",
+        "https://{vault}.VAULT.microsoftazure.de:443",
+    ],
+)
+def test_key_vault_endpoints_of_each_cloud_are_accepted(
+    vault: str, tmp_path: Path, empty_home: Path
+) -> None:
+    cfg = tmp_path / "exp.yml"
+    cfg.write_text(azure_text(vault), encoding="utf-8")
+    assert_accepted(dry_run(cfg), empty_home)
+
+
+@pytest.mark.parametrize(
+    ("vault", "message"),
+    [
+        ("https://{foo}/", 'only {vault} may be written in braces, got "https://{foo}/"'),
+        ("https://{0}.vault.azure.net", "only {vault} may be written in braces"),
+        ("https://{vault.vault.azure.net", "only {vault} may be written in braces"),
+        ("http://{vault}.vault.azure.net", 'must be an https:// URL, got "http://'),
+        (
+            "https://vault.attacker.example",
+            f"must be a Key Vault URL: a host under {VAULT_SUFFIXES}",
+        ),
+        ("https://x.vault.azure.net.attacker.example", "must be a Key Vault URL: a host under"),
+        ("https://vault.azure.net", "must be a Key Vault URL: a host under"),
+        ("https://a.b.vault.azure.net", "must be a Key Vault URL: a host under"),
+        ("https://127.0.0.1:8443", "must be a Key Vault URL: a host under"),
+        ("https://user@nnivault.vault.azure.net", "must not hold a user name or password"),
+        ("https://nnivault.vault.azure.net:8443", "must not name a port other than 443"),
+        ("https://nnivault.vault.azure.net/secrets/x", "must be the vault's URL, without a path"),
+        ("https://nnivault.vault.azure.net:x", "is not a URL"),
+    ],
+)
+def test_a_key_vault_endpoint_outside_the_clouds_is_a_config_error(
+    vault: str, message: str, tmp_path: Path, empty_home: Path
+) -> None:
+    cfg = tmp_path / "exp.yml"
+    cfg.write_text(azure_text(vault), encoding="utf-8")
+    prefix = f"Error: {cfg}:28:5: frameworkcontrollerConfig.keyVault.endpoint: "
+    assert_one_error(dry_run(cfg), empty_home, prefix, message)
+
+
+def test_other_braces_in_the_file_endpoint_are_a_config_error(
+    tmp_path: Path, empty_home: Path
+) -> None:
+    cfg = tmp_path / "exp.yml"
+    files = "https://{account}.file.{cloud}.net"
+    cfg.write_text(azure_text("https://{vault}.vault.azure.net", files), encoding="utf-8")
+    prefix = f"Error: {cfg}:32:5: frameworkcontrollerConfig.azureStorage.endpoint: "
+    message = f'only {{account}} may be written in braces, got "{files}"'
+    assert_one_error(dry_run(cfg), empty_home, prefix, message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -78,13 +79,12 @@ def test_an_unexpected_error_is_one_line_and_a_report(
 ) -> None:
     result = run_nnifc("create", "--config", str(experiment_files("", max_trials=1)))
     exp_id = created_id(result)
-    for leftover in (home / "experiments" / exp_id).glob("nnifc.db-*"):
-        leftover.unlink()  # the write-ahead log would still hold the pages
-    (home / "experiments" / exp_id / "nnifc.db").write_bytes(b"not a database, " * 512)
+    with sqlite3.connect(home / "experiments" / exp_id / "nnifc.db") as db:
+        db.execute("DROP TABLE metric")  # a readable file, not what nnifc wrote
     broken = run_nnifc("status", exp_id)
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
     (line,) = broken.stderr.splitlines()
-    assert line.startswith("Error: unexpected error: DatabaseError: ")
+    assert line.startswith("Error: unexpected error: OperationalError: "), line
     report = Path(line.rsplit("the full report is in ", 1)[1])
     assert report.parent == home / "reports" and "Traceback" in report.read_text()
     assert report.stat().st_mode & 0o077 == 0

@@ -108,6 +108,19 @@ def test_link_inside_is_uploaded_as_the_file_it_points_to(tmp_path: Path) -> Non
     assert files["alias/conf.yml"].source.read_text() == "a: 1\n"
 
 
+def test_each_file_is_recorded_as_the_inode_an_upload_must_read(tmp_path: Path) -> None:
+    """Uploads open `source` without following a link and insist on the same (dev, ino)."""
+    make(tmp_path, {"real/conf.yml": "a: 1\n"})
+    (tmp_path / "conf.yml").symlink_to("real/conf.yml")
+    files = {f.relative: f for f in collect(tmp_path)}
+    target = (tmp_path / "real" / "conf.yml").stat()
+    for name in ("conf.yml", "real/conf.yml"):
+        assert files[name].source == tmp_path / "real" / "conf.yml"  # a link's is its target
+        assert (files[name].dev, files[name].ino) == (target.st_dev, target.st_ino)
+        with files[name].open() as f:
+            assert f.read() == b"a: 1\n"
+
+
 def test_link_escaping_code_dir_is_refused_with_link_and_target(tmp_path: Path) -> None:
     code = make(tmp_path / "code", {"main.py": ""})
     outside = make(tmp_path / "secret", {"key": "k"})

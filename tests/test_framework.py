@@ -14,16 +14,49 @@ from hypothesis import strategies as st
 from nnifc import framework
 from nnifc.experiment import FrameworkControllerExperimentConfig
 from nnifc.records import TrialSpec, TrialStatus
+from nnifc.wrapper import parameter_cfg
+from tests.k8sim.containers import expand
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas/framework.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+# what FrameworkController puts for its placeholders in one task's pod
+PLACEHOLDERS = {
+    "FC_FRAMEWORK_NAMESPACE": "default",
+    "FC_FRAMEWORK_NAME": "fw",
+    "FC_TASKROLE_NAME": "role",
+    "FC_TASK_INDEX": "0",
+    "FC_CONFIGMAP_NAME": "fw-attempt",
+    "FC_POD_NAME": "fw-role-0",
+}
+# text that FrameworkController or Kubernetes would rewrite, unless nnifc escapes it
+PIECES = ["{", "}", "{{", "}}", "$", "$$", "(", ")", "{{FC_POD_NAME}}", "$(NNIFC_LBRACE)"]
+PIECES += ["$(NNI_EXP_ID)", "NNIFC_LBRACE", "a", " ", "'", "\\"]
+TRICKY = st.lists(
+    st.sampled_from(PIECES),
+    min_size=1,
+    max_size=12,
+).map("".join)
+
+
+def delivered_env(role: dict[str, Any]) -> dict[str, str]:
+    """A task role's container env as its task sees it: FrameworkController's placeholders
+    replaced in the pod (as tests/k8sim does), then Kubernetes' `$(VAR)` expansion, in order."""
+    text = json.dumps(role["task"]["pod"])
+    for key, value in PLACEHOLDERS.items():
+        text = text.replace("{{" + key + "}}", value)
+    (container,) = json.loads(text)["spec"]["containers"]
+    env: dict[str, str] = {}
+    for item in container["env"]:
+        env[item["name"]] = expand(item["value"], env)
+    return env
+
 
 roles = st.lists(
     st.fixed_dictionaries(
         {
             "name": st.sampled_from(["worker", "ps", "chief", "evaluator", "w0", "a" * 63]),
             "taskNum": st.integers(1, 6),
-            "command": st.text(min_size=1, max_size=40).filter(
+            "command": st.one_of(st.text(min_size=1, max_size=40), TRICKY).filter(
                 lambda c: c.strip() != "" and "\0" not in c
             ),
             "gpuNum": st.integers(0, 4),
@@ -93,7 +126,7 @@ def build(
     ),
     params=st.dictionaries(
         st.text(max_size=8),
-        st.one_of(st.integers(), st.text(max_size=10), st.floats(allow_nan=False)),
+        st.one_of(st.integers(), st.text(max_size=10), st.floats(allow_nan=False), TRICKY),
         max_size=4,
     ),
 )
@@ -116,9 +149,9 @@ def test_every_manifest_meets_the_schema(
     for role, raw_role in zip(body["spec"]["taskRoles"], role_list, strict=True):
         (container,) = role["task"]["pod"]["spec"]["containers"]
         env = {e["name"]: e["value"] for e in container["env"]}
-        assert (
-            env["NNIFC_COMMAND"] == raw_role["command"]
-        )  # passed as data, never spliced into shell
+        task_sees = delivered_env(role)  # passed as data, never spliced into shell
+        assert task_sees["NNIFC_COMMAND"] == raw_role["command"]
+        assert task_sees["NNIFC_PARAMETERS"] == parameter_cfg(spec)
         assert (
             env["NNI_OUTPUT_DIR"]
             == f"/tmp/mount/nni/abcd1234/xy9z0/output/{raw_role['name']}_{{{{FC_TASK_INDEX}}}}"

@@ -518,3 +518,17 @@ def test_status_from_the_cluster_alone_matches_the_store(
     table = run_nnifc("status", exp_id, "--cluster", "--config", str(config))
     assert table.returncode == 0 and "from the cluster" in table.stdout
     assert not (tmp_path / "another-machine").exists()
+
+
+def test_an_nfs_experiment_needs_no_permission_on_secrets(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    """It creates no Secret, so a Role without Secrets is enough (enforced, not only asked)."""
+    cluster.faults.enforce_denied = True
+    for verb in ("create", "list", "delete", "deletecollection"):
+        cluster.faults.deny(verb, "secrets")
+    result = run_nnifc("create", "--config", str(write_config(tmp_path, nfs_server, trials=1)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    exp_id = created_id(result)
+    assert [t["status"] for t in status_json(exp_id)["trials"]] == ["SUCCEEDED"]
+    assert cluster.requests.count("create", "secrets") == 0

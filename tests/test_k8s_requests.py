@@ -248,16 +248,17 @@ def test_the_preflight_lists_frameworks_where_crds_may_not_be_read(
     cluster = connect(namespace="default")
     kube_cluster.faults.enforce_denied = True
     kube_cluster.faults.deny("get", "customresourcedefinitions")
-    preflight.check_cluster(cluster, service_account=None)  # the Frameworks can be listed
+    # the Frameworks can be listed
+    preflight.check_cluster(cluster, service_account=None, secrets=True)
     assert kube_cluster.requests.count("get", "customresourcedefinitions", status=403) == 1
     assert kube_cluster.requests.count("list", "frameworks", status=200) == 1
     assert kube_cluster.requests.count("create", "selfsubjectaccessreviews") == len(
-        preflight.NEEDED
+        preflight.NEEDED + preflight.FOR_SECRETS
     )
     kube_cluster.faults.crd_installed = False
     with pytest.raises(PlatformError, match="FrameworkController is not installed"):
-        preflight.check_cluster(cluster, service_account=None)
+        preflight.check_cluster(cluster, service_account=None, secrets=True)
     with pytest.raises(PlatformError, match="serviceAccountName 'trials' does not exist"):
         kube_cluster.faults.crd_installed = True
-        preflight.check_cluster(cluster, service_account="trials")
+        preflight.check_cluster(cluster, service_account="trials", secrets=True)
     cluster.close()

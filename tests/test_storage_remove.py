@@ -237,15 +237,13 @@ def azure(
     for key, value in azure_standin.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
+    # a loopback vault is only honoured from the environment (issue 17)
+    monkeypatch.setenv("NNIFC_KEYVAULT_ENDPOINT", azure_standin.vault_url)
     azure_standin.set_secret("storage-key", azure_standin.account_key)
     config = FrameworkControllerConfig.model_validate(
         {
             "storage": "azureStorage",
-            "keyVault": {
-                "vaultName": "nnivault",
-                "name": "storage-key",
-                "endpoint": azure_standin.vault_url,
-            },
+            "keyVault": {"vaultName": "nnivault", "name": "storage-key"},
             "azureStorage": {
                 "accountName": azure_standin.account_name,
                 "azureShare": SHARE,

@@ -266,8 +266,10 @@ def test_an_error_mid_poll_keeps_the_events_before_it(tmp_path: Path, home: Path
         scheduler.run()
     first, second = store.trials()
     assert (first.status, first.final) == (TrialStatus.SUCCEEDED, 0.7)
-    assert second.status is TrialStatus.SYS_CANCELED and second.intermediate == (0.5,)
+    # left running for `resume` (issue 17: a launcher's failure cancels nothing)
+    assert second.status is TrialStatus.RUNNING and second.intermediate == (0.5,)
     assert store.experiment().status is ExperimentStatus.ERROR
+    assert "1 trial left running" in store.experiment().reason
 
 
 def test_a_stop_written_by_another_process_is_seen(tmp_path: Path, home: Path) -> None:

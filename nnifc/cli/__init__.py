@@ -4,6 +4,7 @@ Library code raises NnifcError; here it becomes one red line (or one per config 
 exit code 1, or 3 for an experiment that ended without a result (ExperimentFailed). Usage
 mistakes exit 2 (click); a foreground loop left with its trials running, 130. Anything else is
 a bug: one line, and its traceback in a report file under $NNIFC_HOME/reports.
+Messages embed the user's values and trials' output: they are printed without control characters.
 One module per group of commands; each is registered below.
 """
 
@@ -20,6 +21,7 @@ import click
 
 from nnifc import __version__
 from nnifc.errors import ConfigError, ExperimentFailed, NnifcError
+from nnifc.plain import printable
 
 # command name -> (module, function); a command's module is imported only when it runs, so
 # `nnifc status` starts without loading configs, tuners or the Kubernetes client
@@ -53,27 +55,30 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as e:
-            raise click.ClickException("\n".join(str(p) for p in e.problems)) from None
+            raise click.ClickException(printable("\n".join(str(p) for p in e.problems))) from None
         except ExperimentFailed as e:
-            raise NoResult(str(e)) from None
+            raise NoResult(printable(str(e))) from None
         except NnifcError as e:
-            raise click.ClickException(str(e)) from None
+            raise click.ClickException(printable(str(e))) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as e:  # a bug: one line here, the whole report in a file
             report = _write_report(ctx)
             raise click.ClickException(
-                f"unexpected error: {type(e).__name__}: {e}; the full report is in {report}"
+                printable(
+                    f"unexpected error: {type(e).__name__}: {e}; the full report is in {report}"
+                )
             ) from None
 
 
 def _write_report(ctx: click.Context) -> str:
     """The traceback of the exception being handled, in a private file under $NNIFC_HOME."""
+    from nnifc import private
     from nnifc.store import home
 
     reports = home() / "reports"
     try:
-        reports.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private.make_dirs(reports)  # home too, if this is the first thing written there
         path = reports / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:

@@ -1,5 +1,8 @@
 """Where the CLI writes: one console for results, one for warnings and errors.
 
+A line that may hold the user's or a trial's text goes out through `say` or `warn`: as written,
+never as rich markup (`[/]` would be an error, `[link=...]` a hyperlink) or emoji codes.
+
 Piped output is for grep, diff and files: rich pads every line of a table or grid to the
 console's width, so `show` prints such output with the trailing spaces cut.
 """
@@ -10,10 +13,22 @@ import sys
 
 from rich.console import Console, RenderableType
 from rich.segment import Segment, Segments
+from rich.text import Text
+
+from nnifc.plain import plain
 
 # Piped output keeps whole tables (rich would squeeze them into 80 columns).
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+
+def say(text: str, console: Console = out) -> None:
+    """One line (or a few) of text, shown as written."""
+    console.print(plain(text), soft_wrap=True)
+
+
+def warn(text: str) -> None:
+    err.print(Text.assemble(("warning: ", "yellow"), plain(text)), soft_wrap=True)
 
 
 def show(renderable: RenderableType, console: Console = out) -> None:

@@ -15,8 +15,7 @@ import threadpoolctl
 
 from nnifc import config, launcher, transfer, view
 from nnifc.budget import plural
-from nnifc.cli.console import err, out
-from nnifc.columns import printable
+from nnifc.cli.console import err, out, say, warn
 from nnifc.errors import ExperimentFailed, NnifcError, NoKubeconfig
 from nnifc.monitor import Monitor
 from nnifc.platforms import PLATFORMS
@@ -87,15 +86,13 @@ def create(
                 f"experiment {resume_id} was created from {store.experiment().config_path}, not {experiment.source}"
             )
         if store.experiment().config_text != experiment.config_text:
-            err.print(
-                "[yellow]warning:[/] the config changed since the experiment was created; resuming with the original"
-            )
+            warn("the config changed since the experiment was created; resuming with the original")
         if imported:
             store.add_imported([(p.params, p.value) for p in imported], str(import_path))
         _resume(store, detach=detach)
         return
     for warning in experiment.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        warn(warning)
     options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
     platform = PLATFORMS[experiment.platform]
     if dry_run:
@@ -104,10 +101,10 @@ def create(
             platform.preflight(experiment, options)
         except NoKubeconfig as e:
             skipped = f"cluster checks skipped: {e}; the storage was not checked either"
-            out.print(skipped, soft_wrap=True, markup=False)
-            out.print("config checks passed; nothing was created (dry run)")
+            say(skipped)
+            say("config checks passed; nothing was created (dry run)")
             return
-        out.print("checks passed; nothing was created (dry run)")
+        say("checks passed; nothing was created (dry run)")
         return
     platform.preflight(experiment, options)
     store = launcher.register(experiment, options)
@@ -116,12 +113,12 @@ def create(
     exp_id = store.experiment().id
     if detach:
         store.set_experiment(pid=launcher.start_detached(exp_id))
-        out.print(
+        say(
             f"experiment {exp_id} started in the background\n  nnifc status {exp_id}\n  nnifc stop {exp_id}"
         )
         return
     launcher.claim(exp_id)
-    out.print(f"experiment {exp_id} ({experiment.config.experiment_name}) on {experiment.platform}")
+    say(f"experiment {exp_id} ({experiment.config.experiment_name}) on {experiment.platform}")
     _run_loop(store)
 
 
@@ -145,9 +142,9 @@ def _resume(store: Store, *, detach: bool) -> None:
     if detach:
         pid = launcher.start_detached(exp_id, resuming=True, claim_fd=claim)
         store.set_experiment(pid=pid)
-        out.print(f"experiment {exp_id} resumed in the background")
+        say(f"experiment {exp_id} resumed in the background")
         return
-    out.print(f"experiment {exp_id} resumed")
+    say(f"experiment {exp_id} resumed")
     _run_loop(store, resuming=True)
 
 
@@ -185,11 +182,10 @@ def _run_loop(store: Store, *, resuming: bool = False) -> None:
             status = None
     if status is None:
         exp_id = row.id
-        err.print(
+        say(
             f"left experiment {exp_id} with its trials running; nnifc resume {exp_id} continues,"
             f" nnifc stop {exp_id} stops them",
-            markup=False,
-            soft_wrap=True,
+            err,
         )
         raise SystemExit(INTERRUPTED)
     _print_outcome(store, status)
@@ -199,15 +195,14 @@ def _stop_on_signals(scheduler: Scheduler) -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT and scheduler.stop_requested:
             if not scheduler.request_leave():  # a second Ctrl-C: leave, the trials keep running
-                err.print("already cancelling the trials; wait for it to finish", markup=False)
+                say("already cancelling the trials; wait for it to finish", err)
             return
         if signum == signal.SIGINT:
             running = plural(len(scheduler.live), "running trial")
-            err.print(
+            say(
                 f"stopping: cancelling {running}; Ctrl-C again to leave them running;"
                 f" nnifc resume {scheduler.exp_id} continues",
-                markup=False,
-                soft_wrap=True,
+                err,
             )
             scheduler.request_stop(grace=CTRL_C_GRACE_SECONDS)
             return
@@ -233,23 +228,18 @@ def _print_outcome(store: Store, status: ExperimentStatus) -> None:
     counts = Counter(t.status.value for t in trials)
     by_status = ", ".join(f"{n} {s}" for s, n in counts.most_common())
     said = row.reason and status is not ExperimentStatus.FAILED  # the error line says why
-    ended = f"experiment {row.id} {status.value}" + (f": {printable(row.reason)}" if said else "")
-    out.print(ended, soft_wrap=True, markup=False)
-    out.print(
-        f"{plural(len(trials), 'trial')}" + (f": {by_status}" if by_status else ""), markup=False
-    )
+    say(f"experiment {row.id} {status.value}" + (f": {row.reason}" if said else ""))
+    say(f"{plural(len(trials), 'trial')}" + (f": {by_status}" if by_status else ""))
     if top is not None:
-        out.print(
-            f"best trial {top.id} (#{top.sequence}): {view.number(top.final)} with {view.params_text(top.params)}",
-            soft_wrap=True,
-            markup=False,
+        say(
+            f"best trial {top.id} (#{top.sequence}): {view.number(top.final)} with {view.params_text(top.params)}"
         )
     if status is ExperimentStatus.ERROR:
         raise NnifcError(row.message)
     if status is ExperimentStatus.FAILED:
-        raise ExperimentFailed(f"experiment {row.id} FAILED: {printable(row.reason)}")
+        raise ExperimentFailed(f"experiment {row.id} FAILED: {row.reason}")
     if top is None:
-        problem = printable(_first_problem(trials))
+        problem = _first_problem(trials)
         raise ExperimentFailed(
             f"no trial produced a final metric ({problem}); see nnifc status {row.id}"
         )

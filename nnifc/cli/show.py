@@ -13,7 +13,7 @@ from rich.text import Text
 
 from nnifc import launcher, summary, view
 from nnifc.cli.console import show
-from nnifc.errors import NnifcError
+from nnifc.errors import NnifcError, StoreError
 from nnifc.header import ExperimentHeader
 from nnifc.store import ExperimentRow, Store, TrialRow, experiment_ids
 from nnifc.trials_view import TrialsTable
@@ -65,24 +65,7 @@ def status(
         _show_experiment(row, "from the cluster", trials, as_json=as_json)
         return
     if exp_id is None:
-        rows = []
-        imported: dict[str, int] = {}
-        for found in experiment_ids():
-            store = Store.open(found)
-            row = store.experiment()
-            rows.append((row, launcher.effective_status(row), store.trials()))
-            imported[found] = store.imported_count()
-        if as_json:
-            documents = [
-                summary.experiment_json(r, s, t, imported=imported[r.id]) for r, s, t in rows
-            ]
-            click.echo(json.dumps(documents, indent=2))
-        else:
-            show(
-                view.ExperimentsTable(rows)
-                if rows
-                else Text("no experiments yet: nnifc create --config exp.yml")
-            )
+        _show_all(as_json=as_json)
         return
     store = Store.open(launcher.resolve(exp_id))
     row, trials = store.experiment(), store.trials()
@@ -95,6 +78,32 @@ def status(
         counters=store.counters(),
         imported=store.imported_count(),
     )
+
+
+def _show_all(*, as_json: bool) -> None:
+    """Every experiment that can be read; then an error line for each damaged one."""
+    rows = []
+    imported: dict[str, int] = {}
+    unreadable: list[str] = []
+    for found in experiment_ids():
+        try:
+            store = Store.open(found)
+            row = store.experiment()
+            rows.append((row, launcher.effective_status(row), store.trials()))
+            imported[found] = store.imported_count()
+        except StoreError as e:
+            unreadable.append(str(e))
+    if as_json:
+        documents = [summary.experiment_json(r, s, t, imported=imported[r.id]) for r, s, t in rows]
+        click.echo(json.dumps(documents, indent=2))
+    elif rows or not unreadable:
+        show(
+            view.ExperimentsTable(rows)
+            if rows
+            else Text("no experiments yet: nnifc create --config exp.yml")
+        )
+    if unreadable:
+        raise StoreError("\n".join(unreadable))
 
 
 def _show_experiment(

@@ -10,8 +10,7 @@ import click
 
 from nnifc import launcher, steering
 from nnifc.budget import Budget
-from nnifc.cli.console import out
-from nnifc.columns import printable
+from nnifc.cli.console import say
 from nnifc.records import ExperimentStatus
 from nnifc.store import Store
 
@@ -44,18 +43,17 @@ def update(
     store = Store.open(launcher.resolve(exp_id))
     asked = steering.Update(concurrency, max_trials, duration, search_space)
     for line in steering.update(store, asked):
-        out.print(line, soft_wrap=True, markup=False)
+        say(line)
     row = store.experiment()
     if launcher.loop_alive(row):
         return
     spent = Budget.of(row).exhausted_by(len(store.trials()), row.ended or time.time())
     if row.status is ExperimentStatus.DONE and spent is not None:
-        out.print(f"experiment {row.id} is DONE and stays so: {spent}", markup=False)
+        say(f"experiment {row.id} is DONE and stays so: {spent}")
     else:
-        out.print(
+        say(
             f"experiment {row.id} is {launcher.effective_status(row)}: `nnifc resume {row.id}`"
-            " continues it with these settings",
-            markup=False,
+            " continues it with these settings"
         )
 
 
@@ -76,12 +74,9 @@ def kill(ids: tuple[str, ...]) -> None:
     status = steering.kill(store, trial_id)
     exp_id = store.experiment().id
     if before.final:
-        out.print(f"trial {trial_id} had already ended: {status.value}", markup=False)
+        say(f"trial {trial_id} had already ended: {status.value}")
     elif status.value == "USER_CANCELED":
-        out.print(f"trial {trial_id} of experiment {exp_id}: {status.value}", markup=False)
+        say(f"trial {trial_id} of experiment {exp_id}: {status.value}")
     else:
-        message = printable(store.trial(trial_id).message)
-        out.print(
-            f"trial {trial_id} ended before the kill landed: {status.value} ({message})",
-            markup=False,
-        )
+        message = store.trial(trial_id).message
+        say(f"trial {trial_id} ended before the kill landed: {status.value} ({message})")

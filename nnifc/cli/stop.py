@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import click
 
 from nnifc import launcher, steering
-from nnifc.cli.console import out
-from nnifc.errors import NnifcError
-from nnifc.store import Store, experiment_ids
+from nnifc.cli.console import say
+from nnifc.errors import NnifcError, StoreError
+from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids
 
 
 @click.command()
@@ -30,23 +32,26 @@ def stop(
         nnifc stop 3kq9x0ab
         nnifc stop --orphans --namespace team-a
     """
+    unreadable: dict[str, str] = {}  # experiment -> why its database cannot be read
     if exp_id is not None:
         targets = [launcher.resolve(exp_id)]
     elif orphans and not stop_all:
         targets = []  # only what no loop owns
     else:
-        targets = [i for i in experiment_ids() if not Store.open(i).experiment().status.final]
+        rows, unreadable = _readable()
+        targets = [i for i, row in rows.items() if not row.status.final]
         if len(targets) > 1 and not stop_all:
             raise NnifcError(
                 f"several experiments are running ({', '.join(targets)}); name one or use --all"
             )
         if not targets and not orphans:
-            out.print("no running experiment")
+            say("no running experiment")
     for target in targets:
-        final = launcher.stop(Store.open(target))
-        out.print(f"experiment {target}: {final.value}")
+        say(f"experiment {target}: {launcher.stop(Store.open(target))}")
     if orphans:
         _stop_orphans(context, namespace)
+    if unreadable:
+        raise StoreError("\n".join(unreadable.values()))
 
 
 @click.command()
@@ -64,16 +69,37 @@ def delete(exp_id: str, storage: bool, force: bool) -> None:
         nnifc delete 3kq9x0ab --storage --force
     """
     target = launcher.resolve(exp_id)
-    for line in steering.delete(target, storage=storage, force=force):
-        out.print(line, markup=False, soft_wrap=True)
-    out.print(f"experiment {target} deleted", markup=False)
+    try:
+        done = steering.delete(target, storage=storage, force=force)
+    except StoreError as e:
+        if not force or storage:
+            raise StoreError(f"{e}; `nnifc delete {target} --force` removes it") from None
+        shutil.rmtree(experiment_dir(target))  # nothing in it can say what runs
+        done = [f"removed {experiment_dir(target)}"]
+    for line in done:
+        say(line)
+    say(f"experiment {target} deleted")
+
+
+def _readable() -> tuple[dict[str, ExperimentRow], dict[str, str]]:
+    """Every experiment's row, and why each one that cannot be read cannot."""
+    rows: dict[str, ExperimentRow] = {}
+    unreadable: dict[str, str] = {}
+    for exp_id in experiment_ids():
+        try:
+            rows[exp_id] = Store.open(exp_id).experiment()
+        except StoreError as e:
+            unreadable[exp_id] = str(e)
+    return rows, unreadable
 
 
 def _stop_orphans(context: str | None, namespace: str | None) -> None:
     from nnifc.platforms import k8s  # the Kubernetes client: only when asked
     from nnifc.platforms import orphans as orphan_objects
 
-    running = {i for i in experiment_ids() if launcher.loop_alive(Store.open(i).experiment())}
+    rows, unreadable = _readable()
+    # what a damaged database's loop owns is kept: nothing says it is dead
+    running = {i for i, row in rows.items() if launcher.loop_alive(row)} | set(unreadable)
     cluster = k8s.connect(context=context, namespace=namespace)
     try:
         found = orphan_objects.find(cluster, running=running)
@@ -82,10 +108,8 @@ def _stop_orphans(context: str | None, namespace: str | None) -> None:
         cluster.close()
     for experiment in found.experiments:
         names = found.frameworks.get(experiment, []) + found.secrets.get(experiment, [])
-        out.print(
-            f"experiment {experiment}: deleted {len(names)} orphaned objects: {', '.join(names)}"
-        )
+        say(f"experiment {experiment}: deleted {len(names)} orphaned objects: {', '.join(names)}")
     if not found.experiments:
-        out.print(
+        say(
             f"no orphaned Frameworks or Secrets in namespace {cluster.namespace} ({cluster.context})"
         )

@@ -9,7 +9,7 @@ import click
 
 from nnifc import launcher, transfer
 from nnifc.budget import plural
-from nnifc.cli.console import err, out
+from nnifc.cli.console import err, say
 from nnifc.store import Store
 
 
@@ -40,7 +40,7 @@ def export(exp_id: str, kind: str | None, filename: Path | None, intermediate: b
         click.echo(text, nl=False)
         return
     filename.write_text(text)
-    err.print(f"{len(rows)} trials written to {filename}")
+    say(f"{plural(len(rows), 'trial')} written to {filename}", err)
 
 
 @click.command("import")
@@ -67,8 +67,7 @@ def import_(exp_id: str, filename: Path) -> None:
     points = transfer.read(filename, experiment.space)
     added = store.add_imported([(p.params, p.value) for p in points], str(filename.resolve()))
     again = len(points) - added
-    out.print(
+    say(
         f"{plural(added, 'finished point')} imported into {store.experiment().id}"
-        + (f" ({again} already imported before)" if again else ""),
-        markup=False,
+        + (f" ({again} already imported before)" if again else "")
     )

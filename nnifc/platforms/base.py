@@ -101,8 +101,8 @@ class Platform(ABC):
         stop, whether the trial had reported its final result before the stop landed."""
         found: list[MetricReported] = []
         for task, read in self.outputs(trial_id).items():
-            for offset, line in OutputTail(read).lines(final=True):
-                event = metric_event(trial_id, task, offset, line)
+            for line in OutputTail(read).lines(final=True):
+                event = metric_event(trial_id, task, line)
                 if event is not None:
                     found.append(event)
         return found
@@ -118,8 +118,13 @@ class Platform(ABC):
     def cleanup(self) -> None:  # noqa: B027
         """Remove what the experiment created besides its trials (secrets); idempotent."""
 
-    def drain(self, timeout: float) -> None:  # noqa: B027
-        """Wait up to `timeout` seconds for cancelled trials to be gone."""
+    def trouble(self) -> str:
+        """What keeps trials from being followed right now (storage unreachable...), or ""."""
+        return ""
+
+    def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for cancelled trials to be gone; how many are not."""
+        return 0
 
     def close(self) -> None:  # noqa: B027
         """Release connections; running trials keep running."""

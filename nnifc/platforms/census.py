@@ -94,8 +94,8 @@ def _trial(
     codes: dict[str, str] = {}
     for task in framework.tasks(config):
         read = functools.partial(storage.read, f"{root}/output/{task}/{LOG_NAME}")
-        for offset, line in OutputTail(read).lines(final=True):
-            event = metric_event(trial_id, task, offset, line)
+        for line in OutputTail(read).lines(final=True):
+            event = metric_event(trial_id, task, line)
             if event is None:
                 continue
             if event.final and final is None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnifc.metrics import OutputTail, metric_event, parse_line
-from nnifc.records import TrialEvent, TrialStatus
+from nnifc.metrics import OutputTail, metric_event, parse_line, skipped_metric
+from nnifc.records import StatusChanged, TrialEvent, TrialStatus
 from nnifc.storage.base import FileReader
 
 LAST_LINE_CHARS = 300
@@ -32,22 +32,29 @@ class FollowedTrial:
     last_lines: dict[str, str] = field(default_factory=dict)
     final_seen: bool = False
     adopted: bool = False  # from an earlier launcher: a list that lacks it means it is gone
+    note: str = ""  # kept in its final message (a metric line skipped)
+    ended_at: float | None = None  # when its end was seen; told once its outputs are read
     tails: dict[str, OutputTail] = field(init=False)
 
     def __post_init__(self) -> None:
         self.tails = {task: OutputTail(reader.read) for task, reader in self.readers.items()}
 
-    def read(self, *, final: bool) -> list[TrialEvent]:
-        """The metrics the tasks printed since the last read (all of them, with `final`)."""
-        events: list[TrialEvent] = []
+    def read(self, *, final: bool, into: list[TrialEvent] | None = None) -> list[TrialEvent]:
+        """The metrics the tasks printed since the last read (all of them, with `final`), added
+        to `into` as they are read: those read before a failure are kept there."""
+        events: list[TrialEvent] = [] if into is None else into
         for task, tail in self.tails.items():
-            for offset, line in tail.lines(final=final):
-                event = metric_event(self.trial_id, task, offset, line)
+            for line in tail.lines(final=final):
+                event = metric_event(self.trial_id, task, line)
+                skipped = skipped_metric(task, line)
                 if event is not None:
                     events.append(event)
                     self.final_seen = self.final_seen or event.final
-                elif line.strip() and parse_line(line) is None:
-                    self.last_lines[task] = line.strip()[:LAST_LINE_CHARS]
+                elif skipped is not None:  # told as news of its current status, and at its end
+                    events.append(StatusChanged(self.trial_id, self.status, skipped))
+                    self.note = skipped
+                elif line.text.strip() and parse_line(line.text) is None:
+                    self.last_lines[task] = line.text.strip()[:LAST_LINE_CHARS]
         return events
 
     def with_output(self, message: str) -> str:

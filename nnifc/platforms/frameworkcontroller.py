@@ -19,7 +19,7 @@ from typing import Any
 from nnifc import codedir, framework
 from nnifc.config import Experiment
 from nnifc.document import to_yaml
-from nnifc.errors import PlatformError
+from nnifc.errors import PlatformError, StorageError
 from nnifc.experiment import FrameworkControllerExperimentConfig, duration_seconds
 from nnifc.platforms import pods, preflight, secrets
 from nnifc.platforms.base import Platform, Reader
@@ -28,8 +28,16 @@ from nnifc.platforms.feed import Feed
 from nnifc.platforms.followed import FollowedTrial
 from nnifc.platforms.frameworks import Frameworks
 from nnifc.platforms.k8s import Cluster, connect
+from nnifc.platforms.outputs import OutputReader
 from nnifc.platforms.reaper import Reaper
-from nnifc.records import Started, StatusChanged, TrialEvent, TrialSpec, TrialStatus
+from nnifc.records import (
+    MetricReported,
+    Started,
+    StatusChanged,
+    TrialEvent,
+    TrialSpec,
+    TrialStatus,
+)
 from nnifc.storage import STORAGES, Storage
 from nnifc.storage.base import FileReader
 from nnifc.wrapper import EXIT_NAME, LOG_NAME, parse_exit_code
@@ -43,6 +51,7 @@ PENDING_PROBE_SECONDS = 20.0  # after this long waiting, look at the pods for a 
 # over polls, at most this long per poll, so reading 500 running trials' outputs never delays
 # reacting to an end. What changes in between (a state, an end, a deletion) comes by the watch.
 SWEEP_SLICE_SECONDS = 0.01
+DRAIN_POLL_SECONDS = 0.5
 
 
 class FrameworkControllerPlatform(Platform):
@@ -66,6 +75,9 @@ class FrameworkControllerPlatform(Platform):
         self._sweep: collections.deque[str] = collections.deque()  # trials the sweep has left
         self._reaper: Reaper | None = None  # deletes reported trials' Frameworks
         self._creator = Creator(self._create, first_wave=self.config.trial_concurrency)
+        self._outputs = OutputReader()
+        self._terminating: set[str] = set()  # Frameworks cancelled, for `drain`
+        self._cleaned = False  # every Framework deleted, for `drain`
         self._read_every = (
             OUTPUT_SECONDS if experiment.config.assessor else OUTPUT_SECONDS_UNASSESSED
         )
@@ -90,7 +102,11 @@ class FrameworkControllerPlatform(Platform):
         cluster = _connect(options, fc.namespace)
         storage = STORAGES[fc.storage](fc)
         try:
-            preflight.check_cluster(cluster, service_account=fc.service_account_name)
+            preflight.check_cluster(
+                cluster,
+                service_account=fc.service_account_name,
+                secrets=secrets.used(experiment.config),
+            )
             storage.check()
         finally:
             storage.close()
@@ -116,7 +132,8 @@ class FrameworkControllerPlatform(Platform):
                 _collect(self.config), f"{framework.experiment_root(self.experiment_id)}/code"
             )
         self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
-        secrets.create(self.cluster, self.storage, self.config, self.experiment_id)
+        if secrets.used(self.config):
+            secrets.create(self.cluster, self.storage, self.config, self.experiment_id)
         self._reaper = Reaper(self.frameworks, self.experiment_id)
         self._feed = Feed(self.frameworks, framework.selector(self.experiment_id))
         self._feed.start()
@@ -188,7 +205,29 @@ class FrameworkControllerPlatform(Platform):
     def cancel(self, trial_id: str, handle: str) -> None:
         self._creator.wait_for(trial_id)  # a create under way lands (or fails) first
         self._forget(trial_id)
-        self._remove(handle or framework.framework_name(self.experiment_id, trial_id), stop=True)
+        name = handle or framework.framework_name(self.experiment_id, trial_id)
+        self._remove(name, stop=True)
+        self._terminating.add(name)
+
+    def drain(self, timeout: float) -> int:
+        """Wait for the Frameworks cancelled (all of them after `cleanup`) to be gone: a deletion
+        waits for their pods to terminate. How many are still there."""
+        deadline = time.monotonic() + timeout
+        while self._terminating or self._cleaned:
+            names = self._present()
+            left = len(names) if self._cleaned else len(self._terminating & names)
+            if not left:
+                self._terminating.clear()
+                self._cleaned = False
+                return 0
+            if time.monotonic() >= deadline:
+                return left
+            time.sleep(DRAIN_POLL_SECONDS)
+        return 0
+
+    def _present(self) -> set[str]:
+        items = self.frameworks.list(framework.selector(self.experiment_id)).get("items") or []
+        return {str(item["metadata"]["name"]) for item in items}
 
     def _remove(self, name: str, *, stop: bool) -> None:
         """Stop a running Framework (so it completes with -210), then delete it with its pods."""
@@ -205,9 +244,9 @@ class FrameworkControllerPlatform(Platform):
             self._reaper.step()
         self._drain_watch(timeout)
         now = time.monotonic()
+        events = self._read()
         # trials whose Framework changed, now; then a slice of the sweep over every trial
         changed, self._changed = self._changed, set()
-        events: list[TrialEvent] = []
         for trial_id in sorted(
             changed, key=lambda t: self._trials[t].submitted if t in self._trials else 0
         ):
@@ -237,9 +276,25 @@ class FrameworkControllerPlatform(Platform):
     def _forget(self, trial_id: str) -> None:
         trial = self._trials.pop(trial_id, None)
         if trial is not None:
-            trial.close()
+            self._outputs.release(trial)
+
+    def trouble(self) -> str:
+        waiting = sum(trial.ended_at is not None for trial in self._trials.values())
+        return self._outputs.trouble(waiting)
+
+    def _reachable(self) -> None:
+        """A read on the loop's thread (a stop's last look) is not tried while the share is
+        known unreachable: it would wait out every retry."""
+        since = self._outputs.unreachable_since
+        if since is not None:
+            raise StorageError(self._outputs.trouble(0))
+
+    def final_metrics(self, trial_id: str) -> list[MetricReported]:
+        self._reachable()
+        return super().final_metrics(trial_id)
 
     def exit_code(self, trial_id: str, task: str) -> int | None:
+        self._reachable()
         root = framework.trial_root(self.experiment_id, trial_id)
         return parse_exit_code(self.storage.read(f"{root}/output/{task}/{EXIT_NAME}", 0, 64))
 
@@ -255,12 +310,15 @@ class FrameworkControllerPlatform(Platform):
     def cleanup(self) -> None:
         if self._reaper is not None:
             self._reaper.close()  # what it has not deleted goes with the rest
-        secrets.delete(self.cluster, self.experiment_id)
+        if secrets.used(self.config):
+            secrets.delete(self.cluster, self.experiment_id)
         selector = framework.selector(self.experiment_id)
         self.frameworks.delete_all(selector, "the experiment's Frameworks")
+        self._cleaned = True
 
     def close(self) -> None:
         self._creator.close()
+        self._outputs.close()
         if self._reaper is not None:
             self._reaper.close()
         if self._feed is not None:
@@ -270,47 +328,60 @@ class FrameworkControllerPlatform(Platform):
             self._cluster.close()
 
     def _observe(self, trial: FollowedTrial, now: float) -> list[TrialEvent]:
-        trial_id = trial.trial_id
+        """Outputs due are asked for; an end is told once they are read to the end (`_read`)."""
+        if trial.ended_at is not None:
+            return []
         observed = framework.trial_status(trial.raw) if trial.raw is not None else None
-        final = observed is not None and observed.status is not None and observed.status.final
-        events: list[TrialEvent] = []
-        due = trial.status is TrialStatus.RUNNING and now - trial.read_at >= self._read_every
-        if final or trial.gone or due:
-            events.extend(trial.read(final=final or trial.gone))
+        if trial.gone or (observed is not None and observed.status and observed.status.final):
+            trial.ended_at = time.time()
+            self._outputs.read(trial, final=True)  # or once the read under way is done
+            return []
+        if trial.status is TrialStatus.RUNNING and now - trial.read_at >= self._read_every:
+            self._outputs.read(trial, final=False)
             trial.read_at = now
-        if final:
-            assert observed is not None and observed.status is not None
-            self._forget(trial_id)
-            message = observed.message
-            if observed.status is TrialStatus.FAILED:
-                message = trial.with_output(message)
-            events.append(StatusChanged(trial_id, observed.status, message, observed.code))
-            if not trial.gone:  # deleted after the caller has recorded this status
-                assert self._reaper is not None
-                self._reaper.add(trial_id)
-        elif trial.gone and trial.final_seen:
-            self._forget(trial_id)  # e.g. deleted by an earlier launcher that then died
-            events.append(
-                StatusChanged(
-                    trial_id,
-                    TrialStatus.SUCCEEDED,
-                    "its Framework was gone; its outputs are complete",
-                )
-            )
-        elif trial.gone:
-            self._forget(trial_id)
-            gone = "its Framework was deleted outside nnifc"
-            events.append(StatusChanged(trial_id, TrialStatus.SYS_CANCELED, gone))
-        elif (
+        if (
             observed is not None
             and observed.status is TrialStatus.RUNNING
             and trial.status is not TrialStatus.RUNNING
         ):
             trial.status = TrialStatus.RUNNING
-            events.append(StatusChanged(trial_id, TrialStatus.RUNNING))
-        elif trial.status is TrialStatus.WAITING:
-            events.extend(self._pending(trial, now))
+            return [StatusChanged(trial.trial_id, TrialStatus.RUNNING)]
+        if trial.status is TrialStatus.WAITING:
+            return self._pending(trial, now)
+        return []
+
+    def _read(self) -> list[TrialEvent]:
+        """The metrics of the reads that finished, and the ends they complete."""
+        events: list[TrialEvent] = []
+        for done in self._outputs.finished():
+            trial = done.trial
+            if self._trials.get(trial.trial_id) is not trial:
+                continue  # cancelled meanwhile
+            events.extend(done.events)
+            if trial.ended_at is not None and not done.final:
+                self._outputs.read(trial, final=True)
+            elif trial.ended_at is not None:
+                events.append(self._end(trial, trial.ended_at))
         return events
+
+    def _end(self, trial: FollowedTrial, ended: float) -> StatusChanged:
+        trial_id = trial.trial_id
+        self._forget(trial_id)
+        observed = framework.trial_status(trial.raw) if trial.raw is not None else None
+        if observed is not None and observed.status is not None and observed.status.final:
+            message = observed.message
+            if observed.status is TrialStatus.FAILED:
+                message = trial.with_output(message)
+            message = "; ".join(m for m in (message, trial.note) if m)
+            if not trial.gone:  # deleted after the caller has recorded this status
+                assert self._reaper is not None
+                self._reaper.add(trial_id)
+            return StatusChanged(trial_id, observed.status, message, observed.code, ended)
+        if trial.final_seen:  # e.g. deleted by an earlier launcher that then died
+            done = "its Framework was gone; its outputs are complete"
+            return StatusChanged(trial_id, TrialStatus.SUCCEEDED, done, ended=ended)
+        gone = "its Framework was deleted outside nnifc"
+        return StatusChanged(trial_id, TrialStatus.SYS_CANCELED, gone, ended=ended)
 
     def _pending(self, trial: FollowedTrial, now: float) -> list[TrialEvent]:
         trial_id = trial.trial_id

@@ -3,6 +3,8 @@
 Each trial runs the task wrapper with NNI's environment in `trial.codeDir`, in its own process
 group so cancelling it takes its children too. Its files live under the experiment directory
 with the same layout a Framework's tasks use on shared storage (one task, named `local_0`).
+The wrapper runs with umask 077, so the trial's log, exit code and parameters are private like
+the rest of $NNIFC_HOME; the user's command gets the user's umask back.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnifc import config
+from nnifc import config, private
 from nnifc.config import Experiment
 from nnifc.document import shown
 from nnifc.errors import PlatformError
 from nnifc.experiment import LocalExperimentConfig
-from nnifc.metrics import OutputTail, metric_event, parse_line, read_file
+from nnifc.metrics import OutputTail, metric_event, parse_line, read_file, skipped_metric
 from nnifc.platforms.base import Platform, Reader
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.wrapper import EXIT_NAME, LOG_NAME, SCRIPT, parameter_cfg, parse_exit_code, task_env
@@ -55,7 +57,11 @@ class _Run:
     tail: OutputTail
     gpus: list[int]
     last_line: str = ""
+    skipped: str = ""  # the last over-long metric line's note, kept in its final message
     kill_at: float | None = None  # set once cancelled: SIGKILL the group if still alive then
+
+
+USER_UMASK = private.user_umask()
 
 
 class LocalPlatform(Platform):
@@ -107,17 +113,17 @@ class LocalPlatform(Platform):
                 f"trial.gpuNum is {need} but {len(self._gpu_use)} GPUs are available here; "
                 "set localConfig.gpuIndices or lower trial.gpuNum"
             )
-        self.exp_dir.mkdir(parents=True, exist_ok=True)
-        (self.exp_dir / "wrapper.sh").write_text(SCRIPT)
+        private.make_dirs(self.exp_dir)
+        private.write_text(self.exp_dir / "wrapper.sh", SCRIPT)
 
     def trial_dir(self, trial_id: str) -> Path:
         return self.exp_dir / "trials" / trial_id
 
     def submit(self, spec: TrialSpec) -> str:
         trial_dir = self.trial_dir(spec.trial_id)
-        (trial_dir / "output" / TASK).mkdir(parents=True, exist_ok=True)
+        private.make_dirs(trial_dir / "output" / TASK)
         cfg = trial_dir / "parameter.cfg"
-        cfg.with_suffix(".tmp").write_text(parameter_cfg(spec))
+        private.write_text(cfg.with_suffix(".tmp"), parameter_cfg(spec))
         cfg.with_suffix(".tmp").replace(cfg)
         code_dir = self.config.trial.code_dir
         env = {
@@ -133,9 +139,10 @@ class LocalPlatform(Platform):
         }
         gpus = self._take_gpus()
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        env["NNIFC_UMASK"] = f"{USER_UMASK:03o}"  # the user's command runs with their own
         log = trial_dir / "output" / TASK / LOG_NAME
         try:
-            with open(log, "ab") as wrapper_errors:
+            with private.open_append(log) as wrapper_errors:
                 proc = subprocess.Popen(
                     ["sh", str(self.exp_dir / "wrapper.sh")],
                     env=env,
@@ -144,6 +151,7 @@ class LocalPlatform(Platform):
                     stdout=subprocess.DEVNULL,
                     stderr=wrapper_errors,
                     start_new_session=True,
+                    umask=private.TRIAL_UMASK,
                 )
         except OSError as e:
             self._release(gpus)
@@ -207,24 +215,28 @@ class LocalPlatform(Platform):
         if run.kill_at is not None:
             return events
         if code == 0:
-            events.append(StatusChanged(trial_id, TrialStatus.SUCCEEDED, exit_code=0))
+            events.append(StatusChanged(trial_id, TrialStatus.SUCCEEDED, run.skipped, 0))
         elif isinstance(run.proc, _Adopted) and code == UNKNOWN_EXIT:
             gone = "ended while no launcher was running; its exit code was not recorded"
-            events.append(StatusChanged(trial_id, TrialStatus.SYS_CANCELED, gone))
+            events.append(StatusChanged(trial_id, TrialStatus.SYS_CANCELED, _noted(gone, run)))
         else:
             reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
             message = f"{reason}: {run.last_line}" if run.last_line else reason
-            events.append(StatusChanged(trial_id, TrialStatus.FAILED, message, code))
+            events.append(StatusChanged(trial_id, TrialStatus.FAILED, _noted(message, run), code))
         return events
 
     def _read(self, trial_id: str, run: _Run, *, final: bool) -> list[TrialEvent]:
         events: list[TrialEvent] = []
-        for offset, line in run.tail.lines(final=final):
-            event = metric_event(trial_id, TASK, offset, line)
+        for line in run.tail.lines(final=final):
+            event = metric_event(trial_id, TASK, line)
+            skipped = skipped_metric(TASK, line)
             if event is not None:
                 events.append(event)
-            elif line.strip() and parse_line(line) is None:
-                run.last_line = line.strip()[:300]
+            elif skipped is not None:  # the message of the running trial, until its end
+                run.skipped = skipped
+                events.append(StatusChanged(trial_id, TrialStatus.RUNNING, skipped))
+            elif line.text.strip() and parse_line(line.text) is None:
+                run.last_line = line.text.strip()[:300]
         return events
 
     def exit_code(self, trial_id: str, task: str) -> int | None:
@@ -235,10 +247,11 @@ class LocalPlatform(Platform):
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         return {TASK: read_file(str(self.trial_dir(trial_id) / "output" / TASK / LOG_NAME))}
 
-    def drain(self, timeout: float) -> None:
+    def drain(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while self._runs and time.monotonic() < deadline:
             self.poll(0.05)
+        return len(self._runs)
 
     def close(self) -> None:
         """Trials asked to stop are killed now (their grace would end with no one to see it);
@@ -259,6 +272,10 @@ class LocalPlatform(Platform):
     def _release(self, gpus: list[int]) -> None:
         for gpu in gpus:
             self._gpu_use[gpu] -= 1
+
+
+def _noted(message: str, run: _Run) -> str:
+    return f"{message}; {run.skipped}" if run.skipped else message
 
 
 def _gpus(given: int | str | None) -> tuple[list[int], str]:

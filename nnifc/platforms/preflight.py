@@ -23,21 +23,22 @@ NEEDED = [
     ("get", "", "pods", ""),
     ("list", "", "pods", ""),
     ("get", "", "pods", "log"),
-    ("create", "", "secrets", ""),
-    ("list", "", "secrets", ""),
-    ("delete", "", "secrets", ""),
 ]
+# only for an experiment that creates Secrets (Azure Files' key, an image pull secret)
+FOR_SECRETS = [(verb, "", "secrets", "") for verb in ("create", "list", "delete")]
 REVIEWS_AT_ONCE = 4  # within the client's connection pool (k8s.POOL_CONNECTIONS)
 
 
-def check_cluster(cluster: Cluster, *, service_account: str | None) -> None:
-    """Raise PlatformError naming every problem found with the cluster, context and namespace."""
+def check_cluster(cluster: Cluster, *, service_account: str | None, secrets: bool) -> None:
+    """Raise PlatformError naming every problem found with the cluster, context and namespace;
+    the permissions on Secrets are asked only when the experiment will create some."""
     _check_crd(cluster)
+    needed = NEEDED + (FOR_SECRETS if secrets else [])
     with ThreadPoolExecutor(REVIEWS_AT_ONCE, thread_name_prefix="nnifc-review") as pool:
-        allowed = list(pool.map(lambda needed: _allowed(cluster, *needed), NEEDED))
+        allowed = list(pool.map(lambda need: _allowed(cluster, *need), needed))
     denied = [
         f"{verb} {resource}{'/' + sub if sub else ''}"
-        for (verb, _, resource, sub), ok in zip(NEEDED, allowed, strict=True)
+        for (verb, _, resource, sub), ok in zip(needed, allowed, strict=True)
         if not ok
     ]
     if denied:

@@ -18,6 +18,13 @@ from nnifc.platforms.k8s import Cluster
 from nnifc.storage import Storage
 
 
+def used(config: FrameworkControllerExperimentConfig) -> bool:
+    """Whether the experiment creates any Secret: Azure Files' key, or an image pull secret."""
+    return config.frameworkcontroller_config.storage == "azureStorage" or any(
+        role.private_registry_auth_path is not None for role in config.trial.task_roles
+    )
+
+
 def create(
     cluster: Cluster,
     storage: Storage,

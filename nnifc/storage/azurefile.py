@@ -6,6 +6,8 @@ only, handed to pods through one labelled Secret per experiment, and never put i
 a log line or a file. Endpoints default to the public cloud and can be set per config
 (`keyVault.endpoint`, `azureStorage.endpoint`) or environment (NNIFC_KEYVAULT_ENDPOINT,
 NNIFC_AZURE_FILE_ENDPOINT, each may contain {vault} / {account}) for other clouds and tests.
+A Key Vault token goes only to a Key Vault host of a known cloud (or, from the environment
+only, to an https URL on this machine) and only when the vault's challenge names the vault.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import secrets
 import threading
 import time
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from azure.storage.fileshare import ShareClient
 
 from nnifc.errors import StorageError
-from nnifc.experiment import FrameworkControllerConfig
+from nnifc.experiment import FrameworkControllerConfig, key_vault_url_problem
 from nnifc.storage.base import CodeFile, Storage, tree_path
 
 UPLOAD_THREADS = 8
@@ -55,18 +58,17 @@ class AzureFileStorage(Storage):
             config.azure_storage.account_name,
             config.azure_storage.azure_share,
         )
-        vault_url = (
-            config.key_vault.endpoint
-            or os.environ.get("NNIFC_KEYVAULT_ENDPOINT")
-            or "https://{vault}.vault.azure.net"
-        )
+        vault_from_env = os.environ.get("NNIFC_KEYVAULT_ENDPOINT")
+        self._vault_env = vault_from_env if not config.key_vault.endpoint else None
+        vault_url = config.key_vault.endpoint or vault_from_env or "https://{vault}.vault.azure.net"
         file_url = (
             config.azure_storage.endpoint
             or os.environ.get("NNIFC_AZURE_FILE_ENDPOINT")
             or "https://{account}.file.core.windows.net"
         )
-        self.vault_url = vault_url.format(vault=self.vault)
-        self.file_url = file_url.format(account=self.account)
+        # str.replace: a stray brace in a template is no KeyError (config ones are refused)
+        self.vault_url = vault_url.replace("{vault}", self.vault)
+        self.file_url = file_url.replace("{account}", self.account)
         self._key: str | None = None
         self._share: ShareClient | None = None
         self._lock = threading.Lock()
@@ -225,18 +227,27 @@ class AzureFileStorage(Storage):
         from azure.identity import DefaultAzureCredential  # heavy: only when used
         from azure.keyvault.secrets import SecretClient
 
+        self._check_vault_url()
         where = f"secret {self.secret_name!r} in Key Vault {self.vault_url}"
-        custom = not self.vault_url.endswith(".vault.azure.net")
         try:
+            # the SDK checks that a 401's challenge names this vault's own resource: a token
+            # for another (https://management.azure.com, ...) is never asked for nor sent
             with (
                 DefaultAzureCredential() as credential,
-                SecretClient(
-                    self.vault_url, credential, verify_challenge_resource=not custom
-                ) as client,
+                SecretClient(self.vault_url, credential, verify_challenge_resource=True) as client,
             ):
                 value = client.get_secret(self.secret_name).value
+        except ValueError as e:  # the challenge check, or a URL the SDK cannot use
+            found = re.search(r"challenge resource '([^']*)'", str(e))
+            if found is None:
+                raise StorageError(f"cannot read the {where}: {_first_line(e)}") from None
+            raise StorageError(
+                f"refused the sign-in challenge of Key Vault {self.vault_url}: it asks for a "
+                f"token of {found[1]}, not of the vault, so none was sent; check keyVault.endpoint "
+                "and NNIFC_KEYVAULT_ENDPOINT"
+            ) from None
         except ClientAuthenticationError as e:
-            reason = str(e).splitlines()[0][:200]
+            reason = _first_line(e)
             raise StorageError(
                 f"cannot sign in to read the {where}: {reason}; run `az login`, or set AZURE_TENANT_ID, "
                 "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use a managed identity"
@@ -259,11 +270,27 @@ class AzureFileStorage(Storage):
             raise StorageError(f"the {where} is empty; it must hold the storage account key")
         return value
 
+    def _check_vault_url(self) -> None:
+        """Refuse a vault URL that could hand a token to a host that is no Key Vault.
+
+        keyVault.endpoint was checked when the config was read. NNIFC_KEYVAULT_ENDPOINT is the
+        local user's own setting: on this machine (loopback, https: the tests' stand-in) it is
+        honoured; any other host must be a Key Vault's, as in the config.
+        """
+        if self._vault_env is None:
+            problem = key_vault_url_problem(self.vault_url)
+            name = f"the Key Vault URL {self.vault_url}"
+        else:
+            problem = key_vault_url_problem(self.vault_url, loopback=True)
+            name = f"NNIFC_KEYVAULT_ENDPOINT {self._vault_env}"
+        if problem:
+            raise StorageError(f"{name} is not used: it {problem}")
+
     def _upload_one(self, file: CodeFile, path: str) -> None:
         client = self.share.get_file_client(path)
 
         def send() -> None:
-            with open(file.source, "rb") as f:
+            with file.open() as f:
                 client.upload_file(f, length=file.size, max_concurrency=1)
 
         self._call(f"upload {file.relative}", send)
@@ -376,6 +403,10 @@ def _retry_after(e: HttpResponseError) -> float | None:
         return min(float(value), 30.0) if value else None
     except ValueError:
         return None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
 
 
 def _b64(text: str) -> str:

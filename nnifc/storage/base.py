@@ -8,7 +8,11 @@ share with a userspace client, and pods get a volume that mounts the same root.
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import posixpath
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,12 +25,85 @@ from nnifc.experiment import FrameworkControllerConfig
 
 @dataclass(frozen=True)
 class CodeFile:
-    """One regular file of the trial code: where it is here and where it goes under code/."""
+    """One regular file of the trial code as `collect` checked it, and where it goes under code/.
 
-    source: Path
+    Uploads read it with `open()`, never by path: what is read is the file that was checked.
+    """
+
+    source: Path  # no link as its last part (a link inside codeDir is its target)
     relative: str  # POSIX path inside codeDir
     size: int
     mode: int  # permission bits, so executables stay executable
+    dev: int  # st_dev and st_ino of the file checked
+    ino: int
+
+    def open(self) -> io.BufferedReader:
+        """The file's checked `size` bytes; StorageError if it is no longer the file checked.
+
+        A link (a replaced file) is not followed, and the file opened must be the inode that was
+        checked, so a directory swapped for a link is caught too. A file that grew or shrank is
+        refused, also while it is read: half a file is no better than another file.
+        """
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO: no wait
+        try:
+            fd = os.open(self.source, flags)
+        except OSError as e:
+            raise self.changed(_unopened(e)) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (self.dev, self.ino):
+                raise self.changed("it was replaced by another file")
+            if st.st_size != self.size:
+                raise self.changed(_resized(self.size, st.st_size))
+            return io.BufferedReader(_Checked(fd, self))
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def changed(self, why: str) -> StorageError:
+        return StorageError(
+            f"cannot upload {self.source}: {why} after codeDir was checked; "
+            "run again once codeDir stops changing"
+        )
+
+
+class _Checked(io.RawIOBase):
+    """Reads of one open CodeFile that end at its checked size, and only if the file ends there."""
+
+    def __init__(self, fd: int, file: CodeFile) -> None:
+        self.fd, self.file, self.position = fd, file, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self.file.size - self.position)
+        count = os.readv(self.fd, [memoryview(buffer)[:want]]) if want else 0
+        if want and not count:
+            raise self.file.changed(_resized(self.file.size, os.fstat(self.fd).st_size))
+        self.position += count
+        if self.position == self.file.size and os.pread(self.fd, 1, self.file.size):
+            raise self.file.changed(_resized(self.file.size, os.fstat(self.fd).st_size))
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def _unopened(e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return "it was replaced by a symbolic link"
+    if e.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "it was removed"
+    return f"it cannot be opened ({e.strerror})"
+
+
+def _resized(checked: int, now: int) -> str:
+    if now == checked:
+        return "it changed while it was read"
+    return f"it {'grew' if now > checked else 'shrank'} from {checked} to {now} bytes"
 
 
 class FileReader:

@@ -39,6 +39,10 @@ PORT_ENV = "NNIFC_NFS_PORT"
 DEFAULT_PORT = 2049
 VERSIONS = ("4.1", "4.0")
 CHUNK = 8 * 2**20  # per write call; nfs-rs splits it into negotiated RPCs, 8 in flight
+# Pods run as uids unknown here, so what they write into is open to all. `nni/` holds every
+# user's experiments and `nni/<exp>/` the trial directories its pods make: both sticky, as /tmp
+# is, so only an entry's owner (or the directory's) removes or renames it.
+SHARED_DIR_MODE = 0o1777
 CODE_DIR_MODE = 0o755  # trial code is only read by the pods
 TRIAL_DIR_MODE = 0o777  # pods, whatever uid they run as, write outputs next to parameter.cfg
 # Errors no new connection can fix; everything else (drops, timeouts, a restarted server) can.
@@ -110,7 +114,7 @@ class NfsStorage(Storage):
             except nfs_rs.NfsError as e:
                 raise self._connect_error(e) from e
             try:
-                client.mkdir("nni", TRIAL_DIR_MODE, exist_ok=True)
+                client.mkdir("nni", SHARED_DIR_MODE, exist_ok=True)
                 _write_new(client, probe, data)
                 with client.open(probe, "rb") as f:
                     back = f.read()
@@ -125,6 +129,9 @@ class NfsStorage(Storage):
         """Fill a staging directory, then rename it to `dest`: `dest` is complete or absent."""
         dest, token = _inside(dest), uuid.uuid4().hex[:8]
         staging = f"{dest}.uploading-{token}"
+        parent = posixpath.dirname(dest)
+        if parent:  # the experiment's directory, where its pods make theirs
+            self._run("mkdir", parent, partial(_mkdirs, path=parent, mode=SHARED_DIR_MODE))
         dirs = {staging} | {posixpath.dirname(f"{staging}/{f.relative}") for f in files}
         for d in sorted(dirs):
             self._run("mkdir", d, partial(_mkdirs, path=d, mode=CODE_DIR_MODE))
@@ -135,11 +142,7 @@ class NfsStorage(Storage):
             self.remove_tree(old)
 
     def _upload_file(self, file: CodeFile, target: str) -> None:
-        try:
-            src = file.source.open("rb")
-        except OSError as e:
-            raise StorageError(f"cannot read {file.source}: {e.strerror}") from e
-        with src:
+        with file.open() as src:
             offset = 0
             while True:
                 data = src.read(CHUNK)

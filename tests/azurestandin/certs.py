@@ -20,6 +20,9 @@ SERVER_NAMES = (
     "localhost",
     "login.microsoftonline.com",
     "*.vault.azure.net",
+    "*.vault.azure.cn",
+    "*.vault.usgovcloudapi.net",
+    "*.vault.microsoftazure.de",
     "*.file.core.windows.net",
 )
 

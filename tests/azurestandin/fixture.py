@@ -27,7 +27,7 @@ import pytest
 
 from .certs import make_certificates
 from .files import FileService
-from .identity import Identity
+from .identity import PUBLIC_AUTHORITY, Identity
 from .server import StandinServer, serve, tls_context
 from .state import Control, LoggedRequest
 
@@ -123,6 +123,16 @@ class AzureStandin:
         """Add a new version of a Key Vault secret (any vault name); returns the version."""
         return self.identity.set_secret(name, value)
 
+    def hostile_challenge(self, resource: str = "https://management.azure.com") -> None:
+        """Key Vault's 401 names ``resource`` (and the public authority), as a vault
+        impostor fishing for a token of another service would; ``reset`` ends it."""
+        self.identity.challenge_resource = resource
+        self.identity.challenge_authority = f"https://{PUBLIC_AUTHORITY}"
+
+    def issued_tokens(self) -> list[str]:
+        """The resource of every token issued so far (the tokens themselves are not shown)."""
+        return [token.resource for token in self.identity.issued()]
+
     def throttle_next(self, n: int, status: int = 503, retry_after: int = 1) -> None:
         self.control.throttle_next(n, status, retry_after)
 
@@ -171,6 +181,7 @@ class AzureStandin:
         self.control.account_key = self._initial_key
         self.identity.clear()
         self.identity.challenge_resource = None
+        self.identity.challenge_authority = None
         shutil.rmtree(self.root)
         self.root.mkdir()
 

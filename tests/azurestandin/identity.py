@@ -64,6 +64,7 @@ class Identity:
         self.client_id = client_id
         self.client_secret = client_secret
         self.challenge_resource: str | None = None  # None: derived from the vault host
+        self.challenge_authority: str | None = None  # None: the one the vault host belongs to
         self.authority_host = f"https://{PUBLIC_AUTHORITY}"  # the fixture sets the direct one
         self._tokens: dict[str, Token] = {}
         self._secrets: dict[str, list[SecretVersion]] = {}
@@ -197,15 +198,15 @@ class Identity:
             self._tokens.clear()
 
     def resource_for(self, host: str) -> str:
-        """What the challenge names: Azure's is the vault host minus its first label."""
+        """What the challenge names: Azure's is the vault host minus its first label
+        (https://vault.azure.net, https://vault.azure.cn, ...; 0.0.1:<port> for 127.0.0.1)."""
         if self.challenge_resource is not None:
             return self.challenge_resource
-        if host.split(":")[0].endswith(".vault.azure.net"):
-            return "https://vault.azure.net"
         return "https://" + (host.split(".", 1)[1] if "." in host else host)
 
     def handle_vault(self, req: Request, authority: str) -> Reply:
         resource = self.resource_for(req.host)
+        authority = self.challenge_authority or authority
         challenge = f'Bearer authorization="{authority}/{self.tenant_id}", resource="{resource}"'
         auth = req.header("Authorization")
         if not auth.startswith("Bearer "):

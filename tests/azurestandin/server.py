@@ -3,8 +3,8 @@
 Why: the SDKs must run unmodified, so the stand-in speaks HTTP/1.1 on 127.0.0.1. Requests are
 routed by Host: a path-style ``/<account>/...`` on 127.0.0.1 is Files, ``/secrets/...`` is Key
 Vault, anything else is Entra ID. Through the CONNECT proxy the public host names
-(``login.microsoftonline.com``, ``*.vault.azure.net``, ``*.file.core.windows.net``) are answered
-locally as well; the proxy never dials out.
+(``login.microsoftonline.com``, ``*.file.core.windows.net``, ``*.vault.azure.net`` and the
+sovereign clouds' vault hosts) are answered locally as well; the proxy never dials out.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from .identity import PUBLIC_AUTHORITY, Identity
 from .state import Control, LoggedRequest
 from .wire import Reply, Request, http_date, storage_error
 
-PROXIED_SUFFIXES = (".vault.azure.net", ".file.core.windows.net")
+# Key Vault's host suffixes in the public and sovereign clouds (nnifc accepts these)
+VAULT_SUFFIXES = (
+    ".vault.azure.net",
+    ".vault.azure.cn",
+    ".vault.usgovcloudapi.net",
+    ".vault.microsoftazure.de",
+)
+PROXIED_SUFFIXES = (*VAULT_SUFFIXES, ".file.core.windows.net")
 
 
 class StandinServer(ThreadingHTTPServer):
@@ -126,7 +133,7 @@ class Handler(BaseHTTPRequestHandler):
             if hostname.split(".")[0] != srv.files.account:
                 return "files", storage_error(400, "InvalidUri", "Unknown storage account.")
             return "files", srv.files.handle(req, req.raw_path)
-        if hostname.endswith(".vault.azure.net"):
+        if hostname.endswith(VAULT_SUFFIXES):
             return "vault", self._vault(req, f"https://{PUBLIC_AUTHORITY}")
         if hostname == PUBLIC_AUTHORITY:
             return "aad", self._https_only(req) or srv.identity.handle_aad(req)

@@ -48,6 +48,8 @@ class Kubelet:
         self.bad_images: set[str] = set()
         self.gpu_unschedulable = False
         self.kill_grace = 1.0  # seconds between SIGTERM and SIGKILL (capped by the pod's own)
+        # as a real container whose PID 1 (a shell) ignores SIGTERM: it lives out its grace
+        self.term_ignored = False
         self.backoff_after = 0.3  # seconds of ErrImagePull before ImagePullBackOff
         self.fast_seconds: float | None = None  # set: containers run no process (fast.py)
         self._agenda = Agenda(store)
@@ -325,7 +327,8 @@ class Kubelet:
                     record_event(
                         self.store, pod, run, "Normal", "Killing", f"Stopping container {name}"
                     )
-                    self._signal(proc, signal.SIGTERM)
+                    if not self.term_ignored:
+                        self._signal(proc, signal.SIGTERM)
             elif time.monotonic() - run.kill_sent >= grace:
                 for proc in live.values():
                     self._signal(proc, signal.SIGKILL)
