@@ -35,6 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The tests run a real nfs-ganesha server: installed with apt when missing and running as root.
 system:
@@ -73,4 +74,4 @@ lock:
 	@echo "constraints.txt refreshed: review \`git diff constraints.txt\`, then run make test"
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

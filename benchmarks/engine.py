@@ -166,8 +166,8 @@ def record_reactions(counts: dict[str, Any]) -> None:
     With the double's own times these split completion-to-submit into watch delivery, the
     launcher's reaction and the create's way to the double, so a backlog is put where it is.
     """
-    from nnifc.platforms.feed import Feed
-    from nnifc.platforms.frameworks import Frameworks
+    from nnifc.platforms.frameworkcontroller.client import Frameworks
+    from nnifc.platforms.frameworkcontroller.feed import Feed
 
     seen: dict[str, float] = {}
     sent: list[float] = []
@@ -214,38 +214,6 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-CONFIG = """\
-authorName: bench
-experimentName: engine_{trials}x{concurrency}
-trialConcurrency: {concurrency}
-maxExecDuration: 100h
-maxTrialNum: {trials}
-trainingServicePlatform: frameworkcontroller
-searchSpacePath: space.json
-useAnnotation: false
-tuner:
-  builtinTunerName: TPE
-  classArgs:
-    optimize_mode: maximize
-trial:
-  codeDir: code
-  taskRoles:
-    - name: trial
-      taskNum: 1
-      command: python3 trial.py
-      gpuNum: 0
-      cpuNum: 1
-      memoryMB: 512
-      image: msranni/nni:latest
-      frameworkAttemptCompletionPolicy:
-        minFailedTaskCount: 1
-        minSucceededTaskCount: 1
-frameworkcontrollerConfig:
-  storage: nfs
-  nfs:
-    server: {server}
-    path: {path}
-"""
 TRIAL = """\
 import nni
 
@@ -264,14 +232,20 @@ SPACE = {
 
 
 def write_experiment(workdir: Path, trials: int, concurrency: int, server: str, path: str) -> Path:
-    (workdir / "code").mkdir(parents=True)
-    (workdir / "code" / "trial.py").write_text(TRIAL)
-    (workdir / "space.json").write_text(json.dumps(SPACE))
-    config = workdir / "exp.yml"
-    config.write_text(
-        CONFIG.format(trials=trials, concurrency=concurrency, server=server, path=path)
+    from tests.fcconfig import Role, fc_config, nfs_storage
+
+    return fc_config(
+        workdir,
+        nfs_storage(server, path),
+        trial=TRIAL,
+        space=SPACE,
+        name=f"engine_{trials}x{concurrency}",
+        trials=trials,
+        concurrency=concurrency,
+        roles=(Role("trial"),),
+        tuner={"builtinTunerName": "TPE", "classArgs": {"optimize_mode": "maximize"}},
+        extra={"authorName": "bench", "maxExecDuration": "100h", "useAnnotation": False},
     )
-    return config
 
 
 def start_simulator(workdir: Path, delay: float, nfs: str, report: Path) -> tuple[Any, Path]:

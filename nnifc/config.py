@@ -1,5 +1,8 @@
 """load(path) -> Experiment: an NNI v1 YAML file and its search space, fully validated.
 
+The loader, above everything that runs an experiment: it knows the tuner and assessor
+registries and NNI v2's translation, which the models in `experiment.py` must not pull in.
+
 Nothing touches a cluster, storage or the store before this returns, and every mistake it finds
 is a ConfigError naming file:line:column, the dotted key and the value seen, with a did-you-mean
 for misspelt keys and names. Keys NNI accepted that mean nothing here become warnings.
@@ -8,12 +11,12 @@ for misspelt keys and names. Keys NNI accepted that mean nothing here become war
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +26,12 @@ from nnifc import document, nni_v2, optimize, space
 from nnifc.assessors import ASSESSORS, AssessorOptions
 from nnifc.document import Document, Loc, Source, shown
 from nnifc.errors import ConfigError, Problem
-from nnifc.experiment import PLATFORM_CONFIGS, ExperimentConfig, FrameworkControllerExperimentConfig
-from nnifc.optimize import OptimizeMode
-from nnifc.space import SearchSpace
+from nnifc.experiment import (
+    PLATFORM_CONFIGS,
+    ExperimentConfig,
+    FrameworkControllerExperimentConfig,
+)
+from nnifc.experiment import Experiment as Experiment  # what load returns, named as before
 from nnifc.tuners import TUNERS, TunerOptions
 
 IGNORED = (
@@ -50,35 +56,6 @@ MISPLACED = {
     ("trial", "taskRoles"): "taskRoles are for trainingServicePlatform: frameworkcontroller; "
     "a local trial has trial.command",
 }
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A validated experiment: the config as written, its search space and plug-in options."""
-
-    source: Path
-    config_text: str
-    space_text: str
-    config: ExperimentConfig
-    space: SearchSpace
-    tuner_options: TunerOptions
-    assessor_options: AssessorOptions | None
-    optimize_mode: OptimizeMode  # the tuner's: how trials are ranked
-    assessor_optimize_mode: OptimizeMode | None  # None: no assessor
-    warnings: tuple[str, ...]
-
-    @property
-    def platform(self) -> str:
-        return self.config.training_service_platform
-
-    @property
-    def tuner_name(self) -> str:
-        assert self.config.tuner and self.config.tuner.builtin_tuner_name
-        return self.config.tuner.builtin_tuner_name
-
-    @property
-    def assessor_name(self) -> str | None:
-        return self.config.assessor.builtin_assessor_name if self.config.assessor else None
 
 
 def load(path: Path, *, text: str | None = None, space_text: str | None = None) -> Experiment:
@@ -136,12 +113,13 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
         optimize_mode=modes.experiment,
         assessor_optimize_mode=modes.assessor,
         warnings=(*warnings, *modes.warnings),
+        error_at=functools.partial(_error_at, path, doc.text),
     )
 
 
-def error_at(experiment: Experiment, loc: Loc, message: str) -> ConfigError:
+def _error_at(path: Path, text: str, loc: Loc, message: str) -> ConfigError:
     """A mistake found after loading (a platform's preflight), located in the file as written."""
-    doc = document.parse(experiment.source, experiment.config_text)
+    doc = document.parse(path, text)
     source: Source = nni_v2.translate(doc) if nni_v2.is_v2(doc.data) else doc
     return source.error(loc, message)
 

@@ -1,8 +1,11 @@
-"""NNI's v1 experiment YAML as frozen pydantic models: same camelCase keys, types and defaults.
+"""An experiment as every layer sees it: NNI's v1 YAML as frozen pydantic models, and `Experiment`.
 
-These models mirror the file; `config.py` turns a validated file into an `Experiment`. Strict
-types (no "3" for 3), unknown keys rejected, and the checks NNI never made (FrameworkController's
-name rules, storage blocks that match `storage`, anchored Azure name patterns) made here.
+Why here and not in `config.py`: platforms, storage and the scheduler need these types but not
+the loader (tuner registries, the NNI v2 translation, the YAML parser). The models mirror the
+file (same camelCase keys, types and defaults); `config.load` turns a validated file into an
+`Experiment`. Strict types (no "3" for 3), unknown keys rejected, and the checks NNI never made
+(FrameworkController's name rules, storage blocks that match `storage`, anchored Azure name
+patterns) made here.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import ipaddress
 import json
 import os
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -25,6 +30,13 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+if TYPE_CHECKING:
+    from nnifc.assessors import AssessorOptions
+    from nnifc.errors import ConfigError
+    from nnifc.optimize import OptimizeMode
+    from nnifc.space import SearchSpace
+    from nnifc.tuners import TunerOptions
 
 DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -330,3 +342,35 @@ PLATFORM_CONFIGS: dict[
     "local": LocalExperimentConfig,
     "frameworkcontroller": FrameworkControllerExperimentConfig,
 }
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: the config as written, its search space and plug-in options."""
+
+    source: Path
+    config_text: str
+    space_text: str
+    config: ExperimentConfig
+    space: SearchSpace
+    tuner_options: TunerOptions
+    assessor_options: AssessorOptions | None
+    optimize_mode: OptimizeMode  # the tuner's: how trials are ranked
+    assessor_optimize_mode: OptimizeMode | None  # None: no assessor
+    warnings: tuple[str, ...]
+    # A mistake found after loading (a platform's preflight), located in the file as written;
+    # the loader supplies it, so no platform needs the loader.
+    error_at: Callable[[Sequence[str | int], str], ConfigError] = field(compare=False, repr=False)
+
+    @property
+    def platform(self) -> str:
+        return self.config.training_service_platform
+
+    @property
+    def tuner_name(self) -> str:
+        assert self.config.tuner and self.config.tuner.builtin_tuner_name
+        return self.config.tuner.builtin_tuner_name
+
+    @property
+    def assessor_name(self) -> str | None:
+        return self.config.assessor.builtin_assessor_name if self.config.assessor else None

@@ -29,7 +29,7 @@ from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids, home
 
 if TYPE_CHECKING:  # loading configs and tuners is for the commands that run experiments
-    from nnifc.config import Experiment
+    from nnifc.experiment import Experiment
 
 STOP_WAIT_SECONDS = 60.0
 STOP_DRAIN_SECONDS = 30.0  # then stop says how many trials are still terminating
@@ -155,7 +155,7 @@ def stop(store: Store) -> Stopped:
     row = store.experiment()
     if row.status.final and not any(not t.status.final for t in store.trials()):
         return Stopped(row.status)
-    store.set_experiment(stop_requested=1)
+    store.request_stop()
     if loop_alive(row):
         assert row.pid is not None
         os.kill(row.pid, signal.SIGTERM)
@@ -181,9 +181,7 @@ def stop(store: Store) -> Stopped:
     finally:
         platform.close()
     if not row.status.final:
-        store.set_experiment(
-            status=ExperimentStatus.STOPPED, ended=time.time(), reason="stopped by the user"
-        )
+        store.end(ExperimentStatus.STOPPED, reason="stopped by the user")
     return Stopped(store.experiment().status, terminating)
 
 
@@ -203,16 +201,7 @@ def prepare_resume(store: Store) -> None:
     if row.status is ExperimentStatus.FAILED:  # fixed, one hopes: earlier failures do not count
         store.add_changes([("resumed after failure", str(len(store.trials())), {})])
     down = now - (row.heartbeat or row.ended or now)
-    store.set_experiment(
-        status=ExperimentStatus.RUNNING,
-        ended=None,
-        message="",
-        reason="",
-        stop_requested=0,
-        pid=os.getpid(),
-        paused=row.paused + max(0.0, down),
-        heartbeat=now,
-    )
+    store.resume(pid=os.getpid(), paused=row.paused + max(0.0, down), at=now)
 
 
 def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:

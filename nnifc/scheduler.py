@@ -23,8 +23,8 @@ import numpy as np
 from nnifc import document, space, stopping
 from nnifc.assessors import ASSESSORS, Assessor, Verdict
 from nnifc.budget import FIRST_TRIALS_AT_LEAST, Budget, Failures, plural
-from nnifc.config import Experiment
 from nnifc.errors import NnifcError, PlatformError
+from nnifc.experiment import Experiment
 from nnifc.knowledge import Knowledge
 from nnifc.platforms import Platform
 from nnifc.records import (
@@ -143,7 +143,7 @@ class Scheduler:
             status = self._loop()
         except LeaveRunning:
             self.platform.close()
-            self.store.set_experiment(pid=None)  # shown as RUNNING (launcher not running)
+            self.store.set_pid(None)  # shown as RUNNING (launcher not running)
             raise
         except BaseException as e:
             self._fail(str(e) or type(e).__name__)
@@ -153,7 +153,7 @@ class Scheduler:
         self.platform.drain(timeout=10)  # trials stopped on the way are gone before we are
         self.platform.close()
         self._flush_spent()
-        self.store.set_experiment(status=status, ended=time.time(), reason=self.reason)
+        self.store.end(status, reason=self.reason)
         self.on_change()
         return status
 
@@ -170,13 +170,7 @@ class Scheduler:
         else:  # nothing runs that needs its Secrets
             with contextlib.suppress(Exception):
                 self.platform.cleanup()
-        self.store.set_experiment(
-            status=ExperimentStatus.ERROR,
-            ended=time.time(),
-            message=message,
-            reason=reason,
-            pid=None,
-        )
+        self.store.end_in_error(message=message, reason=reason)
         with contextlib.suppress(Exception):
             self.platform.close()
 
@@ -224,7 +218,7 @@ class Scheduler:
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 beat = time.monotonic()
                 with self.store.batch():
-                    self.store.set_experiment(heartbeat=time.time())
+                    self.store.beat(time.time())
                     self._flush_spent()
                 self.knowledge.learn_imported(self.store)
             if self.leave_requested:
@@ -260,11 +254,11 @@ class Scheduler:
                     self.reason = spent
                     return ExperimentStatus.DONE
                 if spent != self.reason:
-                    self.store.set_experiment(status=ExperimentStatus.NO_MORE_TRIAL, reason=spent)
+                    self.store.set_experiment_status(ExperimentStatus.NO_MORE_TRIAL, reason=spent)
                 self.reason = spent
                 winding_down = True
             elif winding_down:  # `nnifc update` gave it more
-                self.store.set_experiment(status=ExperimentStatus.RUNNING, reason="")
+                self.store.set_experiment_status(ExperimentStatus.RUNNING, reason="")
                 self.reason, winding_down = "", False
             self.on_change()
 
@@ -273,7 +267,7 @@ class Scheduler:
         trouble = self.platform.trouble()
         if trouble != self.trouble:
             self.trouble = trouble
-            self.store.set_experiment(message=trouble)
+            self.store.set_message(trouble)
 
     def _read_store(self) -> bool:
         """What other commands wrote (budgets, search space, kills); True when stop was asked."""

@@ -3,108 +3,34 @@
 WAL mode lets `status` and `logs` in another shell read while `create` writes. Every write is
 one transaction, or part of a `batch()`: the loop records one poll's events in one, committing
 before any side effect. Metrics are keyed by (trial, task, byte offset of the line that carried
-them), so re-reading a task's output after a restart never duplicates one.
+them), so re-reading a task's output after a restart never duplicates one. Opening a store
+brings its schema up to date (nnifc.migrations); the rows it hands out are in nnifc.rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from nnifc import private
-from nnifc.database import NamedConnection
+from nnifc import migrations, private
+from nnifc.database import Named, NamedConnection
 from nnifc.errors import ExperimentNotFound
 from nnifc.records import ExperimentStatus, MetricReported, TrialSpec, TrialStatus
+from nnifc.rows import ExperimentRow, TrialRow
 
 _LIVE = "status IN ({})".format(", ".join(f"'{s.value}'" for s in TrialStatus if not s.final))
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS experiment (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, platform TEXT NOT NULL, config_path TEXT NOT NULL,
-    config_text TEXT NOT NULL, space_text TEXT NOT NULL, seed INTEGER NOT NULL,
-    optimize_mode TEXT NOT NULL, max_trials INTEGER NOT NULL, max_seconds INTEGER NOT NULL,
-    status TEXT NOT NULL, started REAL NOT NULL, ended REAL, pid INTEGER,
-    stop_requested INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
-    options TEXT NOT NULL DEFAULT '{}', heartbeat REAL, reason TEXT NOT NULL DEFAULT '',
-    paused REAL NOT NULL DEFAULT 0, concurrency INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE IF NOT EXISTS trial (
-    id TEXT PRIMARY KEY, sequence INTEGER NOT NULL UNIQUE, parameter_id INTEGER NOT NULL,
-    params TEXT NOT NULL, status TEXT NOT NULL, handle TEXT, created REAL NOT NULL,
-    started REAL, ended REAL, exit_code INTEGER, message TEXT NOT NULL DEFAULT '',
-    final REAL, final_raw TEXT, finish_order INTEGER, told TEXT, told_value REAL);
-CREATE INDEX IF NOT EXISTS trial_finish ON trial(finish_order);
-CREATE TABLE IF NOT EXISTS metric (
-    trial_id TEXT NOT NULL REFERENCES trial(id), task TEXT NOT NULL, offset INTEGER NOT NULL,
-    final INTEGER NOT NULL, step INTEGER, value REAL, raw TEXT NOT NULL, reported REAL NOT NULL,
-    PRIMARY KEY (trial_id, task, offset));
-CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS imported (
-    position INTEGER PRIMARY KEY, params TEXT NOT NULL, value REAL NOT NULL, source TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS change (
-    position INTEGER PRIMARY KEY, what TEXT NOT NULL, value TEXT NOT NULL, made REAL NOT NULL);
-"""
-# columns added after the first release: a store made before gets them on first open
-ADDED_COLUMNS = {
-    "experiment": {
-        "reason": "TEXT NOT NULL DEFAULT ''",
-        "paused": "REAL NOT NULL DEFAULT 0",
-        "concurrency": "INTEGER NOT NULL DEFAULT 1",
-    },
-    "trial": {"told": "TEXT", "told_value": "REAL"},
-}
-
-
-@dataclass(frozen=True)
-class ExperimentRow:
-    id: str
-    name: str
-    platform: str
-    config_path: str
-    config_text: str
-    space_text: str
-    seed: int
-    optimize_mode: str
-    max_trials: int
-    max_seconds: int
-    status: ExperimentStatus
-    started: float
-    ended: float | None
-    pid: int | None
-    stop_requested: bool
-    message: str
-    options: str = "{}"  # JSON of the platform options given to create (context, namespace)
-    heartbeat: float | None = None  # when the loop last said it was alive
-    reason: str = ""  # why it ended (or is winding down): budget, exhausted, stopped, failed
-    paused: float = 0.0  # seconds no loop ran (after a launcher died): not spent of the budget
-    concurrency: int = 1  # trialConcurrency as it is now (`nnifc update` changes it)
-
-
-@dataclass(frozen=True)
-class TrialRow:
-    id: str
-    sequence: int
-    parameter_id: int
-    params: dict[str, Any]
-    status: TrialStatus
-    handle: str | None
-    created: float
-    started: float | None
-    ended: float | None
-    exit_code: int | None
-    message: str
-    final: float | None
-    final_raw: str | None
-    intermediate: tuple[float | None, ...]
-    told: str | None = None  # what the tuner learnt: final, intermediate, failure or nothing
-    told_value: float | None = None  # the metric it was given (None for failure and nothing)
+# what `nnifc update` may change while the experiment runs (add_changes)
+CHANGEABLE = frozenset({"concurrency", "max_trials", "max_seconds", "space_text"})
+__all__ = ["ExperimentRow", "Store", "TrialRow", "experiment_dir", "experiment_ids", "home"]
 
 
 def home() -> Path:
@@ -122,6 +48,40 @@ def experiment_ids() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "nnifc.db").is_file())
 
 
+def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """A connection in WAL mode; on a read-only filesystem, one that reads the file as it is.
+
+    SQLite cannot open a WAL store there (it must make the -shm file); a store with no -wal file
+    has every write in it, and nothing can write it meanwhile: `immutable` reads it safely.
+    """
+    db = _sqlite(str(path), path)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as e:
+        read_only = not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists()
+        if create or getattr(e, "sqlite_errorcode", 0) != sqlite3.SQLITE_CANTOPEN or not read_only:
+            raise
+        db.close()
+        db = _sqlite(f"file:{quote(str(path))}?immutable=1", path)
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def _sqlite(database: str, path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        database,
+        timeout=30,
+        isolation_level=None,
+        check_same_thread=False,
+        factory=NamedConnection,
+        uri=database.startswith("file:"),
+    )  # a damaged file's errors are StoreErrors that name it
+    assert isinstance(db, NamedConnection)
+    db.named = Named(path)
+    db.row_factory = sqlite3.Row
+    return db
+
+
 class Store:
     def __init__(self, path: Path, *, create: bool = False) -> None:
         if not create and not path.is_file():
@@ -129,29 +89,13 @@ class Store:
         if create:  # private before SQLite makes it and its -wal and -shm with the same mode
             private.make_dirs(path.parent)
             private.create(path)
-        self._db = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False, factory=NamedConnection
-        )  # a damaged file's errors are StoreErrors that name it
-        self._db.row_factory = sqlite3.Row
+        self._db = _connect(path, create=create)
         self._batched = False
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        if create:
-            self._db.executescript(SCHEMA)
-        else:
-            self._upgrade()
-
-    def _upgrade(self) -> None:
-        """Add what later releases keep to a store made by an earlier one (idempotent, racy-safe)."""
-        for table, columns in ADDED_COLUMNS.items():
-            have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
-            for name, kind in columns.items():
-                if name not in have:
-                    with contextlib.suppress(sqlite3.OperationalError):  # another process did
-                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-        if not {"counter", "imported", "change"} <= tables:
-            self._db.executescript(SCHEMA)  # tables added later (CREATE ... IF NOT EXISTS)
+        try:
+            migrations.migrate(self._db, path)
+        except BaseException:
+            self._db.close()
+            raise
 
     @classmethod
     def open(cls, exp_id: str) -> Store:
@@ -242,10 +186,52 @@ class Store:
             raise ExperimentNotFound("the experiment database is empty")
         return ExperimentStatus(row[0])
 
-    def set_experiment(self, **fields: Any) -> None:
-        """Update experiment columns (status, ended, pid, message, stop_requested) in one write."""
-        values = [v.value if isinstance(v, ExperimentStatus) else v for v in fields.values()]
-        assignments = ", ".join(f"{k} = ?" for k in fields)
+    def request_stop(self) -> None:
+        """What `nnifc stop` asks first: the loop sees it at its next turn."""
+        self._set_experiment("stop_requested = 1")
+
+    def set_pid(self, pid: int | None) -> None:
+        """The process running the loop (None: no loop runs it)."""
+        self._set_experiment("pid = ?", pid)
+
+    def beat(self, at: float) -> None:
+        """The loop is alive at `at`."""
+        self._set_experiment("heartbeat = ?", at)
+
+    def set_message(self, message: str) -> None:
+        """What keeps the experiment from going on as it should ("" once it is over)."""
+        self._set_experiment("message = ?", message)
+
+    def set_experiment_status(self, status: ExperimentStatus, *, reason: str) -> None:
+        """A status the experiment passes through (winding down, running again), and why."""
+        self._set_experiment("status = ?, reason = ?", status.value, reason)
+
+    def end(self, status: ExperimentStatus, *, reason: str) -> None:
+        """The experiment ended now with `status`, for `reason`."""
+        self._set_experiment("status = ?, ended = ?, reason = ?", status.value, time.time(), reason)
+
+    def end_in_error(self, *, message: str, reason: str) -> None:
+        """The launcher failed now with `message`; its loop is gone."""
+        self._set_experiment(
+            "status = ?, ended = ?, message = ?, reason = ?, pid = NULL",
+            ExperimentStatus.ERROR.value,
+            time.time(),
+            message,
+            reason,
+        )
+
+    def resume(self, *, pid: int, paused: float, at: float) -> None:
+        """A new loop (process `pid`) runs the experiment from `at`; it was `paused` seconds."""
+        self._set_experiment(
+            "status = ?, ended = NULL, message = '', reason = '', stop_requested = 0, pid = ?,"
+            " paused = ?, heartbeat = ?",
+            ExperimentStatus.RUNNING.value,
+            pid,
+            paused,
+            at,
+        )
+
+    def _set_experiment(self, assignments: str, *values: object) -> None:
         with self._tx() as db:
             db.execute(f"UPDATE experiment SET {assignments}", values)
 
@@ -311,6 +297,8 @@ class Store:
         experiment columns it sets), in one transaction: a loop sees all of them or none."""
         with self._tx() as db:
             for what, value, columns in changes:
+                if not columns.keys() <= CHANGEABLE:
+                    raise ValueError(f"not changeable: {sorted(columns.keys() - CHANGEABLE)}")
                 if columns:
                     assignments = ", ".join(f"{k} = ?" for k in columns)
                     db.execute(f"UPDATE experiment SET {assignments}", list(columns.values()))

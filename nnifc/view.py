@@ -26,7 +26,7 @@ from nnifc.records import Params, TrialStatus
 from nnifc.store import ExperimentRow, TrialRow
 
 if TYPE_CHECKING:
-    from nnifc.config import Experiment
+    from nnifc.experiment import Experiment
 
 STATUS_STYLE = {
     "SUCCEEDED": "green",

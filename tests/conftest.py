@@ -77,13 +77,30 @@ def status_list_json() -> list[dict[str, Any]]:
     return [checked_status(doc) for doc in docs]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float = 60,
+    what: str = "condition",
+    *,
+    interval: float = 0.2,
+    quiet: bool = False,
+) -> bool:
+    """Call `predicate` every `interval` seconds until it is true (True). At `timeout` it is a
+    failed test, or False when `quiet` (the caller goes on either way)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+            return True
+        time.sleep(interval)
+    if quiet:
+        return False
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def grown(counter: Callable[[], int]) -> Callable[[], bool]:
+    """A predicate for wait_for: has `counter` gone past the value it has now?"""
+    before = counter()
+    return lambda: counter() > before
 
 
 @pytest.fixture

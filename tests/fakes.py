@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from nnifc.config import Experiment
+from nnifc.experiment import Experiment
 from nnifc.platforms import Platform, Reader
 from nnifc.records import TrialEvent, TrialSpec
 

@@ -5,13 +5,13 @@ the Kubernetes double with their azureFile volume mapped to the share's director
 from __future__ import annotations
 
 import base64
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import created_id, run_nnifc, status_json
+from tests.fcconfig import fc_config
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
 if TYPE_CHECKING:
@@ -49,50 +49,23 @@ def azure(
 
 
 def write_config(tmp_path: Path, account: str, *, trials: int = 3) -> Path:
-    code = tmp_path / "code"
-    code.mkdir(exist_ok=True)
-    (code / "trial.py").write_text(textwrap.dedent(TRIAL))
-    (tmp_path / "space.json").write_text('{"x": {"_type": "uniform", "_value": [0, 1]}}')
-    config = tmp_path / "exp.yml"
-    config.write_text(
-        textwrap.dedent(f"""\
-        authorName: default
-        experimentName: example_mnist
-        trialConcurrency: 2
-        maxExecDuration: 10h
-        maxTrialNum: {trials}
-        trainingServicePlatform: frameworkcontroller
-        searchSpacePath: space.json
-        useAnnotation: false
-        tuner:
-          builtinTunerName: TPE
-          classArgs:
-            optimize_mode: maximize
-        trial:
-          codeDir: code
-          taskRoles:
-            - name: worker
-              taskNum: 1
-              command: python3 trial.py
-              gpuNum: 0
-              cpuNum: 1
-              memoryMB: 512
-              image: msranni/nni:latest
-              frameworkAttemptCompletionPolicy:
-                minFailedTaskCount: 1
-                minSucceededTaskCount: 1
-        frameworkcontrollerConfig:
-          storage: azureStorage
-          serviceAccountName: default
-          keyVault:
-            vaultName: nnivault
-            name: storage-key
-          azureStorage:
-            accountName: {account}
-            azureShare: {SHARE}
-        """)
+    storage = {
+        "storage": "azureStorage",
+        "serviceAccountName": "default",
+        "keyVault": {"vaultName": "nnivault", "name": "storage-key"},
+        "azureStorage": {"accountName": account, "azureShare": SHARE},
+    }
+    return fc_config(
+        tmp_path,
+        storage,
+        trial=TRIAL,
+        space={"x": {"_type": "uniform", "_value": [0, 1]}},
+        name="example_mnist",
+        trials=trials,
+        concurrency=2,
+        tuner={"builtinTunerName": "TPE", "classArgs": {"optimize_mode": "maximize"}},
+        extra={"authorName": "default", "maxExecDuration": "10h", "useAnnotation": False},
     )
-    return config
 
 
 @pytest.fixture

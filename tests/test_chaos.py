@@ -24,12 +24,14 @@ import pytest
 
 from tests.conftest import (
     created_id,
+    grown,
     loop_pid,
     run_nnifc,
     status_json,
     trial_processes,
     wait_for,
 )
+from tests.fcconfig import Role, fc_config, nfs_storage
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
 if TYPE_CHECKING:
@@ -65,50 +67,41 @@ def write_experiment(
     tmp_path: Path, *, trials: int, concurrency: int, nfs: Ganesha | None = None
 ) -> Path:
     """A Random-search experiment of `trials` short trials; frameworkcontroller when `nfs` is given."""
+    tuner = {"builtinTunerName": "Random", "classArgs": {"optimize_mode": "maximize", "seed": 6}}
+    if nfs is not None:
+        return fc_config(
+            tmp_path,
+            nfs_storage(nfs.server, nfs.path),
+            trial=TRIAL,
+            space=SPACE,
+            name="chaos",
+            trials=trials,
+            concurrency=concurrency,
+            roles=(Role(memory_mb=256),),
+            tuner=tuner,
+            extra={"maxExecDuration": "1h"},
+        )
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
     (code / "trial.py").write_text(textwrap.dedent(TRIAL))
     (tmp_path / "space.json").write_text(json.dumps(SPACE))
-    text = textwrap.dedent(f"""\
-        experimentName: chaos
-        trialConcurrency: {concurrency}
-        maxExecDuration: 1h
-        maxTrialNum: {trials}
-        trainingServicePlatform: {"local" if nfs is None else "frameworkcontroller"}
-        searchSpacePath: space.json
-        tuner:
-          builtinTunerName: Random
-          classArgs: {{optimize_mode: maximize, seed: 6}}
-        """)
-    if nfs is None:
-        text += textwrap.dedent("""\
+    config = tmp_path / "exp.yml"
+    config.write_text(
+        textwrap.dedent(f"""\
+            experimentName: chaos
+            trialConcurrency: {concurrency}
+            maxExecDuration: 1h
+            maxTrialNum: {trials}
+            trainingServicePlatform: local
+            searchSpacePath: space.json
+            tuner:
+              builtinTunerName: Random
+              classArgs: {{optimize_mode: maximize, seed: 6}}
             trial:
               command: python3 trial.py
               codeDir: code
             """)
-    else:
-        text += textwrap.dedent(f"""\
-            trial:
-              codeDir: code
-              taskRoles:
-                - name: worker
-                  taskNum: 1
-                  command: python3 trial.py
-                  gpuNum: 0
-                  cpuNum: 1
-                  memoryMB: 256
-                  image: msranni/nni:latest
-                  frameworkAttemptCompletionPolicy:
-                    minFailedTaskCount: 1
-                    minSucceededTaskCount: 1
-            frameworkcontrollerConfig:
-              storage: nfs
-              nfs:
-                server: {nfs.server}
-                path: {nfs.path}
-            """)
-    config = tmp_path / "exp.yml"
-    config.write_text(text)
+    )
     return config
 
 
@@ -139,20 +132,6 @@ class KillLog:
     trial_ids: set[str] = field(default_factory=set)  # every trial id ever seen in the store
 
 
-def _wait_quietly(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def _wait_to_grow(counter: Callable[[], int], timeout: float) -> bool:
-    before = counter()
-    return _wait_quietly(lambda: counter() > before, timeout)
-
-
 def kill_repeatedly(
     exp_id: str, kills: int, rng: random.Random, probes: Probes, moments: list[str]
 ) -> KillLog:
@@ -178,18 +157,18 @@ def kill_repeatedly(
         if moment == "midsubmit":
             assert probes.hold_submission is not None
             held = probes.hold_submission()
-            assert _wait_quietly(held, 10), "no submission was held"
+            wait_for(held, 10, "a submission held", interval=0.02)
             time.sleep(0.3)
         elif moment == "submit":
-            _wait_to_grow(probes.submitted, 2)
+            wait_for(grown(probes.submitted), 2, interval=0.02, quiet=True)
         elif moment == "waiting":
-            _wait_to_grow(probes.submitted, 2)
+            wait_for(grown(probes.submitted), 2, interval=0.02, quiet=True)
             time.sleep(rng.uniform(0.05, 0.4))
         elif moment == "running":
-            _wait_quietly(lambda: probes.running() > 0, 2)
+            wait_for(lambda: probes.running() > 0, 2, interval=0.02, quiet=True)
             time.sleep(rng.uniform(0.0, 0.4))
         elif moment == "finishing":
-            _wait_to_grow(probes.finished, 2)
+            wait_for(grown(probes.finished), 2, interval=0.02, quiet=True)
         elif moment == "startup":
             time.sleep(rng.uniform(0.05, 0.5))
         else:

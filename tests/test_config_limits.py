@@ -17,7 +17,7 @@ import pytest
 
 from nnifc import config, document
 from nnifc.errors import ConfigError
-from tests.test_bad_input import CODE, MiB, base_text, run_bounded
+from tests.badinput_helpers import CODE, MiB, base_text, run_bounded
 
 LOAD_SECONDS = 6.0  # the target is 3 s; the bound allows for a machine shared with other tests
 PEAK_MB = 400.0  # the process's peak RSS; python and nnifc's imports are ~120 MB

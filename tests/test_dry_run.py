@@ -17,32 +17,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import VENV_BIN
+from tests.fcconfig import Role, fc_config, nfs_storage
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
 __all__ = ["kube_cluster"]
 SCHEMA = json.loads((Path(__file__).parent / "schemas/framework.schema.json").read_text())
-FRAMEWORKCONTROLLER = """\
-experimentName: nocluster
-trialConcurrency: 1
-maxTrialNum: 2
-trainingServicePlatform: frameworkcontroller
-searchSpacePath: space.json
-tuner: {builtinTunerName: TPE, classArgs: {optimize_mode: maximize}}
-trial:
-  codeDir: code
-  taskRoles:
-    - name: worker
-      taskNum: 1
-      command: python3 train.py
-      gpuNum: 0
-      cpuNum: 1
-      memoryMB: 1024
-      image: msranni/nni:latest
-      frameworkAttemptCompletionPolicy: {minFailedTaskCount: 1, minSucceededTaskCount: 1}
-frameworkcontrollerConfig:
-  storage: nfs
-  nfs: {server: 10.0.0.4, path: /exports/nni}
-"""
+SPACE = {"lr": {"_type": "loguniform", "_value": [1e-4, 1]}}
 LOCAL = """\
 experimentName: gpus
 trialConcurrency: 1
@@ -81,10 +61,23 @@ def nowhere(tmp_path: Path) -> dict[str, str]:
 def write(tmp_path: Path, text: str) -> Path:
     (tmp_path / "code").mkdir(exist_ok=True)
     (tmp_path / "code" / "train.py").write_text("print(1)\n")
-    (tmp_path / "space.json").write_text('{"lr": {"_type": "loguniform", "_value": [1e-4, 1]}}')
+    (tmp_path / "space.json").write_text(json.dumps(SPACE))
     path = tmp_path / "exp.yml"
     path.write_text(text)
     return path
+
+
+def write_fc(tmp_path: Path) -> Path:
+    return fc_config(
+        tmp_path,
+        nfs_storage("10.0.0.4", "/exports/nni"),
+        trial="print(1)\n",
+        space=SPACE,
+        name="nocluster",
+        trials=2,
+        roles=(Role(memory_mb=1024),),
+        tuner={"builtinTunerName": "TPE", "classArgs": {"optimize_mode": "maximize"}},
+    )
 
 
 def nnifc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -96,7 +89,7 @@ def nnifc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_dry_run_without_a_cluster_shows_the_framework_and_skips_the_cluster_checks(
     tmp_path: Path, nowhere: dict[str, str]
 ) -> None:
-    config = write(tmp_path, FRAMEWORKCONTROLLER)
+    config = write_fc(tmp_path)
     result = nnifc(nowhere, "create", "--config", str(config), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -116,9 +109,7 @@ def test_dry_run_with_kubeconfig_naming_a_missing_file_says_which(
 ) -> None:
     missing = tmp_path / "gone" / "kubeconfig"
     env = nowhere | {"KUBECONFIG": str(missing)}
-    result = nnifc(
-        env, "create", "--config", str(write(tmp_path, FRAMEWORKCONTROLLER)), "--dry-run"
-    )
+    result = nnifc(env, "create", "--config", str(write_fc(tmp_path)), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert f"cluster checks skipped: no kubeconfig: {missing} does not exist; " in result.stdout
 
@@ -126,7 +117,7 @@ def test_dry_run_with_kubeconfig_naming_a_missing_file_says_which(
 def test_create_without_a_cluster_fails_before_anything_naming_the_missing_kubeconfig(
     tmp_path: Path, nowhere: dict[str, str]
 ) -> None:
-    result = nnifc(nowhere, "create", "--config", str(write(tmp_path, FRAMEWORKCONTROLLER)))
+    result = nnifc(nowhere, "create", "--config", str(write_fc(tmp_path)))
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"Error: no kubeconfig: {nowhere['HOME']}/.kube/config does not exist; set KUBECONFIG "
@@ -140,9 +131,7 @@ def test_dry_run_with_a_cluster_still_runs_the_cluster_checks(
 ) -> None:
     kube_cluster.faults.crd_installed = False
     env = nowhere | {"KUBECONFIG": str(kube_cluster.kubeconfig)}
-    result = nnifc(
-        env, "create", "--config", str(write(tmp_path, FRAMEWORKCONTROLLER)), "--dry-run"
-    )
+    result = nnifc(env, "create", "--config", str(write_fc(tmp_path)), "--dry-run")
     assert result.returncode == 1, result.stdout
     assert "cluster checks skipped" not in result.stdout
     assert result.stderr.splitlines() == [

@@ -5,7 +5,6 @@ Kubernetes expands `$(VAR)` (and `$$`) in container env values."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ import jsonschema
 from ruamel.yaml import YAML
 
 from tests.conftest import created_id, run_nnifc, status_json
+from tests.fcconfig import Role, fc_config, nfs_storage
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 from tests.test_framework import delivered_env
 
@@ -38,43 +38,14 @@ TRIAL = """\
 
 
 def write_config(tmp_path: Path, nfs: Ganesha) -> Path:
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "trial.py").write_text(textwrap.dedent(TRIAL))
-    (tmp_path / "space.json").write_text(
-        json.dumps({"tag": {"_type": "choice", "_value": [VALUE]}})
+    return fc_config(
+        tmp_path,
+        nfs_storage(nfs.server, nfs.path),
+        trial=TRIAL,
+        space={"tag": {"_type": "choice", "_value": [VALUE]}},
+        name="placeholders",
+        roles=(Role(command=COMMAND),),
     )
-    config = tmp_path / "exp.yml"
-    config.write_text(
-        textwrap.dedent(f"""\
-        experimentName: placeholders
-        trialConcurrency: 1
-        maxTrialNum: 1
-        trainingServicePlatform: frameworkcontroller
-        searchSpacePath: space.json
-        tuner:
-          builtinTunerName: Random
-        trial:
-          codeDir: code
-          taskRoles:
-            - name: worker
-              taskNum: 1
-              command: {json.dumps(COMMAND)}
-              gpuNum: 0
-              cpuNum: 1
-              memoryMB: 512
-              image: msranni/nni:latest
-              frameworkAttemptCompletionPolicy:
-                minFailedTaskCount: 1
-                minSucceededTaskCount: 1
-        frameworkcontrollerConfig:
-          storage: nfs
-          nfs:
-            server: {nfs.server}
-            path: {nfs.path}
-        """)
-    )
-    return config
 
 
 def test_placeholders_in_parameters_and_command_reach_the_task_verbatim(

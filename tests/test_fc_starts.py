@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnifc import config, launcher
-from nnifc.framework import framework_name
 from nnifc.platforms.frameworkcontroller import FrameworkControllerPlatform
-from nnifc.platforms.ramp import Ramp
+from nnifc.platforms.frameworkcontroller.manifest import framework_name
+from nnifc.platforms.frameworkcontroller.ramp import Ramp
 from nnifc.records import MetricReported, Started, StatusChanged, TrialSpec, TrialStatus
 from nnifc.store import experiment_dir
+from tests.conftest import wait_for
+from tests.fcconfig import Role, fc_config, nfs_storage
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 from tests.test_frameworkcontroller_e2e import write_config
 
@@ -54,12 +56,15 @@ def test_starts_return_at_once_and_a_cancel_waits_for_the_create(
 
         outcomes: list[Started] = []
         ended: dict[str, TrialStatus] = {}
-        deadline = time.monotonic() + 120
-        while len(ended) < 2 and time.monotonic() < deadline:
+
+        def two_ended() -> bool:
             for event in platform.poll(0.2):
                 if isinstance(event, StatusChanged) and event.status.final:
                     ended[event.trial_id] = event.status
-            outcomes += platform.started()
+            outcomes.extend(platform.started())
+            return len(ended) >= 2
+
+        wait_for(two_ended, 120, interval=0, quiet=True)
         assert sorted(outcomes, key=lambda s: s.trial_id) == [
             Started("t0", framework_name(exp_id, "t0")),
             Started("t1", framework_name(exp_id, "t1")),
@@ -109,20 +114,13 @@ def test_a_running_trials_output_is_read_by_the_sweep_before_it_ends(
     kube_cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
 ) -> None:
     kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
-    (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "trial.py").write_text(QUIET_TRIAL)
-    (tmp_path / "space.json").write_text('{"x": {"_type": "uniform", "_value": [0, 1]}}')
-    path = tmp_path / "exp.yml"
-    path.write_text(
-        "experimentName: quiet\ntrialConcurrency: 1\nmaxTrialNum: 1\n"
-        "trainingServicePlatform: frameworkcontroller\nsearchSpacePath: space.json\n"
-        "tuner: {builtinTunerName: Random}\n"  # no assessor: outputs are read every 5 s
-        "trial:\n  codeDir: code\n  taskRoles:\n    - name: worker\n      taskNum: 1\n"
-        "      command: python3 trial.py\n      gpuNum: 0\n      cpuNum: 1\n"
-        "      memoryMB: 256\n      image: msranni/nni:latest\n"
-        "      frameworkAttemptCompletionPolicy: {minFailedTaskCount: 1, minSucceededTaskCount: 1}\n"
-        f"frameworkcontrollerConfig:\n  storage: nfs\n  nfs:\n    server: {nfs_server.server}\n"
-        f"    path: {nfs_server.path}\n"
+    path = fc_config(  # no assessor: outputs are read every 5 s
+        tmp_path,
+        nfs_storage(nfs_server.server, nfs_server.path),
+        trial=QUIET_TRIAL,
+        space={"x": {"_type": "uniform", "_value": [0, 1]}},
+        name="quiet",
+        roles=(Role(memory_mb=256),),
     )
     experiment = config.load(path)
     exp_id = launcher.register(experiment).experiment().id
@@ -131,15 +129,17 @@ def test_a_running_trials_output_is_read_by_the_sweep_before_it_ends(
     try:
         platform.start([TrialSpec(exp_id, "q0", 0, 0, {"x": 0.5})])
         seen: dict[str, float] = {}  # what came first, when
-        deadline = time.monotonic() + 60
-        while "ended" not in seen:
-            assert time.monotonic() < deadline, seen
+
+        def ended() -> bool:
             for event in platform.poll(0.2):
                 if isinstance(event, MetricReported):
                     what = "final" if event.final else "intermediate"
                 else:
                     what = "ended" if event.status.final else "running"
                 seen.setdefault(what, time.monotonic())
+            return "ended" in seen
+
+        wait_for(ended, 60, "the trial to end", interval=0)
         assert seen["running"] <= seen["intermediate"] < seen["final"] <= seen["ended"]
         # read while the trial ran quiet for 9 s, by a sweep (every 5 s), not at its end
         assert seen["final"] - seen["intermediate"] > 2.0, seen

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnifc import framework
 from nnifc.experiment import FrameworkControllerExperimentConfig
+from nnifc.platforms.frameworkcontroller import manifest as framework
 from nnifc.records import TrialSpec, TrialStatus
 from nnifc.wrapper import parameter_cfg
 from tests.k8sim.containers import expand

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import pytest
 
-from nnifc.framework import GROUP, PLURAL, VERSION
-from nnifc.platforms.k8s import connect
+from nnifc.platforms.frameworkcontroller.k8s import connect
+from nnifc.platforms.frameworkcontroller.manifest import GROUP, PLURAL, VERSION
 from tests.conftest import checked_status, created_id, loop_pid, run_nnifc, status_json, wait_for
+from tests.fcconfig import Role, fc_config, nfs_storage
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
 if TYPE_CHECKING:
@@ -48,76 +48,35 @@ TRIAL = """\
 """
 
 
-def write_config(
-    tmp_path: Path, nfs: Ganesha, *, trials: int = 3, extra_roles: str = "", trial: str = TRIAL
-) -> Path:
+SPACE = {
+    "x": {"_type": "uniform", "_value": [0, 1]},
+    "k": {"_type": "randint", "_value": [1, 5]},
+}
+
+
+def write_config(tmp_path: Path, nfs: Ganesha, *, trials: int = 3, trial: str = TRIAL) -> Path:
+    """A ps and two workers per trial; the codeDir's data/ is left out by its .nniignore."""
+    config = fc_config(
+        tmp_path,
+        nfs_storage(nfs.server, nfs.path),
+        trial=trial,
+        space=SPACE,
+        name="example_mnist",
+        trials=trials,
+        concurrency=2,
+        roles=(Role("ps", min_succeeded=-1), Role("worker", task_num=2, min_succeeded=2)),
+        tuner={"builtinTunerName": "TPE", "classArgs": {"optimize_mode": "maximize"}},
+        # trials report 3 steps: every trial runs to its end
+        assessor={
+            "builtinAssessorName": "Medianstop",
+            "classArgs": {"optimize_mode": "maximize", "start_step": 10},
+        },
+        extra={"authorName": "default", "maxExecDuration": "10h", "useAnnotation": False},
+    )
     code = tmp_path / "code"
-    code.mkdir(exist_ok=True)
-    (code / "trial.py").write_text(textwrap.dedent(trial))
     (code / ".nniignore").write_text("data/\n")
     (code / "data").mkdir(exist_ok=True)
     (code / "data" / "big.bin").write_bytes(b"x" * 1024)
-    (tmp_path / "space.json").write_text(
-        json.dumps(
-            {
-                "x": {"_type": "uniform", "_value": [0, 1]},
-                "k": {"_type": "randint", "_value": [1, 5]},
-            }
-        )
-    )
-    config = tmp_path / "exp.yml"
-    config.write_text(
-        textwrap.dedent(f"""\
-        authorName: default
-        experimentName: example_mnist
-        trialConcurrency: 2
-        maxExecDuration: 10h
-        maxTrialNum: {trials}
-        trainingServicePlatform: frameworkcontroller
-        searchSpacePath: space.json
-        useAnnotation: false
-        tuner:
-          builtinTunerName: TPE
-          classArgs:
-            optimize_mode: maximize
-        assessor:
-          builtinAssessorName: Medianstop
-          classArgs:
-            optimize_mode: maximize
-            start_step: 10  # trials report 3 steps: every trial runs to its end
-        trial:
-          codeDir: code
-          taskRoles:
-            - name: ps
-              taskNum: 1
-              command: python3 trial.py
-              gpuNum: 0
-              cpuNum: 1
-              memoryMB: 512
-              image: msranni/nni:latest
-              frameworkAttemptCompletionPolicy:
-                minFailedTaskCount: 1
-                minSucceededTaskCount: -1
-            - name: worker
-              taskNum: 2
-              command: python3 trial.py
-              gpuNum: 0
-              cpuNum: 1
-              memoryMB: 512
-              image: msranni/nni:latest
-              frameworkAttemptCompletionPolicy:
-                minFailedTaskCount: 1
-                minSucceededTaskCount: 2
-        """)
-        + extra_roles
-        + textwrap.dedent(f"""\
-        frameworkcontrollerConfig:
-          storage: nfs
-          nfs:
-            server: {nfs.server}
-            path: {nfs.path}
-        """)
-    )
     return config
 
 

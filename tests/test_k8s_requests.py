@@ -20,11 +20,11 @@ import pytest
 import urllib3
 from kubernetes.config import kube_config
 
-from nnifc import framework
 from nnifc.errors import PlatformError
-from nnifc.platforms import preflight
-from nnifc.platforms.frameworks import Frameworks, decode_event
-from nnifc.platforms.k8s import connect
+from nnifc.platforms.frameworkcontroller import manifest as framework
+from nnifc.platforms.frameworkcontroller import preflight
+from nnifc.platforms.frameworkcontroller.client import Frameworks, decode_event
+from nnifc.platforms.frameworkcontroller.k8s import connect
 from tests.k8sim.fixture import KubeCluster, kube_cluster
 
 __all__ = ["kube_cluster"]

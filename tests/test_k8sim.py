@@ -22,8 +22,8 @@ import pytest
 import urllib3
 from kubernetes import client, config, watch
 
-from nnifc import framework as nnifc_framework
 from nnifc.experiment import FrameworkControllerExperimentConfig
+from nnifc.platforms.frameworkcontroller import manifest as nnifc_framework
 from nnifc.records import TrialSpec
 from tests.k8sim.fast import fast_value, intermediate_values, sdk_line
 from tests.k8sim.fixture import KubeCluster, kube_cluster, start_cluster

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from nnifc.errors import NoKubeconfig, PlatformError
-from nnifc.platforms.k8s import connect
+from nnifc.platforms.frameworkcontroller.k8s import connect
+from tests.fcconfig import fc_config, nfs_storage
 
 CONFIG = """\
 apiVersion: v1
@@ -128,16 +129,13 @@ def test_a_kubeconfig_that_is_not_yaml_is_one_clear_error(home: Path) -> None:
 
 def test_create_with_an_unknown_context_says_which_there_are(tmp_path: Path, home: Path) -> None:
     path = kubeconfig(tmp_path / "kube.yaml", "prod", "staging", current="prod")
-    (tmp_path / "code").mkdir()
-    (tmp_path / "space.json").write_text('{"x": {"_type": "uniform", "_value": [0, 1]}}')
-    config = tmp_path / "exp.yml"
-    config.write_text(
-        "experimentName: ctx\ntrialConcurrency: 1\ntrainingServicePlatform: frameworkcontroller\n"
-        "searchSpacePath: space.json\ntuner: {builtinTunerName: TPE, classArgs: {optimize_mode: maximize}}\n"
-        "trial:\n  codeDir: code\n  taskRoles:\n"
-        "    - {name: worker, taskNum: 1, command: python3 t.py, memoryMB: 512, image: i,\n"
-        "       frameworkAttemptCompletionPolicy: {minFailedTaskCount: 1, minSucceededTaskCount: 1}}\n"
-        "frameworkcontrollerConfig: {nfs: {server: 10.0.0.4, path: /x}}\n"
+    config = fc_config(
+        tmp_path,
+        nfs_storage("10.0.0.4", "/x"),
+        trial="print(1)\n",
+        space={"x": {"_type": "uniform", "_value": [0, 1]}},
+        name="ctx",
+        tuner={"builtinTunerName": "TPE", "classArgs": {"optimize_mode": "maximize"}},
     )
     env = {**os.environ, "KUBECONFIG": str(path), "NNIFC_HOME": str(tmp_path / "nnifc-home")}
     command = [sys.executable, "-m", "nnifc", "create", "--config", str(config), "--context", "qa"]

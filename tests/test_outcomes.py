@@ -240,7 +240,10 @@ def test_resume_keeps_the_start_time_and_counts_no_downtime(
     experiment = config.load(experiment_files("", max_trials=3))
     store = launcher.register(experiment)
     row = store.experiment()
-    store.set_experiment(pid=None, heartbeat=row.started + 1, status=ExperimentStatus.RUNNING)
+    with store.batch():  # a launcher that died a second after it started
+        store.set_pid(None)
+        store.beat(row.started + 1)
+        store.set_experiment_status(ExperimentStatus.RUNNING, reason="")
     time.sleep(1.2)
     launcher.prepare_resume(Store.open(row.id))
     after = store.experiment()

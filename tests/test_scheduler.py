@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import textwrap
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,15 @@ from nnifc.records import (
     TrialStatus,
 )
 from nnifc.scheduler import Scheduler
-from nnifc.store import Store
+from nnifc.store import Store, experiment_dir
 from tests.fakes import FakePlatform, Script
+
+
+def rewrite(store: Store, column: str, value: object) -> None:
+    """Change what no command changes (the start time, the seed), from another connection."""
+    path = experiment_dir(store.experiment().id) / "nnifc.db"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(f"UPDATE experiment SET {column} = ?", (value,))
 
 
 def make_experiment(
@@ -147,9 +156,7 @@ def test_stop_request_cancels_live_trials(tmp_path: Path, home: Path) -> None:
         return [running] + [[] for _ in range(10_000)]
 
     platform = FakePlatform(experiment, home, never_ending)
-    scheduler = Scheduler(
-        experiment, store, platform, on_change=lambda: store.set_experiment(stop_requested=1)
-    )
+    scheduler = Scheduler(experiment, store, platform, on_change=store.request_stop)
     assert scheduler.run() is ExperimentStatus.STOPPED
     assert [t.status for t in store.trials()] == [TrialStatus.USER_CANCELED] * 3
     assert sorted(platform.cancelled) == sorted(t.id for t in store.trials())
@@ -158,7 +165,7 @@ def test_stop_request_cancels_live_trials(tmp_path: Path, home: Path) -> None:
 def test_exec_duration_budget_stops_submitting(tmp_path: Path, home: Path) -> None:
     experiment = make_experiment(tmp_path, extra="maxExecDuration: 1s\n")
     store = launcher.register(experiment)
-    store.set_experiment(started=time.time() - 5)
+    rewrite(store, "started", time.time() - 5)
     status = Scheduler(experiment, store, FakePlatform(experiment, home, succeeding)).run()
     assert status is ExperimentStatus.DONE and store.trials() == []
 
@@ -169,7 +176,7 @@ def test_restarted_loop_proposes_what_an_uninterrupted_one_would(
     experiment = make_experiment(tmp_path, trials=6, concurrency=1)
     uninterrupted, _, _ = run(experiment, succeeding, home)
     store = launcher.register(experiment)
-    store.set_experiment(seed=uninterrupted.experiment().seed)
+    rewrite(store, "seed", uninterrupted.experiment().seed)
     # three trials, then a fresh scheduler continues from the store alone
     _run_n(Scheduler(experiment, store, FakePlatform(experiment, home, succeeding)), 3)
     resumed = Scheduler(experiment, store, FakePlatform(experiment, home, succeeding))

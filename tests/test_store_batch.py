@@ -142,7 +142,10 @@ def test_a_failed_write_in_a_batch_keeps_no_half_of_it(tmp_path: Path) -> None:
 def test_cheap_reads_see_another_connection_s_writes(tmp_path: Path) -> None:
     store, path = new_store(tmp_path)
     assert store.stop_requested() is False and store.status() is ExperimentStatus.RUNNING
-    Store(path).set_experiment(stop_requested=1, status=ExperimentStatus.NO_MORE_TRIAL)
+    other = Store(path)
+    with other.batch():
+        other.request_stop()
+        other.set_experiment_status(ExperimentStatus.NO_MORE_TRIAL, reason="budget spent")
     assert store.stop_requested() is True and store.status() is ExperimentStatus.NO_MORE_TRIAL
 
 
@@ -287,7 +290,7 @@ def test_a_stop_written_by_another_process_is_seen(tmp_path: Path, home: Path) -
         polls += 1
         assert polls < 5000, "the stop was never seen"
         if polls == 5:  # what `nnifc stop` does first, from its own connection
-            Store(platform.path).set_experiment(stop_requested=1)
+            Store(platform.path).request_stop()
             written = time.monotonic()
         time.sleep(0.001)
         return poll(timeout)

@@ -112,7 +112,7 @@ def create(
         store.add_imported([(p.params, p.value) for p in imported], str(import_path))
     exp_id = store.experiment().id
     if detach:
-        store.set_experiment(pid=launcher.start_detached(exp_id))
+        store.set_pid(launcher.start_detached(exp_id))
         say(
             f"experiment {exp_id} started in the background\n  nnifc status {exp_id}\n  nnifc stop {exp_id}"
         )
@@ -141,7 +141,7 @@ def _resume(store: Store, *, detach: bool) -> None:
     launcher.prepare_resume(store)
     if detach:
         pid = launcher.start_detached(exp_id, resuming=True, claim_fd=claim)
-        store.set_experiment(pid=pid)
+        store.set_pid(pid)
         say(f"experiment {exp_id} resumed in the background")
         return
     say(f"experiment {exp_id} resumed")
@@ -159,7 +159,7 @@ def run_loop(exp_id: str, resuming: bool) -> None:
     else:
         launcher.claim(exp_id)
     store = Store.open(exp_id)
-    store.set_experiment(pid=os.getpid())
+    store.set_pid(os.getpid())
     _run_loop(store, resuming=resuming)
 
 

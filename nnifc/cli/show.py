@@ -59,9 +59,10 @@ def status(
             raise click.UsageError("--cluster needs the experiment id and --config")
         options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
         from nnifc import config
-        from nnifc.platforms.census import census  # the Kubernetes client: only when asked
+        from nnifc.platforms import PLATFORMS
 
-        row, trials = census(config.load(config_path), exp_id, options)
+        experiment = config.load(config_path)
+        row, trials = PLATFORMS[experiment.platform].census(experiment, exp_id, options)
         _show_experiment(row, "from the cluster", trials, as_json=as_json)
         return
     if exp_id is None:

@@ -94,22 +94,11 @@ def _readable() -> tuple[dict[str, ExperimentRow], dict[str, str]]:
 
 
 def _stop_orphans(context: str | None, namespace: str | None) -> None:
-    from nnifc.platforms import k8s  # the Kubernetes client: only when asked
-    from nnifc.platforms import orphans as orphan_objects
+    from nnifc.platforms import PLATFORMS
 
     rows, unreadable = _readable()
     # what a damaged database's loop owns is kept: nothing says it is dead
     running = {i for i, row in rows.items() if launcher.loop_alive(row)} | set(unreadable)
-    cluster = k8s.connect(context=context, namespace=namespace)
-    try:
-        found = orphan_objects.find(cluster, running=running)
-        orphan_objects.delete(cluster, found)
-    finally:
-        cluster.close()
-    for experiment in found.experiments:
-        names = found.frameworks.get(experiment, []) + found.secrets.get(experiment, [])
-        say(f"experiment {experiment}: deleted {len(names)} orphaned objects: {', '.join(names)}")
-    if not found.experiments:
-        say(
-            f"no orphaned Frameworks or Secrets in namespace {cluster.namespace} ({cluster.context})"
-        )
+    options = {k: v for k, v in (("context", context), ("namespace", namespace)) if v}
+    for line in PLATFORMS["frameworkcontroller"].remove_orphans(options, running=running):
+        say(line)

@@ -4,12 +4,15 @@ A platform starts a trial from a TrialSpec and returns a handle the store keeps 
 group id, a Framework name), so another process (`nnifc stop`, a restarted launcher) can reach
 the trial again. `poll` turns whatever the platform observes into TrialEvents; a platform emits
 every metric line before the status that ends its trial, so no final metric is lost to a race.
+What only some platforms can do (preflight checks, `status --cluster`, `stop --orphans`) is an
+optional class hook whose default does nothing or refuses in a line, so the CLI never needs to
+know a platform's internals.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,7 +21,8 @@ from nnifc.metrics import OutputTail, metric_event
 from nnifc.records import MetricReported, Started, TrialEvent, TrialSpec
 
 if TYPE_CHECKING:
-    from nnifc.config import Experiment
+    from nnifc.experiment import Experiment
+    from nnifc.store import ExperimentRow, TrialRow
 
 Reader = Callable[[int, int], bytes]  # read(offset, size) of a task's output
 
@@ -46,6 +50,20 @@ class Platform(ABC):
     ) -> str | None:
         """What this platform would create for `spec`, for `create --dry-run` (None: nothing to show)."""
         return None
+
+    @classmethod
+    def census(
+        cls, experiment: Experiment, experiment_id: str, options: Mapping[str, str]
+    ) -> tuple[ExperimentRow, list[TrialRow]]:
+        """The experiment and its trials as the platform alone knows them, for a machine
+        without its store (`status --cluster`)."""
+        raise PlatformError(f"status --cluster is not supported on the {cls.name} platform")
+
+    @classmethod
+    def remove_orphans(cls, options: Mapping[str, str], *, running: Collection[str]) -> list[str]:
+        """Delete what experiments that are not `running` left on the platform (`stop
+        --orphans`); a line saying what, per experiment."""
+        raise PlatformError(f"stop --orphans is not supported on the {cls.name} platform")
 
     @property
     def capacity(self) -> int:

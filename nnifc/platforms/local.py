@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnifc import config, private
-from nnifc.config import Experiment
+from nnifc import private
 from nnifc.document import shown
 from nnifc.errors import PlatformError
-from nnifc.experiment import LocalExperimentConfig
+from nnifc.experiment import Experiment, LocalExperimentConfig
 from nnifc.metrics import OutputTail, metric_event, parse_line, read_file, skipped_metric
 from nnifc.platforms.base import Platform, Reader
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
@@ -83,8 +82,7 @@ class LocalPlatform(Platform):
         assert isinstance(experiment.config, LocalExperimentConfig)
         given = experiment.config.local_config.gpu_indices
         if given is not None and not GPU_INDICES.match(str(given)):
-            raise config.error_at(
-                experiment,
+            raise experiment.error_at(
                 ("localConfig", "gpuIndices"),
                 f'must be GPU indices like 0 or "0,1", got {shown(given)}',
             )
@@ -92,8 +90,7 @@ class LocalPlatform(Platform):
         gpus, found_by = _gpus(given)
         if need > len(gpus):
             fix = "set trial.gpuNum: 0, or localConfig.gpuIndices to the GPUs to use"
-            raise config.error_at(
-                experiment,
+            raise experiment.error_at(
                 ("trial", "gpuNum"),
                 f"{_gpus_text(need)} per trial, but {found_by}; "
                 + (fix if not gpus else "lower trial.gpuNum"),

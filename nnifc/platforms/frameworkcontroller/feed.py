@@ -14,9 +14,9 @@ import queue
 import threading
 from typing import Any
 
-from nnifc import framework
-from nnifc.platforms.frameworks import Frameworks
-from nnifc.platforms.watch import follow
+from nnifc.platforms.frameworkcontroller import manifest
+from nnifc.platforms.frameworkcontroller.client import Frameworks
+from nnifc.platforms.frameworkcontroller.watch import follow
 
 Item = tuple[str, Any]  # ("list", [framework, ...]) | (watch event type, framework) | ("fatal", e)
 
@@ -78,5 +78,5 @@ class Feed:
 
 
 def _state(raw: dict[str, Any]) -> str | None:
-    status = framework.trial_status(raw).status
+    status = manifest.trial_status(raw).status
     return status.value if status is not None else None

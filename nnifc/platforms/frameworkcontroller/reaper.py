@@ -13,8 +13,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from nnifc import framework
-from nnifc.platforms.frameworks import Frameworks
+from nnifc.platforms.frameworkcontroller import manifest
+from nnifc.platforms.frameworkcontroller.client import Frameworks
 
 DELETE_BATCH = 100  # finished Frameworks deleted by one request (their names go in its URL)
 DELETE_AFTER_SECONDS = 2.0  # or once the oldest has waited this long
@@ -51,8 +51,8 @@ class Reaper:
             return
         batch, self._waiting = self._waiting[:DELETE_BATCH], self._waiting[DELETE_BATCH:]
         selector = (
-            f"{framework.selector(self._experiment_id)},"
-            f"{framework.TRIAL_LABEL} in ({','.join(sorted(batch))})"
+            f"{manifest.selector(self._experiment_id)},"
+            f"{manifest.TRIAL_LABEL} in ({','.join(sorted(batch))})"
         )
         what = f"{len(batch)} finished Frameworks"
         self._deleting = (self._pool.submit(self._frameworks.delete_all, selector, what), batch)

@@ -1,8 +1,9 @@
 """An experiment's trials as the cluster and the storage know them, without the local store.
 
-For a machine that never ran the experiment (or lost $NNIFC_HOME): the trial directories on the
-share give every trial ever submitted, its parameter.cfg its parameters, its tasks' outputs its
-metrics and exit codes; the Frameworks still in the cluster give the status of the live ones.
+For a machine that never ran the experiment (or lost $NNIFC_HOME), behind `status --cluster`:
+the trial directories on the share give every trial ever submitted, its parameter.cfg its
+parameters, its tasks' outputs its metrics and exit codes; the Frameworks still in the cluster
+(listed through the one Framework client) give the status of the live ones.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from nnifc import framework
-from nnifc.config import Experiment
-from nnifc.experiment import FrameworkControllerExperimentConfig
-from nnifc.framework import GROUP, PLURAL, TRIAL_LABEL, VERSION
+from nnifc.experiment import Experiment, FrameworkControllerExperimentConfig
 from nnifc.metrics import OutputTail, metric_event
-from nnifc.platforms.k8s import connect
+from nnifc.platforms.frameworkcontroller import manifest
+from nnifc.platforms.frameworkcontroller.client import Frameworks
+from nnifc.platforms.frameworkcontroller.k8s import connect
+from nnifc.platforms.frameworkcontroller.manifest import TRIAL_LABEL
 from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.storage import STORAGES, Storage
 from nnifc.store import ExperimentRow, TrialRow
@@ -35,17 +36,11 @@ def census(
         context=options.get("context"), namespace=options.get("namespace") or fc.namespace
     )
     try:
-        listing: Any = cluster.call(
-            "list the experiment's Frameworks",
-            cluster.custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            cluster.namespace,
-            PLURAL,
-            label_selector=framework.selector(experiment_id),
+        listing = Frameworks(cluster).list(
+            manifest.selector(experiment_id), "list the experiment's Frameworks"
         )
-        live = {raw["metadata"]["labels"][TRIAL_LABEL]: raw for raw in listing["items"]}
-        names = set(storage.listdir(framework.experiment_root(experiment_id))) - {"code"}
+        live = {raw["metadata"]["labels"][TRIAL_LABEL]: raw for raw in listing.get("items") or []}
+        names = set(storage.listdir(manifest.experiment_root(experiment_id))) - {"code"}
         trials = [
             _trial(storage, config, experiment_id, t, live.get(t))
             for t in sorted(names | set(live))
@@ -83,7 +78,7 @@ def _trial(
     trial_id: str,
     raw: dict[str, Any] | None,
 ) -> TrialRow:
-    root = framework.trial_root(experiment_id, trial_id)
+    root = manifest.trial_root(experiment_id, trial_id)
     try:
         cfg = json.loads(storage.read(f"{root}/parameter.cfg", 0, 1 << 20) or b"{}")
     except ValueError:
@@ -92,7 +87,7 @@ def _trial(
     curve: list[float | None] = []
     curve_task: str | None = None
     codes: dict[str, str] = {}
-    for task in framework.tasks(config):
+    for task in manifest.tasks(config):
         read = functools.partial(storage.read, f"{root}/output/{task}/{LOG_NAME}")
         for line in OutputTail(read).lines(final=True):
             event = metric_event(trial_id, task, line)
@@ -113,7 +108,7 @@ def _trial(
         parameter_id=int(cfg.get("parameter_id", -1)),
         params=dict(cfg.get("parameters") or {}),
         status=status,
-        handle=framework.framework_name(experiment_id, trial_id),
+        handle=manifest.framework_name(experiment_id, trial_id),
         created=0.0,
         started=None,
         ended=None,
@@ -134,7 +129,7 @@ def _status(
     not fail a trial, as FrameworkController's completion policy would not.
     """
     if raw is not None:
-        observed = framework.trial_status(raw)
+        observed = manifest.trial_status(raw)
         return observed.status or TrialStatus.RUNNING, observed.message
     failed = {task: code for task, code in codes.items() if code not in ("0", "137", "143")}
     if failed:

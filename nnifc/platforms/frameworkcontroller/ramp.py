@@ -2,8 +2,8 @@
 
 Why: trials started together end together. Equal-length trials created in one burst come back
 as one burst every trial length, and each time the cluster (pods torn down and created) and
-the tuner must turn the whole wave around at once: at 500 trials in one burst, the last of a
-wave's replacements waited 0.8 s for its create. Created over a few seconds instead, the waves
+the tuner must turn the whole wave around at once, and the last of a wave's replacements waits
+longest for its create. Created over a few seconds instead, the waves
 never form and each later trial is created the moment its slot frees. The API server is also
 spared hundreds of creates in one second from one client.
 """

@@ -1,5 +1,8 @@
 """List, then watch from the list's resourceVersion, for as long as asked: kopf's shape.
 
+Why apart from the Framework client: how to resume a broken stream is a policy of its own,
+tested against fake streams; the client only opens one.
+
 One stream per experiment, selected by label. A watch ends by itself every `timeout_seconds`
 (so a stop request is seen) and resumes from the last resourceVersion; a 410 Gone (history
 expired) or an ERROR event re-lists; dropped connections and 5xx reconnect with backoff. Each
@@ -13,10 +16,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from nnifc.errors import PlatformError
-from nnifc.platforms.k8s import RETRY_DELAYS, TRANSPORT_ERRORS
+from nnifc.platforms.frameworkcontroller.k8s import RETRY_DELAYS, TRANSPORT_ERRORS
 
 WATCH_SECONDS = 30
 
@@ -38,14 +39,18 @@ def follow(
     version: str | None = None
     failures = 0
     while not stop.is_set():
-        try:
-            if version is None:
+        if version is None:
+            try:
                 listing = relist()
-                version = listing["metadata"]["resourceVersion"]
-                on_list(listing["items"])
+            except PlatformError as e:  # the re-list gave up after its own retries
+                on_fatal(e)
+                return
+            version = listing["metadata"]["resourceVersion"]
+            on_list(listing["items"])
+        try:
             version = _watch(watch_fn, version, on_event, stop)
             failures = 0
-        except ApiException as e:
+        except PlatformError as e:
             if e.status == 410:
                 version = None
                 continue
@@ -53,9 +58,6 @@ def follow(
                 on_fatal(e)
                 return
             failures += 1
-        except PlatformError as e:  # the re-list gave up after its own retries
-            on_fatal(e)
-            return
         except TRANSPORT_ERRORS:
             failures += 1
         if failures:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from nnifc.errors import PlatformError
-from nnifc.platforms.ramp import Ramp
+from nnifc.platforms.frameworkcontroller.ramp import Ramp
 from nnifc.records import TrialSpec
 
 CREATES_AT_ONCE = 4

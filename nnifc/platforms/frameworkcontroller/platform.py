@@ -12,24 +12,23 @@ from __future__ import annotations
 import collections
 import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nnifc import codedir, framework
-from nnifc.config import Experiment
+from nnifc import codedir
 from nnifc.document import to_yaml
 from nnifc.errors import PlatformError, StorageError
-from nnifc.experiment import FrameworkControllerExperimentConfig, duration_seconds
-from nnifc.platforms import pods, preflight, secrets
+from nnifc.experiment import Experiment, FrameworkControllerExperimentConfig, duration_seconds
 from nnifc.platforms.base import Platform, Reader
-from nnifc.platforms.creator import Creator
-from nnifc.platforms.feed import Feed
-from nnifc.platforms.followed import FollowedTrial
-from nnifc.platforms.frameworks import Frameworks
-from nnifc.platforms.k8s import Cluster, connect
-from nnifc.platforms.outputs import OutputReader
-from nnifc.platforms.reaper import Reaper
+from nnifc.platforms.frameworkcontroller import census, manifest, orphans, pods, preflight, secrets
+from nnifc.platforms.frameworkcontroller.client import Frameworks
+from nnifc.platforms.frameworkcontroller.creator import Creator
+from nnifc.platforms.frameworkcontroller.feed import Feed
+from nnifc.platforms.frameworkcontroller.followed import FollowedTrial
+from nnifc.platforms.frameworkcontroller.k8s import Cluster, connect
+from nnifc.platforms.frameworkcontroller.outputs import OutputReader
+from nnifc.platforms.frameworkcontroller.reaper import Reaper
 from nnifc.records import (
     MetricReported,
     Started,
@@ -40,6 +39,7 @@ from nnifc.records import (
 )
 from nnifc.storage import STORAGES, Storage
 from nnifc.storage.base import FileReader
+from nnifc.store import ExperimentRow, TrialRow
 from nnifc.wrapper import EXIT_NAME, LOG_NAME, parse_exit_code
 
 # How often running trials' outputs are read: an assessor judges intermediate results as they
@@ -116,26 +116,36 @@ class FrameworkControllerPlatform(Platform):
     def describe(cls, experiment: Experiment, options: Mapping[str, str], spec: TrialSpec) -> str:
         assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
         fc = experiment.config.frameworkcontroller_config
-        body = framework.manifest(
+        body = manifest.manifest(
             spec,
             experiment.config,
             namespace=options.get("namespace") or fc.namespace,
-            volume=STORAGES[fc.storage](fc).volume(framework.STORAGE_VOLUME, spec.experiment_id),
-            pull_secrets=framework.pull_secrets(experiment.config, spec.experiment_id),
+            volume=STORAGES[fc.storage](fc).volume(manifest.STORAGE_VOLUME, spec.experiment_id),
+            pull_secrets=manifest.pull_secrets(experiment.config, spec.experiment_id),
         )
         return to_yaml(body)
+
+    @classmethod
+    def census(
+        cls, experiment: Experiment, experiment_id: str, options: Mapping[str, str]
+    ) -> tuple[ExperimentRow, list[TrialRow]]:
+        return census.census(experiment, experiment_id, options)
+
+    @classmethod
+    def remove_orphans(cls, options: Mapping[str, str], *, running: Collection[str]) -> list[str]:
+        return orphans.remove(options, running=running)
 
     def prepare(self, *, resuming: bool = False) -> None:
         self.storage.check()
         if not resuming:  # running trials' pods may be copying the code: never replace it
             self.storage.upload(
-                _collect(self.config), f"{framework.experiment_root(self.experiment_id)}/code"
+                _collect(self.config), f"{manifest.experiment_root(self.experiment_id)}/code"
             )
-        self._pull_secrets = framework.pull_secrets(self.config, self.experiment_id)
+        self._pull_secrets = manifest.pull_secrets(self.config, self.experiment_id)
         if secrets.used(self.config):
             secrets.create(self.cluster, self.storage, self.config, self.experiment_id)
         self._reaper = Reaper(self.frameworks, self.experiment_id)
-        self._feed = Feed(self.frameworks, framework.selector(self.experiment_id))
+        self._feed = Feed(self.frameworks, manifest.selector(self.experiment_id))
         self._feed.start()
 
     def submit(self, spec: TrialSpec) -> str:
@@ -147,7 +157,7 @@ class FrameworkControllerPlatform(Platform):
             raise
 
     def start(self, specs: Sequence[TrialSpec]) -> None:
-        """The creates run beside the loop (platforms/creator.py): each mostly waits on the API
+        """The creates run beside the loop (creator.py): each mostly waits on the API
         server, and the loop meanwhile reacts to trials that end."""
         for spec in specs:
             self._watch_for(spec)  # before the create: its first events may beat its answer
@@ -164,18 +174,18 @@ class FrameworkControllerPlatform(Platform):
         return outcomes
 
     def _watch_for(self, spec: TrialSpec) -> None:
-        name = framework.framework_name(spec.experiment_id, spec.trial_id)
+        name = manifest.framework_name(spec.experiment_id, spec.trial_id)
         self._trials[spec.trial_id] = FollowedTrial(
             spec.trial_id, name, self._readers(spec.trial_id), time.monotonic()
         )
 
     def _create(self, spec: TrialSpec) -> str:
         """Create the trial's Framework (in a creator thread for `start`); its name."""
-        body = framework.manifest(
+        body = manifest.manifest(
             spec,
             self.config,
             namespace=self.cluster.namespace,
-            volume=self.storage.volume(framework.STORAGE_VOLUME, spec.experiment_id),
+            volume=self.storage.volume(manifest.STORAGE_VOLUME, spec.experiment_id),
             pull_secrets=self._pull_secrets,
         )
         name = str(body["metadata"]["name"])
@@ -187,7 +197,7 @@ class FrameworkControllerPlatform(Platform):
         return name
 
     def adopt(self, spec: TrialSpec, handle: str | None) -> str | None:
-        name = handle or framework.framework_name(spec.experiment_id, spec.trial_id)
+        name = handle or manifest.framework_name(spec.experiment_id, spec.trial_id)
         if handle is None:  # the launcher died around the create: did it happen?
             try:
                 self.frameworks.get(name)
@@ -205,7 +215,7 @@ class FrameworkControllerPlatform(Platform):
     def cancel(self, trial_id: str, handle: str) -> None:
         self._creator.wait_for(trial_id)  # a create under way lands (or fails) first
         self._forget(trial_id)
-        name = handle or framework.framework_name(self.experiment_id, trial_id)
+        name = handle or manifest.framework_name(self.experiment_id, trial_id)
         self._remove(name, stop=True)
         self._terminating.add(name)
 
@@ -226,7 +236,7 @@ class FrameworkControllerPlatform(Platform):
         return 0
 
     def _present(self) -> set[str]:
-        items = self.frameworks.list(framework.selector(self.experiment_id)).get("items") or []
+        items = self.frameworks.list(manifest.selector(self.experiment_id)).get("items") or []
         return {str(item["metadata"]["name"]) for item in items}
 
     def _remove(self, name: str, *, stop: bool) -> None:
@@ -267,8 +277,8 @@ class FrameworkControllerPlatform(Platform):
 
     def _logs(self, trial_id: str) -> dict[str, str]:
         """Each task's output file on the storage."""
-        root = framework.trial_root(self.experiment_id, trial_id)
-        return {task: f"{root}/output/{task}/{LOG_NAME}" for task in framework.tasks(self.config)}
+        root = manifest.trial_root(self.experiment_id, trial_id)
+        return {task: f"{root}/output/{task}/{LOG_NAME}" for task in manifest.tasks(self.config)}
 
     def _readers(self, trial_id: str) -> dict[str, FileReader]:
         return {task: self.storage.reader(path) for task, path in self._logs(trial_id).items()}
@@ -295,7 +305,7 @@ class FrameworkControllerPlatform(Platform):
 
     def exit_code(self, trial_id: str, task: str) -> int | None:
         self._reachable()
-        root = framework.trial_root(self.experiment_id, trial_id)
+        root = manifest.trial_root(self.experiment_id, trial_id)
         return parse_exit_code(self.storage.read(f"{root}/output/{task}/{EXIT_NAME}", 0, 64))
 
     def outputs(self, trial_id: str) -> dict[str, Reader]:
@@ -303,7 +313,7 @@ class FrameworkControllerPlatform(Platform):
         return {task: functools.partial(self.storage.read, path) for task, path in logs}
 
     def remove_storage(self) -> str:
-        root = framework.experiment_root(self.experiment_id)
+        root = manifest.experiment_root(self.experiment_id)
         removed = self.storage.remove_tree(root)
         return f"removed {root}/ on the {self.fc.storage} share ({removed} files)"
 
@@ -312,7 +322,7 @@ class FrameworkControllerPlatform(Platform):
             self._reaper.close()  # what it has not deleted goes with the rest
         if secrets.used(self.config):
             secrets.delete(self.cluster, self.experiment_id)
-        selector = framework.selector(self.experiment_id)
+        selector = manifest.selector(self.experiment_id)
         self.frameworks.delete_all(selector, "the experiment's Frameworks")
         self._cleaned = True
 
@@ -331,7 +341,7 @@ class FrameworkControllerPlatform(Platform):
         """Outputs due are asked for; an end is told once they are read to the end (`_read`)."""
         if trial.ended_at is not None:
             return []
-        observed = framework.trial_status(trial.raw) if trial.raw is not None else None
+        observed = manifest.trial_status(trial.raw) if trial.raw is not None else None
         if trial.gone or (observed is not None and observed.status and observed.status.final):
             trial.ended_at = time.time()
             self._outputs.read(trial, final=True)  # or once the read under way is done
@@ -367,7 +377,7 @@ class FrameworkControllerPlatform(Platform):
     def _end(self, trial: FollowedTrial, ended: float) -> StatusChanged:
         trial_id = trial.trial_id
         self._forget(trial_id)
-        observed = framework.trial_status(trial.raw) if trial.raw is not None else None
+        observed = manifest.trial_status(trial.raw) if trial.raw is not None else None
         if observed is not None and observed.status is not None and observed.status.final:
             message = observed.message
             if observed.status is TrialStatus.FAILED:
@@ -423,7 +433,7 @@ class FrameworkControllerPlatform(Platform):
                 self._changed.add(trial_id)
             return
         metadata = payload["metadata"]
-        trial_id = metadata.get("labels", {}).get(framework.TRIAL_LABEL, "")
+        trial_id = metadata.get("labels", {}).get(manifest.TRIAL_LABEL, "")
         found = self._trials.get(trial_id)
         if found is not None and found.name == metadata["name"]:
             found.raw = payload
@@ -432,9 +442,7 @@ class FrameworkControllerPlatform(Platform):
 
     def _is_ours(self, name: str, trial_id: str) -> bool:
         raw = self.frameworks.get(name)
-        return bool(
-            raw.get("metadata", {}).get("labels", {}).get(framework.TRIAL_LABEL) == trial_id
-        )
+        return bool(raw.get("metadata", {}).get("labels", {}).get(manifest.TRIAL_LABEL) == trial_id)
 
 
 def _connect(options: Mapping[str, str], namespace: str) -> Cluster:

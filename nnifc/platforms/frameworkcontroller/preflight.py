@@ -3,8 +3,8 @@
 Every check runs before anything is created, and each failure is one line saying what to fix:
 the CRD that proves FrameworkController is installed, a SelfSubjectAccessReview per permission
 nnifc uses (all missing ones listed together, asked at once), and the pods' service account.
-Plain HTTP (`Cluster.request`): the generated client's CRD and review models took 0.1 s of
-CPU to import and fill, a fifth of what `nnifc create` spends before its first trial.
+Plain HTTP (`Cluster.request`): the generated client's CRD and review models are slow to
+import and fill, on the path of every `nnifc create`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from nnifc.errors import NotAuthorized, PlatformError
-from nnifc.framework import GROUP, PLURAL, VERSION
-from nnifc.platforms.k8s import Cluster
+from nnifc.platforms.frameworkcontroller.k8s import Cluster
+from nnifc.platforms.frameworkcontroller.manifest import GROUP, PLURAL, VERSION
 
 CRD = f"{PLURAL}.{GROUP}"
 # (verb, API group, resource, subresource)

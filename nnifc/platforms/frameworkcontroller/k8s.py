@@ -1,6 +1,6 @@
 """Talking to Kubernetes: one client, every call retried and every refusal made readable.
 
-Configuration comes from where kubectl finds it (KUBECONFIG, ~/.kube/config, in-cluster), with
+Why: this is the edge where the Kubernetes client's errors become nnifc's. Configuration comes from where kubectl finds it (KUBECONFIG, ~/.kube/config, in-cluster), with
 an optional context. Each call retries 429, 5xx and dropped connections with backoff, honouring
 Retry-After; what is left is translated once, here, into PlatformError / NotAuthorized naming
 the context, the namespace and what was attempted.
@@ -8,9 +8,9 @@ the context, the namespace and what was attempted.
 The calls made per trial go through `request`: plain HTTP on the client's own pool (server, TLS,
 client certificates, tokens), JSON by msgspec. The generated client validates every call with
 pydantic, walks the body to sanitize it and decodes answers generically, and its token hook
-rebuilds the configuration on every call; at thousands of trials that was most of the
-launcher's CPU. `request` takes the auth header from that hook at most every AUTH_SECONDS, and
-again at once when the server answers 401.
+rebuilds the configuration on every call, which at scale costs the launcher most of its CPU.
+`request` takes the auth header from that hook at most every AUTH_SECONDS, and again at once
+when the server answers 401.
 """
 
 from __future__ import annotations
@@ -131,6 +131,16 @@ class Cluster:
         error.body = response.data.decode("utf-8", "replace") if response.data else ""
         error.headers = response.headers
         raise error
+
+    def stream(
+        self, what: str, path: str, *, query: dict[str, str], timeout: urllib3.Timeout
+    ) -> urllib3.BaseHTTPResponse:
+        """A GET read as it arrives (a watch), not retried: its reader resumes on its own terms.
+        A refusal is raised as `error` makes it, with the status kept."""
+        try:
+            return self.send("GET", path, query=query, timeout=timeout, stream=True)
+        except ApiException as e:
+            raise self.error(what, e) from e
 
     def _auth_headers(self, *, refresh: bool) -> dict[str, str]:
         now = time.monotonic()

@@ -2,7 +2,7 @@
 trial loop.
 
 Why: a read of a running task's output on an NFS server that is down (or hung, SIGSTOPped) waits
-out every retry, minutes with a hung server. On the loop thread that stalled the heartbeat, the
+out every retry, for long with a hung server. On the loop thread that stalled the heartbeat, the
 budgets and `nnifc stop`, and the error that came out of it ended the experiment and cancelled
 trials that had succeeded. Here one thread does every read in turn; a read that fails is retried
 every RETRY_SECONDS for as long as it takes, the trial waits (its outcome is decided only once
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from nnifc.budget import plural
 from nnifc.errors import NnifcError
-from nnifc.platforms.followed import FollowedTrial
+from nnifc.platforms.frameworkcontroller.followed import FollowedTrial
 from nnifc.records import TrialEvent
 
 RETRY_SECONDS = 5.0

@@ -1,5 +1,6 @@
 """The Framework object: what nnifc sends to FrameworkController and how it reads one back.
 
+Why apart from the calls that send it: both halves are pure, so they are tested as tables.
 `manifest()` builds one trial's Framework with every spec field explicit (FrameworkController
 has no defaulting and writes status back with a full update) and validates against the
 project's schema. `trial_status()` is the one table from FrameworkController's state and

@@ -1,5 +1,7 @@
 """Why a trial's pods are not running: the reason Kubernetes gives, for `status` to show.
 
+Why apart: pods are FrameworkController's business; nnifc looks at them only for this.
+
 FrameworkController keeps a task in AttemptPreparing forever when its image cannot be pulled or
 it cannot be scheduled (by design, fc#14); the pods' own status says why.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nnifc.platforms.k8s import Cluster
+from nnifc.platforms.frameworkcontroller.k8s import Cluster
 
 BENIGN = {None, "ContainerCreating", "PodInitializing"}
 

@@ -1,9 +1,11 @@
-"""The Framework calls the trial loop makes, as plain HTTP (`Cluster.request`, see k8s.py).
+"""The one client for Framework objects: every Framework call nnifc makes goes through here.
 
-Create, read, stop and delete one; delete many by label; list and watch the experiment's. A
-watch streams one JSON event per line, each a whole Framework of some 7 KB, a dozen times per
-trial; the loop reads a handful of its fields (`Watched`), so msgspec decodes only those and
-skips the rest without building it: a third of the watch thread's cost of a full decode.
+Why one: the trial loop, `status --cluster` and `stop --orphans` read and delete the same
+objects, and two clients meant two sets of error handling. Calls are plain HTTP
+(`Cluster.request`, see k8s.py), so a refusal arrives already mapped to PlatformError /
+NotAuthorized. A watch streams one JSON event per line, each a whole Framework, a dozen times
+per trial; the loop reads a handful of its fields (`Watched`), so msgspec decodes only those
+and skips the rest without building it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from urllib.parse import quote
 import msgspec
 import urllib3
 
-from nnifc.framework import GROUP, PLURAL, VERSION
-from nnifc.platforms.k8s import Cluster
+from nnifc.platforms.frameworkcontroller.k8s import Cluster
+from nnifc.platforms.frameworkcontroller.manifest import GROUP, PLURAL, VERSION
 
 FOREGROUND = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
 
@@ -39,7 +41,7 @@ class _Status(TypedDict, total=False):
 
 
 class Watched(TypedDict, total=False):
-    """What the loop reads of a watched Framework: its identity and what framework.trial_status
+    """What the loop reads of a watched Framework: its identity and what manifest.trial_status
     maps to a trial status (tests/test_k8s_requests.py checks the two agree). An ERROR event's
     object is a Status, whose `status` is a word; the watch only ends on it."""
 
@@ -88,16 +90,17 @@ class Frameworks:
             f"delete {what}", "DELETE", self.path, query=query, body=FOREGROUND
         )
 
-    def list(self, label_selector: str) -> dict[str, Any]:
+    def list(self, label_selector: str, what: str = "list Frameworks") -> dict[str, Any]:
         query = {"labelSelector": label_selector}
-        return self.cluster.request("list Frameworks", "GET", self.path, query=query)
+        return self.cluster.request(what, "GET", self.path, query=query)
 
     def watch(
         self, label_selector: str, version: str, *, seconds: int, stop: threading.Event
     ) -> Iterator[dict[str, Any]]:
         """Decoded watch events after `version`, until the server ends the stream or `stop`.
 
-        Not retried here: the caller resumes from the last version it saw (watch.follow).
+        Not retried here: the caller resumes from the last version it saw (watch.follow); a
+        refusal (410 Gone included) is a PlatformError with its status.
         """
         query = {
             "labelSelector": label_selector,
@@ -107,7 +110,7 @@ class Frameworks:
             "allowWatchBookmarks": "true",
         }
         timeout = urllib3.Timeout(connect=10, read=seconds + 15)
-        response = self.cluster.send("GET", self.path, query=query, timeout=timeout, stream=True)
+        response = self.cluster.stream("watch Frameworks", self.path, query=query, timeout=timeout)
         try:
             pending = b""
             for chunk in response.stream(1 << 16, decode_content=True):

@@ -1,5 +1,7 @@
 """The experiment's Secrets: what its pods need besides the Framework, made once per experiment.
 
+Why apart: Secrets outlive single trials and are found again by `stop --orphans`.
+
 The storage's credentials (Azure's account key) and one image-pull Secret per registry auth
 file, all labelled with the experiment, created before the first trial and deleted with one
 label-selected call when the experiment ends or is stopped.
@@ -11,10 +13,10 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
-from nnifc import framework
 from nnifc.errors import PlatformError
 from nnifc.experiment import FrameworkControllerExperimentConfig
-from nnifc.platforms.k8s import Cluster
+from nnifc.platforms.frameworkcontroller import manifest
+from nnifc.platforms.frameworkcontroller.k8s import Cluster
 from nnifc.storage import Storage
 
 
@@ -34,7 +36,7 @@ def create(
     """Create them all; one already there (an earlier start of the experiment) is fine."""
     bodies = storage.secrets(experiment_id) + _pull_secret_bodies(config, experiment_id)
     for body in bodies:
-        body["metadata"]["labels"] = framework.labels(experiment_id)
+        body["metadata"]["labels"] = manifest.labels(experiment_id)
         try:
             cluster.call(
                 f"create Secret {body['metadata']['name']}",
@@ -48,19 +50,34 @@ def create(
 
 
 def delete(cluster: Cluster, experiment_id: str) -> None:
-    """Plain HTTP: the generated client's CoreV1Api takes 2 s of CPU to import."""
+    """Plain HTTP: the generated client's CoreV1Api is slow to import."""
     cluster.request(
         "delete the experiment's Secrets",
         "DELETE",
-        f"/api/v1/namespaces/{quote(cluster.namespace)}/secrets",
-        query={"labelSelector": framework.selector(experiment_id)},
+        _path(cluster),
+        query={"labelSelector": manifest.selector(experiment_id)},
     )
+
+
+def labelled(cluster: Cluster, label_selector: str) -> list[dict[str, Any]]:
+    """The namespace's Secrets that `label_selector` picks."""
+    query = {"labelSelector": label_selector}
+    answer = cluster.request("list nnifc's Secrets", "GET", _path(cluster), query=query)
+    return list(answer.get("items") or [])
+
+
+def delete_named(cluster: Cluster, name: str) -> None:
+    cluster.request(f"delete Secret {name}", "DELETE", f"{_path(cluster)}/{quote(name, safe='')}")
+
+
+def _path(cluster: Cluster) -> str:
+    return f"/api/v1/namespaces/{quote(cluster.namespace)}/secrets"
 
 
 def _pull_secret_bodies(
     config: FrameworkControllerExperimentConfig, experiment_id: str
 ) -> list[dict[str, Any]]:
-    names = framework.pull_secrets(config, experiment_id)
+    names = manifest.pull_secrets(config, experiment_id)
     bodies: dict[str, dict[str, Any]] = {}
     for role in config.trial.task_roles:
         path, name = role.private_registry_auth_path, names.get(role.name)
