@@ -54,7 +54,9 @@ def test_a_command_that_always_fails_fails_the_experiment_fast(
     data = status_json(created_id(result))
     assert data["status"] == "FAILED"
     assert re.match(r"(\d) of \1 trials FAILED; first: exit code 2", data["reason"])
-    assert len(data["trials"]) <= 4  # the first three, and one started beside the third
+    # the first three, and the few a free slot started while one of them still ran (a loaded
+    # machine can end #3 before #2), not the 30 of the budget
+    assert len(data["trials"]) <= 6
     listed = run_nnifc("status")
     assert "FAILED" in listed.stdout and "DONE" not in listed.stdout
 
