@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import json
 import os
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnifc import private
 from nnifc.budget import Budget, plural
-from nnifc.errors import ExperimentNotFound, NnifcError
-from nnifc.platforms import PLATFORMS, Platform
+from nnifc.errors import NnifcError
+from nnifc.rebuild import platform_for
 from nnifc.records import ExperimentStatus, TrialStatus
-from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids, home
+from nnifc.store import ExperimentRow, Store, experiment_dir
 
 if TYPE_CHECKING:  # loading configs and tuners is for the commands that run experiments
-    from nnifc.experiment import Experiment
+    pass
 
 STOP_WAIT_SECONDS = 60.0
 STOP_DRAIN_SECONDS = 30.0  # then stop says how many trials are still terminating
@@ -56,37 +52,6 @@ def effective_status(row: ExperimentRow) -> str:
     if not row.status.final and not loop_alive(row):
         return f"{row.status.value} (launcher not running)"
     return row.status.value
-
-
-def reload(row: ExperimentRow) -> Experiment:
-    """The experiment as it was validated at create time (its config and search space as stored)."""
-    from nnifc import config
-
-    return config.load(Path(row.config_path), text=row.config_text, space_text=row.space_text)
-
-
-def platform_for(row: ExperimentRow, experiment: Experiment | None = None) -> Platform:
-    exp_dir = experiment_dir(row.id)
-    experiment = _expanded(experiment or reload(row), exp_dir)
-    return PLATFORMS[row.platform](experiment, exp_dir, json.loads(row.options))
-
-
-def _expanded(experiment: Experiment, exp_dir: Path) -> Experiment:
-    """useAnnotation: trials run a copy of codeDir with the annotations expanded, made once."""
-    if not experiment.config.use_annotation:
-        return experiment
-    from nnifc.annotations import expand
-
-    code = exp_dir / "code"
-    if not code.is_dir():
-        partial = exp_dir / "code.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        expand(experiment.config.trial.code_dir, partial)
-        partial.rename(code)
-    trial = experiment.config.trial.model_copy(update={"code_dir": code})
-    return dataclasses.replace(
-        experiment, config=experiment.config.model_copy(update={"trial": trial})
-    )
 
 
 def claim(exp_id: str) -> int:
@@ -202,91 +167,3 @@ def prepare_resume(store: Store) -> None:
         store.add_changes([("resumed after failure", str(len(store.trials())), {})])
     down = now - (row.heartbeat or row.ended or now)
     store.resume(pid=os.getpid(), paused=row.paused + max(0.0, down), at=now)
-
-
-def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:
-    """Give a validated experiment an id and a store; nothing runs yet."""
-    from nnifc.scheduler import new_id
-
-    exp_id = new_id(8)
-    while experiment_dir(exp_id).exists():
-        exp_id = new_id(8)
-    seed = experiment.tuner_options.seed
-    store = Store(experiment_dir(exp_id) / "nnifc.db", create=True)
-    store.add_experiment(
-        ExperimentRow(
-            id=exp_id,
-            name=experiment.config.experiment_name,
-            platform=experiment.platform,
-            config_path=str(experiment.source),
-            config_text=experiment.config_text,
-            space_text=experiment.space_text,
-            seed=seed if seed is not None else secrets.randbits(32),
-            optimize_mode=experiment.optimize_mode,
-            max_trials=experiment.config.max_trial_num,
-            max_seconds=experiment.config.max_exec_seconds,
-            status=ExperimentStatus.RUNNING,
-            started=time.time(),
-            ended=None,
-            pid=os.getpid(),
-            stop_requested=False,
-            message="",
-            options=json.dumps(dict(options or {})),
-            concurrency=experiment.config.trial_concurrency,
-        )
-    )
-    return store
-
-
-def resolve(prefix: str) -> str:
-    """An experiment id from its full id or a unique prefix of it."""
-    if not prefix:
-        raise ExperimentNotFound("an experiment id must not be empty; `nnifc status` lists them")
-    ids = experiment_ids()
-    if prefix in ids:
-        return prefix
-    matches = [i for i in ids if i.startswith(prefix)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise ExperimentNotFound(f"{prefix!r} matches several experiments: {', '.join(matches)}")
-    raise ExperimentNotFound(
-        f"no experiment {prefix!r} in {home()}; run `nnifc status` to list them"
-    )
-
-
-def find_trial(trial_prefix: str, exp_prefix: str | None = None) -> tuple[Store, str]:
-    """The store holding the trial whose id is `trial_prefix` or starts with it (searched in
-    every experiment unless one is named), and the trial's full id."""
-    if exp_prefix:
-        from nnifc.steering import resolve_trial
-
-        store = Store.open(resolve(exp_prefix))
-        try:
-            return store, resolve_trial(store, trial_prefix)
-        except ExperimentNotFound:
-            store.close()
-            raise
-    if not trial_prefix:
-        raise ExperimentNotFound("a trial id must not be empty")
-    found: list[tuple[Store, str]] = []
-    for exp_id in experiment_ids():
-        store = Store.open(exp_id)
-        ids = store.trial_ids(trial_prefix)
-        if trial_prefix in ids:
-            ids = [trial_prefix]
-        found.extend((store, trial_id) for trial_id in ids)
-        if not ids:
-            store.close()
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise ExperimentNotFound(
-            f"no trial {trial_prefix!r} in any experiment; list an experiment's trials with"
-            " `nnifc status EXP`"
-        )
-    names = ", ".join(f"{s.experiment().id} {t}" for s, t in found[:10])
-    raise ExperimentNotFound(
-        f"trial {trial_prefix!r} matches several trials ({names}); name the experiment"
-        f" or more of the id: nnifc logs EXP TRIAL"
-    )

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnifc import document, launcher, space, stopping
+from nnifc import document, launcher, rebuild, space, stopping
 from nnifc.budget import duration_text
 from nnifc.errors import ExperimentNotFound, NnifcError
 from nnifc.experiment import DURATION, duration_seconds
@@ -92,7 +92,7 @@ def _search_space(store: Store, path: Path) -> str:
     path = path.expanduser().absolute()
     doc = document.load(path, limit=document.MAX_SPACE_BYTES, what="search space file")
     parsed = space.parse(doc)
-    experiment = launcher.reload(store.experiment())
+    experiment = rebuild.reload(store.experiment())
     from nnifc.tuners import TUNERS
 
     try:
@@ -123,7 +123,7 @@ def kill(store: Store, trial_id: str) -> TrialStatus:
             f"the loop of experiment {row.id} did not end trial {trial_id} within"
             f" {KILL_WAIT_SECONDS:.0f}s; it is asked to, see `nnifc status {row.id}`"
         )
-    platform = launcher.platform_for(row)
+    platform = rebuild.platform_for(row)
     try:
         found = stopping.stop_trial(
             store, platform, trial_id, trial.handle or "", TrialStatus.USER_CANCELED, KILLED
@@ -161,7 +161,7 @@ def delete(exp_id: str, *, storage: bool, force: bool) -> list[str]:
             while launcher.loop_alive(store.experiment()) and time.monotonic() < deadline:
                 time.sleep(0.1)  # its last writes land before its files go
         if storage:
-            platform = launcher.platform_for(store.experiment())
+            platform = rebuild.platform_for(store.experiment())
             try:
                 done.append(platform.remove_storage())
             finally:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from nnifc import launcher
+from nnifc import experiments
 from nnifc.cli import cli
 
 DATA = Path(os.path.abspath(__file__)).parent / "bad_input"
@@ -39,7 +39,7 @@ def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def register(*args: object, **kwargs: object) -> None:
         raise AssertionError("the config was accepted and an experiment was about to be created")
 
-    monkeypatch.setattr(launcher, "register", register)
+    monkeypatch.setattr(experiments, "register", register)
     return path
 
 

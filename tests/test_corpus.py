@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from nnifc import launcher
+from nnifc import experiments
 from nnifc.cli import cli
 
 CORPUS = Path(os.path.abspath(__file__)).parent / "corpus"
@@ -114,7 +114,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def register(*args: object, **kwargs: object) -> None:
         raise AssertionError("the config was accepted and an experiment was about to be created")
 
-    monkeypatch.setattr(launcher, "register", register)
+    monkeypatch.setattr(experiments, "register", register)
     return path
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nnifc import config, launcher
+from nnifc import config, experiments
 from nnifc.platforms.frameworkcontroller import FrameworkControllerPlatform
 from nnifc.platforms.frameworkcontroller.manifest import framework_name
 from nnifc.platforms.frameworkcontroller.ramp import Ramp
@@ -38,7 +38,7 @@ def test_starts_return_at_once_and_a_cancel_waits_for_the_create(
 ) -> None:
     kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
     experiment = config.load(write_config(tmp_path, nfs_server, trials=3))
-    exp_id = launcher.register(experiment).experiment().id
+    exp_id = experiments.register(experiment).experiment().id
     platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
     platform.prepare()
     specs = [TrialSpec(exp_id, f"t{i}", i, i, {"x": 0.5, "k": i + 1}) for i in range(3)]
@@ -123,7 +123,7 @@ def test_a_running_trials_output_is_read_by_the_sweep_before_it_ends(
         roles=(Role(memory_mb=256),),
     )
     experiment = config.load(path)
-    exp_id = launcher.register(experiment).experiment().id
+    exp_id = experiments.register(experiment).experiment().id
     platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
     platform.prepare()
     try:
@@ -153,7 +153,7 @@ def test_a_create_still_queued_is_dropped_by_a_cancel(
 ) -> None:
     kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
     experiment = config.load(write_config(tmp_path, nfs_server, trials=6))
-    exp_id = launcher.register(experiment).experiment().id
+    exp_id = experiments.register(experiment).experiment().id
     platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
     platform.prepare()
     specs = [TrialSpec(exp_id, f"t{i}", i, i, {"x": 0.5, "k": 1}) for i in range(6)]

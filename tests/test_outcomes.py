@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nnifc import config, launcher
+from nnifc import config, experiments, launcher
 from nnifc.assessors import ASSESSORS
 from nnifc.assessors.base import Verdict
 from nnifc.platforms.local import LocalPlatform
@@ -179,7 +179,7 @@ def stopped_by_the_assessor(
         return Verdict.STOP
 
     monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     platform = LocalPlatform(experiment, experiment_dir(store.experiment().id))
     assert Scheduler(experiment, store, platform).run() is ExperimentStatus.DONE
     (only,) = store.trials()
@@ -240,7 +240,7 @@ def test_resume_keeps_the_start_time_and_counts_no_downtime(
     home: Path, experiment_files: Callable[..., Path]
 ) -> None:
     experiment = config.load(experiment_files("", max_trials=3))
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     row = store.experiment()
     with store.batch():  # a launcher that died a second after it started
         store.set_pid(None)

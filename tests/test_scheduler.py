@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nnifc import config, launcher
+from nnifc import config, experiments
 from nnifc.errors import ConfigError, PlatformError
 from nnifc.records import (
     ExperimentStatus,
@@ -75,7 +75,7 @@ def succeeding(spec: TrialSpec) -> list[list[TrialEvent]]:
 def run(
     experiment: config.Experiment, script: Script, home: Path
 ) -> tuple[Store, FakePlatform, ExperimentStatus]:
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     platform = FakePlatform(experiment, home, script)
     status = Scheduler(experiment, store, platform).run()
     return store, platform, status
@@ -149,7 +149,7 @@ def test_duplicate_metric_lines_are_counted_once(tmp_path: Path, home: Path) -> 
 
 def test_stop_request_cancels_live_trials(tmp_path: Path, home: Path) -> None:
     experiment = make_experiment(tmp_path, trials=10, concurrency=3)
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
 
     def never_ending(spec: TrialSpec) -> list[list[TrialEvent]]:
         running: list[TrialEvent] = [StatusChanged(spec.trial_id, TrialStatus.RUNNING)]
@@ -164,7 +164,7 @@ def test_stop_request_cancels_live_trials(tmp_path: Path, home: Path) -> None:
 
 def test_exec_duration_budget_stops_submitting(tmp_path: Path, home: Path) -> None:
     experiment = make_experiment(tmp_path, extra="maxExecDuration: 1s\n")
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     rewrite(store, "started", time.time() - 5)
     status = Scheduler(experiment, store, FakePlatform(experiment, home, succeeding)).run()
     assert status is ExperimentStatus.DONE and store.trials() == []
@@ -175,7 +175,7 @@ def test_restarted_loop_proposes_what_an_uninterrupted_one_would(
 ) -> None:
     experiment = make_experiment(tmp_path, trials=6, concurrency=1)
     uninterrupted, _, _ = run(experiment, succeeding, home)
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     rewrite(store, "seed", uninterrupted.experiment().seed)
     # three trials, then a fresh scheduler continues from the store alone
     _run_n(Scheduler(experiment, store, FakePlatform(experiment, home, succeeding)), 3)
@@ -278,7 +278,7 @@ def test_each_trial_starts_once_recorded_and_failed_starts_are_recorded(
     tmp_path: Path, home: Path
 ) -> None:
     experiment = make_experiment(tmp_path, trials=6, concurrency=4)
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     platform = StartsRecorded(experiment, home, fails={1})
     platform.store = store
     status = Scheduler(experiment, store, platform).run()
@@ -295,7 +295,7 @@ def test_three_failed_starts_in_a_row_stop_the_experiment_and_keep_the_started_o
     tmp_path: Path, home: Path
 ) -> None:
     experiment = make_experiment(tmp_path, trials=8, concurrency=4)
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     platform = StartsRecorded(experiment, home, fails={1, 2, 3})
     platform.store = store
     with pytest.raises(PlatformError, match="trial #3"):

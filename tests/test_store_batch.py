@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nnifc import launcher
+from nnifc import experiments
 from nnifc.assessors import Assessor, AssessorOptions, Verdict
 from nnifc.records import (
     ExperimentStatus,
@@ -232,7 +232,7 @@ def watched(
     tmp_path: Path, home: Path, script: Script, *, trials: int = 2
 ) -> tuple[Store, Watched]:
     experiment = make_experiment(tmp_path, trials=trials, concurrency=2)
-    store = launcher.register(experiment)
+    store = experiments.register(experiment)
     platform = Watched(experiment, home, script)
     platform.path, platform.seen = experiment_dir(store.experiment().id) / "nnifc.db", []
     return store, platform

@@ -13,7 +13,7 @@ import click
 import numpy as np
 import threadpoolctl
 
-from nnifc import config, launcher, transfer, view
+from nnifc import config, experiments, launcher, rebuild, transfer, view
 from nnifc.budget import plural
 from nnifc.cli.console import err, out, say, warn
 from nnifc.errors import ExperimentFailed, NnifcError, NoKubeconfig
@@ -80,7 +80,7 @@ def create(
     experiment = config.load(config_path)
     imported = transfer.read(import_path, experiment.space) if import_path else []
     if resume_id is not None:
-        store = Store.open(launcher.resolve(resume_id))
+        store = Store.open(experiments.resolve(resume_id))
         if store.experiment().config_path != str(experiment.source):
             raise NnifcError(
                 f"experiment {resume_id} was created from {store.experiment().config_path}, not {experiment.source}"
@@ -107,7 +107,7 @@ def create(
         say("checks passed; nothing was created (dry run)")
         return
     platform.preflight(experiment, options)
-    store = launcher.register(experiment, options)
+    store = experiments.register(experiment, options)
     if imported:
         store.add_imported([(p.params, p.value) for p in imported], str(import_path))
     exp_id = store.experiment().id
@@ -132,7 +132,7 @@ def resume(exp_id: str, detach: bool) -> None:
     Example:
         nnifc resume 3kq9x0ab
     """
-    _resume(Store.open(launcher.resolve(exp_id)), detach=detach)
+    _resume(Store.open(experiments.resolve(exp_id)), detach=detach)
 
 
 def _resume(store: Store, *, detach: bool) -> None:
@@ -165,7 +165,7 @@ def run_loop(exp_id: str, resuming: bool) -> None:
 
 def _run_loop(store: Store, *, resuming: bool = False) -> None:
     row = store.experiment()
-    experiment = launcher.reload(row)
+    experiment = rebuild.reload(row)
     # The loop makes many short-lived acyclic objects (decoded Frameworks, metric lines): what was
     # loaded so far is never garbage, and collecting less often keeps the collector's share small.
     gc.freeze()
@@ -173,7 +173,7 @@ def _run_loop(store: Store, *, resuming: bool = False) -> None:
     # The tuner's arrays are small: a second BLAS thread only spins (twice the CPU at 10,000).
     threadpoolctl.threadpool_limits(1)
     with Monitor(store, out) as monitor:
-        platform = launcher.platform_for(row, experiment)
+        platform = rebuild.platform_for(row, experiment)
         scheduler = Scheduler(experiment, store, platform, on_change=monitor.update)
         _stop_on_signals(scheduler)
         try:

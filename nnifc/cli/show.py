@@ -11,7 +11,7 @@ import click
 from rich.console import Group
 from rich.text import Text
 
-from nnifc import launcher, summary, view
+from nnifc import experiments, launcher, rebuild, summary, view
 from nnifc.cli.console import show
 from nnifc.errors import NnifcError, StoreError
 from nnifc.header import ExperimentHeader
@@ -68,7 +68,7 @@ def status(
     if exp_id is None:
         _show_all(as_json=as_json)
         return
-    store = Store.open(launcher.resolve(exp_id))
+    store = Store.open(experiments.resolve(exp_id))
     row, trials = store.experiment(), store.trials()
     status = launcher.effective_status(row)
     _show_experiment(
@@ -147,8 +147,8 @@ def logs(ids: tuple[str, ...], follow: bool, role: str | None, index: int | None
 
 
 def _print_logs(ids: tuple[str, ...], follow: bool, role: str | None, index: int | None) -> None:
-    store, trial_id = launcher.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
-    platform = launcher.platform_for(store.experiment())
+    store, trial_id = experiments.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
+    platform = rebuild.platform_for(store.experiment())
     readers = {
         task: read
         for task, read in platform.outputs(trial_id).items()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from nnifc import launcher, steering
+from nnifc import experiments, launcher, steering
 from nnifc.budget import Budget
 from nnifc.cli.console import say
 from nnifc.records import ExperimentStatus
@@ -40,7 +40,7 @@ def update(
         nnifc update 3kq9x0ab --concurrency 8 --max-trials 200
         nnifc update 3kq9x0ab --search-space narrower.json
     """
-    store = Store.open(launcher.resolve(exp_id))
+    store = Store.open(experiments.resolve(exp_id))
     asked = steering.Update(concurrency, max_trials, duration, search_space)
     for line in steering.update(store, asked):
         say(line)
@@ -69,7 +69,7 @@ def kill(ids: tuple[str, ...]) -> None:
     """
     if len(ids) > 2:
         raise click.UsageError("give a trial id, optionally preceded by its experiment id")
-    store, trial_id = launcher.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
+    store, trial_id = experiments.find_trial(ids[-1], ids[0] if len(ids) == 2 else None)
     before = store.trial(trial_id).status
     status = steering.kill(store, trial_id)
     exp_id = store.experiment().id

@@ -6,7 +6,7 @@ import shutil
 
 import click
 
-from nnifc import launcher, steering
+from nnifc import experiments, launcher, steering
 from nnifc.cli.console import say
 from nnifc.errors import NnifcError, StoreError
 from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids
@@ -34,7 +34,7 @@ def stop(
     """
     unreadable: dict[str, str] = {}  # experiment -> why its database cannot be read
     if exp_id is not None:
-        targets = [launcher.resolve(exp_id)]
+        targets = [experiments.resolve(exp_id)]
     elif orphans and not stop_all:
         targets = []  # only what no loop owns
     else:
@@ -68,7 +68,7 @@ def delete(exp_id: str, storage: bool, force: bool) -> None:
         nnifc delete 3kq9x0ab
         nnifc delete 3kq9x0ab --storage --force
     """
-    target = launcher.resolve(exp_id)
+    target = experiments.resolve(exp_id)
     try:
         done = steering.delete(target, storage=storage, force=force)
     except StoreError as e:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from nnifc import launcher, transfer
+from nnifc import experiments, rebuild, transfer
 from nnifc.budget import plural
 from nnifc.cli.console import err, say
 from nnifc.store import Store
@@ -32,7 +32,7 @@ def export(exp_id: str, kind: str | None, filename: Path | None, intermediate: b
         nnifc export 3kq9x0ab -f trials.csv
         nnifc export 3kq9x0ab --intermediate > trials.json
     """
-    store = Store.open(launcher.resolve(exp_id))
+    store = Store.open(experiments.resolve(exp_id))
     kind = kind or ("csv" if filename and filename.suffix.lower() == ".csv" else "json")
     rows = transfer.records(store.trials(), intermediate=intermediate)
     text = transfer.to_csv(rows) if kind == "csv" else json.dumps(rows, indent=2) + "\n"
@@ -62,8 +62,8 @@ def import_(exp_id: str, filename: Path) -> None:
     Example:
         nnifc import 3kq9x0ab -f last-week.json
     """
-    store = Store.open(launcher.resolve(exp_id))
-    experiment = launcher.reload(store.experiment())
+    store = Store.open(experiments.resolve(exp_id))
+    experiment = rebuild.reload(store.experiment())
     points = transfer.read(filename, experiment.space)
     added = store.add_imported([(p.params, p.value) for p in points], str(filename.resolve()))
     again = len(points) - added

@@ -1,0 +1,30 @@
+"""useAnnotation's working copy: trials run a copy of codeDir with its annotations expanded,
+made once per experiment under its directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nnifc.experiment import Experiment
+
+
+def expanded(experiment: Experiment, exp_dir: Path) -> Experiment:
+    """useAnnotation: trials run a copy of codeDir with the annotations expanded, made once."""
+    if not experiment.config.use_annotation:
+        return experiment
+    from nnifc.annotations import expand
+
+    code = exp_dir / "code"
+    if not code.is_dir():
+        partial = exp_dir / "code.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        expand(experiment.config.trial.code_dir, partial)
+        partial.rename(code)
+    trial = experiment.config.trial.model_copy(update={"code_dir": code})
+    return dataclasses.replace(
+        experiment, config=experiment.config.model_copy(update={"trial": trial})
+    )

@@ -1,0 +1,106 @@
+"""Experiments on this machine: one registered under a new id, one (or a trial) found by a
+prefix of its id."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from nnifc.errors import ExperimentNotFound
+from nnifc.records import ExperimentStatus
+from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids, home
+
+if TYPE_CHECKING:
+    from nnifc.experiment import Experiment
+
+
+def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:
+    """Give a validated experiment an id and a store; nothing runs yet."""
+    from nnifc.scheduler import new_id
+
+    exp_id = new_id(8)
+    while experiment_dir(exp_id).exists():
+        exp_id = new_id(8)
+    seed = experiment.tuner_options.seed
+    store = Store(experiment_dir(exp_id) / "nnifc.db", create=True)
+    store.add_experiment(
+        ExperimentRow(
+            id=exp_id,
+            name=experiment.config.experiment_name,
+            platform=experiment.platform,
+            config_path=str(experiment.source),
+            config_text=experiment.config_text,
+            space_text=experiment.space_text,
+            seed=seed if seed is not None else secrets.randbits(32),
+            optimize_mode=experiment.optimize_mode,
+            max_trials=experiment.config.max_trial_num,
+            max_seconds=experiment.config.max_exec_seconds,
+            status=ExperimentStatus.RUNNING,
+            started=time.time(),
+            ended=None,
+            pid=os.getpid(),
+            stop_requested=False,
+            message="",
+            options=json.dumps(dict(options or {})),
+            concurrency=experiment.config.trial_concurrency,
+        )
+    )
+    return store
+
+
+def resolve(prefix: str) -> str:
+    """An experiment id from its full id or a unique prefix of it."""
+    if not prefix:
+        raise ExperimentNotFound("an experiment id must not be empty; `nnifc status` lists them")
+    ids = experiment_ids()
+    if prefix in ids:
+        return prefix
+    matches = [i for i in ids if i.startswith(prefix)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ExperimentNotFound(f"{prefix!r} matches several experiments: {', '.join(matches)}")
+    raise ExperimentNotFound(
+        f"no experiment {prefix!r} in {home()}; run `nnifc status` to list them"
+    )
+
+
+def find_trial(trial_prefix: str, exp_prefix: str | None = None) -> tuple[Store, str]:
+    """The store holding the trial whose id is `trial_prefix` or starts with it (searched in
+    every experiment unless one is named), and the trial's full id."""
+    if exp_prefix:
+        from nnifc.steering import resolve_trial
+
+        store = Store.open(resolve(exp_prefix))
+        try:
+            return store, resolve_trial(store, trial_prefix)
+        except ExperimentNotFound:
+            store.close()
+            raise
+    if not trial_prefix:
+        raise ExperimentNotFound("a trial id must not be empty")
+    found: list[tuple[Store, str]] = []
+    for exp_id in experiment_ids():
+        store = Store.open(exp_id)
+        ids = store.trial_ids(trial_prefix)
+        if trial_prefix in ids:
+            ids = [trial_prefix]
+        found.extend((store, trial_id) for trial_id in ids)
+        if not ids:
+            store.close()
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ExperimentNotFound(
+            f"no trial {trial_prefix!r} in any experiment; list an experiment's trials with"
+            " `nnifc status EXP`"
+        )
+    names = ", ".join(f"{s.experiment().id} {t}" for s, t in found[:10])
+    raise ExperimentNotFound(
+        f"trial {trial_prefix!r} matches several trials ({names}); name the experiment"
+        f" or more of the id: nnifc logs EXP TRIAL"
+    )
