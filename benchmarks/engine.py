@@ -485,8 +485,7 @@ def upload_rate(scratch: Path) -> tuple[float, float]:
     from upload import many_files  # benchmarks/upload.py, beside this file
 
     from nnifc.codedir import collect
-    from nnifc.experiment import FrameworkControllerConfig
-    from nnifc.storage.nfs import PORT_ENV, NfsStorage
+    from nnifc.storage.nfs import PORT_ENV, NfsOptions, NfsStorage
     from tests.ganesha import start_ganesha
 
     tree = scratch / "upload-tree"
@@ -496,9 +495,7 @@ def upload_rate(scratch: Path) -> tuple[float, float]:
     try:
         os.environ[PORT_ENV] = str(server.port)
         nfs = {"server": server.server, "path": server.path}
-        storage = NfsStorage(
-            FrameworkControllerConfig.model_validate({"storage": "nfs", "nfs": nfs})
-        )
+        storage = NfsStorage(NfsOptions.model_validate({"nfs": nfs}))
         storage.check()
         files = collect(tree)
         size = sum(f.size for f in files)

@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.ganesha
 
 from nnifc.codedir import collect
-from nnifc.experiment import FrameworkControllerConfig
+from nnifc.storage.azure_options import AzureOptions
 from nnifc.storage.azurefile import UPLOAD_THREADS, AzureFileStorage
-from nnifc.storage.nfs import PORT_ENV, NfsStorage
+from nnifc.storage.nfs import PORT_ENV, NfsOptions, NfsStorage
 from tests.azurestandin.fixture import start_standin
 from tests.ganesha import start_ganesha
 
@@ -62,7 +62,7 @@ def main() -> None:
         try:
             os.environ[PORT_ENV] = str(server.port)
             nfs = {"server": server.server, "path": server.path}
-            config = FrameworkControllerConfig.model_validate({"storage": "nfs", "nfs": nfs})
+            config = NfsOptions.model_validate({"nfs": nfs})
             storage = NfsStorage(config)
             storage.check()
             print(f"nfs-ganesha on 127.0.0.1:{server.port}, export {server.path}")
@@ -91,9 +91,8 @@ def azure(trees: dict[str, Path]) -> None:
         os.environ.update(standin.env(public_hosts=True))
         os.environ["AZURE_TOKEN_CREDENTIALS"] = "EnvironmentCredential"
         standin.set_secret("storage-key", standin.account_key)
-        config = FrameworkControllerConfig.model_validate(
+        config = AzureOptions.model_validate(
             {
-                "storage": "azureStorage",
                 "keyVault": {"vaultName": "benchvault", "name": "storage-key"},
                 "azureStorage": {"accountName": standin.account_name, "azureShare": "bench"},
             }

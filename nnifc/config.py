@@ -18,21 +18,27 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from nnifc import document, nni_v2, optimize, space
+from nnifc.advisors import ADVISORS
 from nnifc.assessors import ASSESSORS, AssessorOptions
 from nnifc.document import Document, Loc, Source, shown
 from nnifc.errors import ConfigError, Problem
 from nnifc.experiment import (
     PLATFORM_CONFIGS,
     ExperimentConfig,
+    FrameworkControllerConfig,
     FrameworkControllerExperimentConfig,
 )
 from nnifc.experiment import Experiment as Experiment  # what load returns, named as before
+from nnifc.storage import STORAGES
 from nnifc.tuners import TUNERS, TunerOptions
+
+FC: Loc = ("frameworkcontrollerConfig",)
+DEFAULT_STORAGE = "nfs"
 
 IGNORED = (
     "authorName",
@@ -58,8 +64,13 @@ MISPLACED = {
 }
 
 
-def load(path: Path, *, text: str | None = None, space_text: str | None = None) -> Experiment:
-    """Validate the config at `path` (or `text`, as stored for a running experiment)."""
+def load(
+    path: Path, *, text: str | None = None, space_text: str | None = None, stored: bool = False
+) -> Experiment:
+    """Validate the config at `path` (or `text`, as stored for a running experiment).
+
+    `stored`: the text was validated at create, so the files it names need not exist now.
+    """
     path = Path(os.path.abspath(path.expanduser()))
     if text is None:
         doc = document.load(path, limit=document.MAX_CONFIG_BYTES, what="config file")
@@ -67,7 +78,7 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
         doc = document.parse(path, text)
     translated = nni_v2.translate(doc) if nni_v2.is_v2(doc.data) else None
     source: Source = translated or doc
-    config = _validate(source)
+    config = _validate(source, stored=stored)
     warnings = list(translated.warnings) if translated else _warnings(doc, config)
     tuner_options, assessor_options = _plugins(source, config)
     space_path = config.search_space_path or path
@@ -89,15 +100,14 @@ def load(path: Path, *, text: str | None = None, space_text: str | None = None) 
     else:
         raise source.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
     search_space = space.parse(space_doc)
+    tuner_name, name_loc = _tuner_name(config)
     try:
-        TUNERS[config.tuner.builtin_tuner_name](search_space, tuner_options)  # type: ignore[union-attr,index]
+        TUNERS[tuner_name](search_space, tuner_options)
     except ValueError as e:
-        raise source.error(
-            ("tuner", "builtinTunerName"), f"{e} (search space {space_path})"
-        ) from None
+        raise source.error(name_loc, f"{e} (search space {space_path})") from None
     modes = optimize.resolve(
         path,
-        config.tuner.builtin_tuner_name,  # type: ignore[union-attr,arg-type]
+        tuner_name,
         tuner_options,
         config.assessor.builtin_assessor_name if config.assessor else None,
         assessor_options,
@@ -132,7 +142,7 @@ def _annotated_space(code_dir: Path) -> Document:
     return Document(code_dir / "(annotations)", json.dumps(data), data, None)
 
 
-def _validate(doc: Source) -> ExperimentConfig:
+def _validate(doc: Source, *, stored: bool = False) -> ExperimentConfig:
     if not isinstance(doc.data, dict):
         raise doc.error((), "must be a YAML mapping of experiment keys")
     if "trainingServicePlatform" not in doc.data:
@@ -145,11 +155,18 @@ def _validate(doc: Source) -> ExperimentConfig:
             ("trainingServicePlatform",),
             f"must be one of {', '.join(PLATFORM_CONFIGS)}, got {shown(platform)}",
         )
-    model = PLATFORM_CONFIGS[platform]
+    model: type[ExperimentConfig] = PLATFORM_CONFIGS[platform]
+    unknown_storage: list[Problem] = []
+    if platform == "frameworkcontroller":
+        model, unknown_storage = _storage_model(doc)
     try:
-        config = model.model_validate(doc.data, context={"base_dir": doc.path.parent})
+        context = {"base_dir": doc.path.parent, "stored": stored}
+        config = model.model_validate(doc.data, context=context)
     except ValidationError as e:
-        raise ConfigError(_problems(doc, model, e)) from None
+        problems = unknown_storage + _problems(doc, model, e)
+        raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column))) from None
+    if unknown_storage:
+        raise ConfigError(unknown_storage)
     if isinstance(config, FrameworkControllerExperimentConfig):
         names = [role.name for role in config.trial.task_roles]
         for i, name in enumerate(names):
@@ -161,15 +178,84 @@ def _validate(doc: Source) -> ExperimentConfig:
     return config
 
 
-def _plugins(doc: Source, config: ExperimentConfig) -> tuple[TunerOptions, AssessorOptions | None]:
-    if config.advisor is not None:
-        raise doc.error(
-            ("advisor",), "advisors (Hyperband, BOHB) are not supported; use tuner and assessor"
+def _storage_model(
+    doc: Source,
+) -> tuple[type[FrameworkControllerExperimentConfig], list[Problem]]:
+    """The frameworkcontroller model with the named storage's own blocks, after the checks that
+    need to know the storage: its blocks present, no other storage's blocks. An unknown storage
+    is a problem reported with what the model finds in the rest."""
+    block = doc.data.get("frameworkcontrollerConfig")
+    if not isinstance(block, dict):
+        return _with_storage(DEFAULT_STORAGE), []  # the model says what is wrong
+    kind = block.get("storage", DEFAULT_STORAGE)
+    if not isinstance(kind, str) or kind not in STORAGES:
+        why = f"must be one of {_one_of(STORAGES)}, got {shown(kind)}"
+        return _with_storage(None), [doc.problem((*FC, "storage"), why)]
+    options = STORAGES[kind].Options
+    required = [f.alias or n for n, f in options.model_fields.items() if f.is_required()]
+    if any(block.get(key) is None for key in required):
+        raise doc.error(FC, f"storage is {kind}, so {options.required}")
+    common = _keys(FrameworkControllerConfig)
+    stray = {key for key in block if key not in common and key not in _keys(options)}
+    for other, storage in STORAGES.items() if stray else ():
+        if other != kind and stray & _keys(storage.Options):
+            fix = f"set storage: {other}" if kind == DEFAULT_STORAGE else "remove one of them"
+            raise doc.error(FC, f"storage is {kind}, but {storage.Options.present}; {fix}")
+    return _with_storage(kind), []
+
+
+@functools.cache
+def _with_storage(kind: str | None) -> type[FrameworkControllerExperimentConfig]:
+    """The model for storage `kind`; None: an unknown storage, whose blocks may be any
+    storage's (so they are not reported as unknown keys beside the unknown storage)."""
+    if kind is None:
+        any_blocks: dict[str, Any] = {
+            name: (Any, Field(default=None, alias=field.alias))
+            for storage in STORAGES.values()
+            for name, field in storage.Options.model_fields.items()
+        }
+        block = create_model(
+            "FrameworkControllerConfig_unknown",
+            __base__=FrameworkControllerConfig,
+            storage=(Any, None),
+            **any_blocks,
         )
+    else:
+        block = create_model(
+            f"FrameworkControllerConfig_{kind}",
+            __base__=cast(Any, (FrameworkControllerConfig, STORAGES[kind].Options)),  # two models
+        )
+    return create_model(
+        f"FrameworkControllerExperimentConfig_{kind or 'unknown'}",
+        __base__=FrameworkControllerExperimentConfig,
+        frameworkcontroller_config=(block, ...),
+    )
+
+
+def _keys(model: type[BaseModel]) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}
+
+
+def _one_of(names: Mapping[str, Any]) -> str:
+    quoted = [repr(name) for name in names]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+
+
+def _tuner_name(config: ExperimentConfig) -> tuple[str, Loc]:
+    """What proposes trials (an advisor runs as the tuner), and where the file names it."""
+    if config.advisor is not None and config.advisor.builtin_advisor_name:
+        return config.advisor.builtin_advisor_name, ("advisor", "builtinAdvisorName")
+    assert config.tuner is not None and config.tuner.builtin_tuner_name
+    return config.tuner.builtin_tuner_name, ("tuner", "builtinTunerName")
+
+
+def _plugins(doc: Source, config: ExperimentConfig) -> tuple[TunerOptions, AssessorOptions | None]:
     if config.multi_phase:
         raise doc.error(
             ("multiPhase",), "multi-phase trials are not supported; set multiPhase: false"
         )
+    if config.advisor is not None:
+        return _advisor(doc, config), None
     if config.tuner is None:
         raise doc.error(("tuner",), "required: for example tuner: {builtinTunerName: Random}")
     tuner = _options(doc, "tuner", "builtinTunerName", config.tuner, TUNERS)
@@ -185,6 +271,19 @@ def _plugins(doc: Source, config: ExperimentConfig) -> tuple[TunerOptions, Asses
     return tuner, assessor
 
 
+def _advisor(doc: Source, config: ExperimentConfig) -> TunerOptions:
+    """An advisor chooses the trials and when they stop: NNI refuses a tuner or assessor with it."""
+    others = [key for key in ("tuner", "assessor") if getattr(config, key) is not None]
+    if others:
+        both = " and ".join(others)
+        raise doc.error(
+            ("advisor",), f"an advisor replaces the {both}, as in NNI; remove {both} or advisor"
+        )
+    options = _options(doc, "advisor", "builtinAdvisorName", config.advisor, ADVISORS)
+    assert isinstance(options, TunerOptions)
+    return options
+
+
 def _options(
     doc: Source, section: str, name_key: str, spec: Any, registry: Mapping[str, Any]
 ) -> Any:
@@ -193,7 +292,11 @@ def _options(
             (section,),
             f"custom {section}s are not supported; use {name_key}: one of {', '.join(registry)}",
         )
-    name = getattr(spec, "builtin_tuner_name", None) or getattr(spec, "builtin_assessor_name", None)
+    name = (
+        getattr(spec, "builtin_tuner_name", None)
+        or getattr(spec, "builtin_assessor_name", None)
+        or getattr(spec, "builtin_advisor_name", None)
+    )
     if name is None:
         raise doc.error(
             (section, name_key), f"required key is missing; one of {', '.join(registry)}"
@@ -220,7 +323,7 @@ def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:
     )
     if other in doc.data:
         ignored.append(other)
-    for section in ("tuner", "assessor"):
+    for section in ("tuner", "assessor", "advisor"):
         for key in ("gpuIndices", "gpuNum"):
             if isinstance(doc.data.get(section), dict) and key in doc.data[section]:
                 ignored.append(f"{section}.{key}")

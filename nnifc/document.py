@@ -8,27 +8,42 @@ by scanning the text only when a mistake is reported.
 Hostile input costs bounded time and memory: files have a size limit (checked before reading),
 nesting a depth limit, and a YAML document may stand for at most MAX_YAML_VALUES values, an
 alias counting as everything it repeats (a "billion laughs" file is refused at the alias).
+Finding places in JSON text is `document_json`, counting YAML values `document_yaml`.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import math
 import os
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.composer import Composer, MaxDepthExceededError
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
 
+from nnifc.document_json import Repeated, find_repeated, first_repeated, offset, position
+from nnifc.document_yaml import TooMany, counting, plain, to_yaml
 from nnifc.errors import ConfigError, Problem
+
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
+    "MAX_SPACE_BYTES",
+    "MAX_YAML_VALUES",
+    "Document",
+    "Loc",
+    "Source",
+    "dotted",
+    "load",
+    "parse",
+    "plain",
+    "shown",
+    "to_yaml",
+]
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few kilobytes
 MAX_SPACE_BYTES = 16 << 20  # a million-choice search space is 7.9 MB
@@ -74,7 +89,7 @@ class Document:
     def locate(self, loc: Loc) -> tuple[int, int]:
         """1-based line and column of the deepest node of `loc` that exists (0, 0 if unknown)."""
         if self.json_at is not None:
-            return _position(self.text, _json_offset(self.text, (*self.json_at, *loc)))
+            return position(self.text, offset(self.text, (*self.json_at, *loc)))
         node, where = self.tree, (0, 0)
         if node is not None and hasattr(node, "lc") and node.lc.line is not None:
             where = (node.lc.line + 1, node.lc.col + 1)
@@ -181,54 +196,15 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
-class _TooMany(MarkedYAMLError):
-    """The document stands for more than MAX_YAML_VALUES values."""
-
-
-class _CountingComposer(Composer):
-    """Counts the values a YAML document stands for as it is composed, an alias as all that it
-    repeats, and stops past MAX_YAML_VALUES: a billion-laughs file never gets expanded."""
-
-    def __init__(self, loader: Any = None) -> None:
-        super().__init__(loader)
-        self.values = 0
-        self.sizes: dict[int, int] = {}  # id(node) -> how many values it stands for
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.parser.peek_event()
-        if isinstance(event, AliasEvent):
-            node = super().compose_node(parent, index)
-            repeats = self.sizes.get(id(node), 1)
-            self.values += repeats
-            if self.values > MAX_YAML_VALUES:
-                raise _TooMany(
-                    problem=f"alias *{event.anchor} repeats {repeats:,} values, taking the"
-                    f" document to more than {MAX_YAML_VALUES:,} values",
-                    problem_mark=event.start_mark,
-                )
-            return node
-        before = self.values
-        self.values += 1
-        if self.values > MAX_YAML_VALUES:
-            raise _TooMany(
-                problem=f"more than {MAX_YAML_VALUES:,} values; a YAML file may hold no more"
-                " (write a large search space as JSON)",
-                problem_mark=event.start_mark,
-            )
-        node = super().compose_node(parent, index)
-        self.sizes[id(node)] = self.values - before
-        return node
-
-
 def _load_yaml(path: Path, text: str) -> Document:
     yaml = YAML(typ="rt")
-    yaml.Composer = _CountingComposer
+    yaml.Composer = counting(MAX_YAML_VALUES)
     yaml.max_depth = MAX_DEPTH
     try:
         tree = yaml.load(text)
     except MaxDepthExceededError:
         raise _too_deep(path) from None
-    except _TooMany as e:
+    except TooMany as e:
         mark = e.problem_mark
         raise _whole(path, str(e.problem), mark.line + 1, mark.column + 1) from None
     except MarkedYAMLError as e:
@@ -237,7 +213,7 @@ def _load_yaml(path: Path, text: str) -> Document:
         reason = " ".join(str(e.problem or e.context or "invalid YAML").split())
         raise _whole(path, f"invalid YAML: {reason}", line, column) from None
     except YAMLError as e:
-        line, column = _position(text, getattr(e, "position", None))
+        line, column = position(text, getattr(e, "position", None))
         reason = " ".join(str(getattr(e, "reason", None) or e).split())
         raise _whole(path, f"invalid YAML: {reason}", line, column) from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:  # ruamel choking on odd input
@@ -247,21 +223,15 @@ def _load_yaml(path: Path, text: str) -> Document:
     return Document(path, text, plain(tree), tree)
 
 
-class _Repeated(dict[str, Any]):
-    """A JSON object with a key written twice, kept so that the second use can be found."""
-
-    key = ""
-
-
 def _load_json(path: Path, text: str) -> Document:
-    repeated: list[_Repeated] = []
+    repeated: list[Repeated] = []
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         data = dict(pairs)
         if len(data) == len(pairs):
             return data
-        odd = _Repeated(pairs)
-        odd.key = _first_repeated([key for key, _ in pairs])
+        odd = Repeated(pairs)
+        odd.key = first_repeated([key for key, _ in pairs])
         repeated.append(odd)
         return odd
 
@@ -274,105 +244,10 @@ def _load_json(path: Path, text: str) -> Document:
     if repeated:
         if _deeper_than(data, MAX_DEPTH):
             raise _too_deep(path)
-        loc, key = _find_repeated(data)
-        line, column = _position(text, _json_offset(text, loc, repeated=key))
+        loc, key = find_repeated(data)
+        line, column = position(text, offset(text, loc, repeated=key))
         raise _whole(path, f"invalid JSON: duplicate key {json.dumps(key)}", line, column)
     return Document(path, text, data, json_at=())
-
-
-def _first_repeated(keys: list[str]) -> str:
-    seen: set[str] = set()
-    for key in keys:
-        if key in seen:
-            return key
-        seen.add(key)
-    return ""
-
-
-def _find_repeated(data: Any) -> tuple[tuple[str | int, ...], str]:
-    """Where the first object (in the text's order) with a repeated key is, and that key."""
-    stack: list[tuple[tuple[str | int, ...], Any]] = [((), data)]
-    while stack:
-        loc, node = stack.pop()
-        if isinstance(node, _Repeated):
-            return loc, node.key
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        inner = [((*loc, k), v) for k, v in items if isinstance(v, dict | list)]
-        stack.extend(reversed(inner))
-    return (), ""
-
-
-_BLANK = re.compile(r"[ \t\n\r]*")
-
-
-def _json_offset(text: str, loc: Loc, *, repeated: str | None = None) -> int | None:
-    """Where the deepest part of `loc` that exists is written in JSON `text` (a key's opening
-    quote, an item's first character); with `repeated`, that key's second use in the object at
-    `loc`. None when the text is not an object or list. `text` must be valid JSON."""
-    decoder = json.JSONDecoder()
-    value = _skip(text, 0)
-    if not text.startswith(("{", "["), value):
-        return None
-    found = value
-    for part in loc:
-        hit = _after_scalars(text, value, part) if isinstance(part, int) else None
-        hit = hit or next(((w, v) for p, w, v in _members(decoder, text, value) if p == part), None)
-        if hit is None:
-            break
-        found, value = hit
-    if repeated is not None:
-        uses = [written for key, written, _ in _members(decoder, text, value) if key == repeated]
-        return uses[1] if len(uses) > 1 else found
-    return found
-
-
-_PLAIN_ITEM = r"[^,\"\[\]{}]*,[ \t\n\r]*"  # a number, true, false or null, and its comma
-
-
-def _after_scalars(text: str, start: int, index: int) -> tuple[int, int] | None:
-    """Item `index` of the list at `start`, found by one regex match when no item before it is a
-    string or container: a million numbers are skipped in C, not one by one."""
-    if index < 1 or not text.startswith("[", start):
-        return None
-    run = re.compile(f"(?:{_PLAIN_ITEM}){{{index}}}").match(text, _skip(text, start + 1))
-    return (run.end(), run.end()) if run else None
-
-
-def _members(
-    decoder: json.JSONDecoder, text: str, start: int
-) -> Iterator[tuple[str | int, int, int]]:
-    """(key or index, where it is written, where its value starts) of the container at `start`."""
-    if not text.startswith(("{", "["), start):
-        return
-    closing = "}" if text[start] == "{" else "]"
-    i = _skip(text, start + 1)
-    index = 0
-    while i < len(text) and text[i] != closing:
-        written = i
-        part: str | int = index
-        if closing == "}":
-            key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
-            part = key
-            i = _skip(text, _skip(text, i) + 1)  # past the colon
-        yield part, written, i
-        i = _skip(text, decoder.raw_decode(text, i)[1])
-        if text.startswith(",", i):
-            i = _skip(text, i + 1)
-        index += 1
-
-
-def _skip(text: str, i: int) -> int:
-    """Past the JSON whitespace at `i`."""
-    blank = _BLANK.match(text, i)
-    return blank.end() if blank else i
-
-
-def _position(text: str, index: int | None) -> tuple[int, int]:
-    """1-based line and column of a 0-based character index (0, 0 when unknown)."""
-    if index is None:
-        return 0, 0
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def shown(value: Any) -> str:
@@ -385,30 +260,3 @@ def shown(value: Any) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
-
-
-def plain(node: Any) -> Any:
-    """ruamel's commented containers and scalar subclasses -> dict, list, str, int, float, bool."""
-    if isinstance(node, dict):
-        return {plain(k): plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [plain(v) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node) if not math.isnan(node) else math.nan
-    if isinstance(node, str):
-        return str(node)
-    return node
-
-
-def to_yaml(data: Any) -> str:
-    """Plain data as block-style YAML (for showing generated Kubernetes objects)."""
-    out = io.StringIO()
-    dumper = YAML(typ="safe", pure=True)
-    dumper.default_flow_style = False
-    dumper.width = 4096
-    dumper.dump(data, out)
-    return out.getvalue()

@@ -10,7 +10,6 @@ patterns) made here.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -18,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -27,7 +25,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
-    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -41,14 +38,6 @@ if TYPE_CHECKING:
 DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 K8S_NAME = r"^[a-z0-9]{1,63}$"  # FrameworkController's rule for Framework and task-role names
-AZURE_NAME = r"^[0-9a-zA-Z-]{%d,%d}$"
-# learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates (DNS suffixes)
-KEY_VAULT_SUFFIXES = (
-    ".vault.azure.net",
-    ".vault.azure.cn",
-    ".vault.usgovcloudapi.net",
-    ".vault.microsoftazure.de",
-)
 
 
 def duration_seconds(text: str) -> int:
@@ -73,77 +62,18 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
     return Path(os.path.abspath(base / expanded))
 
 
-def _absolute(value: str) -> str:
-    if not value.startswith("/"):
-        shown = json.dumps(value)
-        raise ValueError(f"must be an absolute path on the NFS server (start with /), got {shown}")
-    return value
+STORED = {"stored": True}  # validation context: settings kept in a store, checked at create
 
 
-def fill_template(template: str, placeholder: str, value: str) -> str:
-    """`template` with `{placeholder}` replaced; other braces are a mistake (ValueError)."""
-    filled = template.replace(f"{{{placeholder}}}", value)
-    if "{" in filled or "}" in filled:
-        raise ValueError(
-            f"only {{{placeholder}}} may be written in braces, got {json.dumps(template)}"
-        )
-    return filled
+def _stored(info: ValidationInfo) -> bool:
+    """Whether this is a setting kept since create: its files were checked then, and may be gone
+    now without stopping `stop` or `logs`."""
+    return bool((info.context or {}).get("stored"))
 
 
-def key_vault_url_problem(url: str, *, loopback: bool = False) -> str | None:
-    """Why `url` is not the https base URL of a Key Vault in a known cloud (None: it is).
-
-    A token for the vault goes to this host, so only Key Vault's own DNS suffixes are
-    accepted, plus, with `loopback`, an https URL on this machine.
-    """
-    shown = json.dumps(url)
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return f"is not a URL, got {shown}"
-    host = (parts.hostname or "").lower()
-    if parts.scheme.lower() != "https":
-        return f"must be an https:// URL, got {shown}"
-    if parts.username is not None or parts.password is not None:
-        return f"must not hold a user name or password, got {shown}"
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        return f"must be the vault's URL, without a path, got {shown}"
-    if loopback and _is_loopback(host):
-        return None
-    if not any(
-        host.endswith(suffix) and re.fullmatch(r"[0-9a-z-]+", host.removesuffix(suffix))
-        for suffix in KEY_VAULT_SUFFIXES
-    ):
-        return (
-            f"must be a Key Vault URL: a host under {', '.join(KEY_VAULT_SUFFIXES[:-1])} "
-            f"or {KEY_VAULT_SUFFIXES[-1]}, like https://{{vault}}.vault.azure.net, got {shown}"
-        )
-    if port not in (None, 443):
-        return f"must not name a port other than 443, got {shown}"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _vault_endpoint(value: str) -> str:
-    problem = key_vault_url_problem(fill_template(value, "vault", "vault"))
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-def _file_endpoint(value: str) -> str:
-    fill_template(value, "account", "account")
-    return value
-
-
-def _existing_dir(value: Path) -> Path:
+def _existing_dir(value: Path, info: ValidationInfo) -> Path:
+    if _stored(info):
+        return value
     if not value.is_dir():
         raise ValueError(
             f"no such directory: {value}" if not value.exists() else f"not a directory: {value}"
@@ -151,7 +81,9 @@ def _existing_dir(value: Path) -> Path:
     return value
 
 
-def _existing_file(value: Path) -> Path:
+def _existing_file(value: Path, info: ValidationInfo) -> Path:
+    if _stored(info):
+        return value
     if not value.is_file():
         raise ValueError(f"no such file: {value}" if not value.exists() else f"not a file: {value}")
     return value
@@ -198,6 +130,16 @@ class AssessorSpec(Model):
     gpu_num: int | None = None  # accepted by old NNI releases; ignored
 
 
+class AdvisorSpec(Model):
+    builtin_advisor_name: str | None = None
+    class_args: dict[str, Any] = Field(default_factory=dict)
+    code_dir: str | None = None  # custom advisors: refused in config.py, as custom tuners are
+    class_file_name: str | None = None
+    class_name: str | None = None
+    gpu_indices: int | str | None = None
+    gpu_num: int | None = None  # accepted by old NNI releases; ignored
+
+
 class LocalTrial(Model):
     command: Command
     code_dir: ExistingDir
@@ -226,32 +168,12 @@ class FrameworkControllerTrial(Model):
     task_roles: Annotated[list[TaskRole], Field(min_length=1)]  # unique names: see config.py
 
 
-class Nfs(Model):
-    server: Text
-    path: Annotated[str, AfterValidator(_absolute)]
-
-
-class KeyVault(Model):
-    vault_name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
-    name: Annotated[str, Field(pattern=AZURE_NAME % (1, 127))]
-    # nnifc: the vault URL, for sovereign clouds (default https://{vault}.vault.azure.net)
-    endpoint: Annotated[Text, AfterValidator(_vault_endpoint)] | None = None
-
-
-class AzureStorage(Model):
-    account_name: Annotated[str, Field(pattern=AZURE_NAME % (3, 31))]
-    azure_share: Annotated[str, Field(pattern=AZURE_NAME % (3, 63))]
-    # nnifc: the file service URL (default https://{account}.file.core.windows.net)
-    endpoint: Annotated[Text, AfterValidator(_file_endpoint)] | None = None
-
-
 class FrameworkControllerConfig(Model):
-    storage: Literal["nfs", "azureStorage"] = "nfs"
+    """The keys every storage shares; the loader adds the named storage's own blocks."""
+
+    storage: Text = "nfs"  # a key of nnifc.storage.STORAGES, checked by the loader
     service_account_name: Text | None = None
     namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "default"
-    nfs: Nfs | None = None
-    key_vault: KeyVault | None = None
-    azure_storage: AzureStorage | None = None
     upload_retry_count: int | None = Field(default=None, ge=1, le=99999)
     reuse: bool | None = None
     # nnifc's own keys (NNI has none of these)
@@ -260,26 +182,6 @@ class FrameworkControllerConfig(Model):
     framework_barrier_image: Text = "frameworkcontroller/frameworkbarrier"
     max_code_files: int = Field(default=2000, ge=1)
     max_code_size_mb: int = Field(default=300, alias="maxCodeSizeMB", ge=1)
-
-    @model_validator(mode="after")
-    def _storage_blocks_match(self) -> FrameworkControllerConfig:
-        if self.storage == "nfs":
-            if self.nfs is None:
-                raise ValueError("storage is nfs, so an nfs block with server and path is required")
-            if self.key_vault or self.azure_storage:
-                raise ValueError(
-                    "storage is nfs, but keyVault/azureStorage are set; set storage: azureStorage"
-                )
-        else:
-            if self.key_vault is None or self.azure_storage is None:
-                raise ValueError(
-                    "storage is azureStorage, so keyVault and azureStorage blocks are required"
-                )
-            if self.nfs:
-                raise ValueError(
-                    "storage is azureStorage, but an nfs block is set; remove one of them"
-                )
-        return self
 
 
 class LocalConfig(Model):
@@ -310,7 +212,7 @@ class CommonConfig(Model):
     log_collection: Literal["http", "none"] | None = None
     tuner: TunerSpec | None = None
     assessor: AssessorSpec | None = None
-    advisor: dict[str, Any] | None = None
+    advisor: AdvisorSpec | None = None  # excludes tuner and assessor: see config.py
 
     @property
     def max_exec_seconds(self) -> int:
@@ -368,6 +270,10 @@ class Experiment:
 
     @property
     def tuner_name(self) -> str:
+        """The tuner's name, or the advisor's: an advisor runs as the tuner."""
+        if self.config.advisor is not None:
+            assert self.config.advisor.builtin_advisor_name
+            return self.config.advisor.builtin_advisor_name
         assert self.config.tuner and self.config.tuner.builtin_tuner_name
         return self.config.tuner.builtin_tuner_name
 

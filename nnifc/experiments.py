@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from nnifc import rebuild
 from nnifc.errors import ExperimentNotFound
 from nnifc.records import ExperimentStatus
 from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids, home
@@ -27,6 +28,7 @@ def register(experiment: Experiment, options: Mapping[str, str] | None = None) -
         exp_id = new_id(8)
     seed = experiment.tuner_options.seed
     store = Store(experiment_dir(exp_id) / "nnifc.db", create=True)
+    settings = rebuild.settings_text(experiment, exp_id, options or {})
     store.add_experiment(
         ExperimentRow(
             id=exp_id,
@@ -47,6 +49,7 @@ def register(experiment: Experiment, options: Mapping[str, str] | None = None) -
             message="",
             options=json.dumps(dict(options or {})),
             concurrency=experiment.config.trial_concurrency,
+            settings=settings,
         )
     )
     return store

@@ -115,6 +115,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             " made REAL NOT NULL",
         ),
     ),
+    # 9: the platform's settings, derived once at create (issue 18)
+    (Column("experiment", "settings", "TEXT NOT NULL DEFAULT ''"),),
 )
 
 
@@ -139,12 +141,13 @@ def migrate(
         try:
             version = _advance(db, path, migrations)
         except sqlite3.Error as e:
-            if (
-                legacy
-                and version == latest
-                and getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY
+            readonly = getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY
+            if readonly and all(
+                isinstance(step, Column) for m in migrations[version:] for step in m
             ):
-                return  # complete but unstamped: a writable open stamps it
+                # what is missing are columns readers default (complete, when version is
+                # latest): read it as it is; a writable open migrates it
+                return
             raise StoreError(
                 f"experiment {path.parent.name}: its database {path} could not be migrated"
                 f" to schema version {min(version + 1, latest)}: {e}"

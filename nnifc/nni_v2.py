@@ -16,11 +16,10 @@ from typing import Any
 from nnifc.document import Document, Loc, dotted, shown
 from nnifc.errors import ConfigError, Problem
 from nnifc.nni_v2_keys import (
-    AZURE_KEYS,
     COMMON,
     DEFAULT_IMAGE,
+    FC,
     MARKERS,
-    NFS_KEYS,
     PLATFORMS,
     Each,
     Ignored,
@@ -30,6 +29,7 @@ from nnifc.nni_v2_keys import (
     To,
     Within,
 )
+from nnifc.storage import STORAGES
 
 
 def is_v2(data: Any) -> bool:
@@ -201,23 +201,27 @@ def _platform(t: _Translation, service: Any) -> str | None:
 
 
 def _frameworkcontroller(t: _Translation, service: dict[str, Any]) -> None:
-    """The checks a flat v2 storage block needs before it becomes v1's nfs/azure blocks."""
+    """A flat v2 storage block becomes v1's `storage` and the storage's own blocks."""
     storage = service.get("storage")
-    where: Loc = ("trainingService", "storage")
+    where = ("trainingService", "storage")
     if storage is None:
         t.fail(("trainingService",), "storage is required: {storageType: nfs, server, path}")
-    elif isinstance(storage, dict):
+    elif not isinstance(storage, dict):
+        t.fail(where, f"must be a mapping, got {shown(storage)}")
+    else:
         kind = storage.get("storageType")
-        own = {"nfs": NFS_KEYS, "azureStorage": AZURE_KEYS}.get(str(kind))
-        if own is None:
-            t.fail((*where, "storageType"), f"must be nfs or azureStorage, got {shown(kind)}")
+        if not isinstance(kind, str) or kind not in STORAGES:
+            known = " or ".join(STORAGES)
+            t.fail((*where, "storageType"), f"must be {known}, got {shown(kind)}")
             return
-        for key in own:
+        options = STORAGES[kind].Options
+        rules: dict[str, Rule] = {"storageType": To(("storage",))}
+        rules.update((key, To(path)) for key, path in options.v2_keys.items())
+        t.name(rules, where, FC)
+        t.mapping(storage, rules, where, FC)
+        for key in options.v2_required:
             if key not in storage:
                 t.fail(where, f"storageType is {kind}, so {key} is required")
-        for key in NFS_KEYS + AZURE_KEYS:
-            if key in storage and key not in own:
-                t.fail((*where, key), f"not used with storageType {kind}")
     if "taskRoles" not in service:
         t.fail(("trainingService",), "taskRoles is required: the task roles of each trial")
     trial = t.out.setdefault("trial", {})

@@ -182,19 +182,6 @@ ROLE: dict[str, Rule] = {
     "privateRegistryAuthPath": To(("privateRegistryAuthPath",)),
     "frameworkAttemptCompletionPolicy": Within(POLICY, ("frameworkAttemptCompletionPolicy",)),
 }
-NFS_KEYS = ("server", "path")
-AZURE_KEYS = ("azureAccount", "azureShare", "keyVaultName", "keyVaultKey")
-STORAGE: dict[str, Rule] = {
-    "storageType": To(("storage",)),
-    "server": To(("nfs", "server")),
-    "path": To(("nfs", "path")),
-    "azureAccount": To(("azureStorage", "accountName")),
-    "azureShare": To(("azureStorage", "azureShare")),
-    "keyVaultName": To(("keyVault", "vaultName")),
-    "keyVaultKey": To(("keyVault", "name")),
-    "keyVaultEndpoint": To(("keyVault", "endpoint")),  # nnifc's, for sovereign clouds and tests
-    "azureEndpoint": To(("azureStorage", "endpoint")),  # nnifc's
-}
 FC = ("frameworkcontrollerConfig",)
 FRAMEWORKCONTROLLER: dict[str, Rule] = {
     **SHORTCUTS,
@@ -202,7 +189,7 @@ FRAMEWORKCONTROLLER: dict[str, Rule] = {
     "reuseMode": Known(),  # nnifc always runs one Framework per trial, NNI's non-reuse mode
     "namespace": To((*FC, "namespace")),
     "serviceAccountName": To((*FC, "serviceAccountName")),
-    "storage": Within(STORAGE, FC),
+    "storage": Known(),  # by the storage's own v2_keys, in nni_v2._frameworkcontroller
     "taskRoles": Each(("trial", "taskRoles"), ROLE),
     "configPath": Refused(
         "custom Framework templates (configPath) are not supported; describe the trial with taskRoles"

@@ -1,13 +1,23 @@
-"""An experiment and its platform rebuilt from what its store holds (the config and search
-space as validated at create), for the commands that act on an experiment they did not start."""
+"""An experiment's platform rebuilt from the settings its store keeps, and the experiment itself
+from its config and search space as stored, for the commands that act on an experiment they did
+not start.
+
+Why settings and not the config: `stop` and `logs` must work whatever became of the config file
+and codeDir since `create`, and whatever a later nnifc would think of the config.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from nnifc.annotations.workdir import expanded
+from nnifc.errors import StoreError
+from nnifc.experiment import STORED
 from nnifc.platforms import PLATFORMS, Platform
 from nnifc.store import ExperimentRow, experiment_dir
 
@@ -16,13 +26,33 @@ if TYPE_CHECKING:
 
 
 def reload(row: ExperimentRow) -> Experiment:
-    """The experiment as it was validated at create time (its config and search space as stored)."""
+    """The experiment as validated at create time (its config and search space as stored); files
+    it named then (codeDir) are not required to exist now."""
     from nnifc import config
 
-    return config.load(Path(row.config_path), text=row.config_text, space_text=row.space_text)
+    return config.load(
+        Path(row.config_path), text=row.config_text, space_text=row.space_text, stored=True
+    )
 
 
-def platform_for(row: ExperimentRow, experiment: Experiment | None = None) -> Platform:
+def settings_text(experiment: Experiment, exp_id: str, options: Mapping[str, str]) -> str:
+    """The platform's settings for a new experiment, as the store keeps them."""
+    exp_dir = experiment_dir(exp_id)
+    settings = PLATFORMS[experiment.platform].settings_of(expanded(experiment, exp_dir), options)
+    return settings.model_dump_json(by_alias=True)
+
+
+def platform_for(row: ExperimentRow) -> Platform[Any]:
+    cls = PLATFORMS[row.platform]
+    options = json.loads(row.options)
     exp_dir = experiment_dir(row.id)
-    experiment = expanded(experiment or reload(row), exp_dir)
-    return PLATFORMS[row.platform](experiment, exp_dir, json.loads(row.options))
+    if not row.settings:  # created by an nnifc that kept no settings
+        return cls(cls.settings_of(expanded(reload(row), exp_dir), options), exp_dir, options)
+    try:
+        settings = cls.Settings.model_validate_json(row.settings, context=STORED)
+    except ValidationError as e:
+        raise StoreError(
+            f"experiment {row.id}: its stored platform settings are damaged"
+            f" ({e.error_count()} problems, first: {e.errors()[0]['msg']})"
+        ) from None
+    return cls(settings, exp_dir, options)

@@ -23,6 +23,13 @@ class LazyRegistry(Mapping[str, T], Generic[T]):
         found: T = getattr(importlib.import_module(module), attribute)
         return found
 
+    def register(self, name: str, module: str, attribute: str) -> None:
+        """Add (or replace) an entry: a plug-in outside nnifc's own registry lines."""
+        self._entries[name] = (module, attribute)
+
+    def unregister(self, name: str) -> None:
+        self._entries.pop(name, None)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 

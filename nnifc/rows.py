@@ -34,6 +34,7 @@ class ExperimentRow:
     reason: str = ""  # why it ended (or is winding down): budget, exhausted, stopped, failed
     paused: float = 0.0  # seconds no loop ran (after a launcher died): not spent of the budget
     concurrency: int = 1  # trialConcurrency as it is now (`nnifc update` changes it)
+    settings: str = ""  # JSON of the platform's settings, from create; "" before they were kept
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ the trial's outputs are read once more; when the task that reported the final me
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from nnifc.errors import NnifcError, PlatformError
 from nnifc.platforms import Platform
@@ -20,7 +21,12 @@ ENDED_BEFORE_STOP = "ended on its own with its final metric before the stop land
 
 
 def stop_trial(
-    store: Store, platform: Platform, trial_id: str, handle: str, status: TrialStatus, message: str
+    store: Store,
+    platform: Platform[Any],
+    trial_id: str,
+    handle: str,
+    status: TrialStatus,
+    message: str,
 ) -> list[MetricReported]:
     """Stop a live trial as `status` (or SUCCEEDED, see above); returns the metrics the last
     look found, for the caller to record as it records any (the store ignores repeats)."""

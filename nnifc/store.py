@@ -165,7 +165,7 @@ class Store:
         if not texts:
             names = [r[1] for r in self._db.execute("PRAGMA table_info(experiment)").fetchall()]
             columns = ", ".join(
-                f"'' AS {n}" if n in ("config_text", "space_text") else n for n in names
+                f"'' AS {n}" if n in ("config_text", "space_text", "settings") else n for n in names
             )
         row = self._db.execute(f"SELECT {columns} FROM experiment").fetchone()
         if row is None:

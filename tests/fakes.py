@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from nnifc.experiment import Experiment
-from nnifc.platforms import Platform, Reader
+from nnifc.platforms import Platform, PlatformSettings, Reader
 from nnifc.records import TrialEvent, TrialSpec
 
 Script = Callable[[TrialSpec], list[list[TrialEvent]]]
 
 
-class FakePlatform(Platform):
+class FakePlatform(Platform[PlatformSettings]):
     name = "fake"
+    Settings = PlatformSettings
 
     def __init__(self, experiment: Experiment, exp_dir: Path, script: Script) -> None:
-        super().__init__(experiment, exp_dir)
+        super().__init__(PlatformSettings(), exp_dir)
+        self.experiment = experiment
         self.script = script
         self.submitted: list[TrialSpec] = []
         self.cancelled: list[str] = []
         self.max_live = 0
         self._queues: dict[str, list[list[TrialEvent]]] = {}
+
+    @classmethod
+    def settings_of(cls, experiment: Experiment, options: Mapping[str, str]) -> PlatformSettings:
+        return PlatformSettings()
 
     def submit(self, spec: TrialSpec) -> str:
         self.submitted.append(spec)

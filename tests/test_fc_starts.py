@@ -39,7 +39,7 @@ def test_starts_return_at_once_and_a_cancel_waits_for_the_create(
     kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
     experiment = config.load(write_config(tmp_path, nfs_server, trials=3))
     exp_id = experiments.register(experiment).experiment().id
-    platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
+    platform = FrameworkControllerPlatform.of(experiment, experiment_dir(exp_id))
     platform.prepare()
     specs = [TrialSpec(exp_id, f"t{i}", i, i, {"x": 0.5, "k": i + 1}) for i in range(3)]
     try:
@@ -124,7 +124,7 @@ def test_a_running_trials_output_is_read_by_the_sweep_before_it_ends(
     )
     experiment = config.load(path)
     exp_id = experiments.register(experiment).experiment().id
-    platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
+    platform = FrameworkControllerPlatform.of(experiment, experiment_dir(exp_id))
     platform.prepare()
     try:
         platform.start([TrialSpec(exp_id, "q0", 0, 0, {"x": 0.5})])
@@ -154,7 +154,7 @@ def test_a_create_still_queued_is_dropped_by_a_cancel(
     kube_cluster.nfs_exports[(nfs_server.server, nfs_server.path)] = nfs_server.local_dir
     experiment = config.load(write_config(tmp_path, nfs_server, trials=6))
     exp_id = experiments.register(experiment).experiment().id
-    platform = FrameworkControllerPlatform(experiment, experiment_dir(exp_id))
+    platform = FrameworkControllerPlatform.of(experiment, experiment_dir(exp_id))
     platform.prepare()
     specs = [TrialSpec(exp_id, f"t{i}", i, i, {"x": 0.5, "k": 1}) for i in range(6)]
     try:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from nnifc.experiment import FrameworkControllerExperimentConfig
 from nnifc.platforms.frameworkcontroller import manifest as framework
+from nnifc.platforms.frameworkcontroller.settings import FrameworkControllerSettings
 from nnifc.records import TrialSpec, TrialStatus
 from nnifc.wrapper import parameter_cfg
 from tests.k8sim.containers import expand
@@ -86,9 +87,21 @@ roles = st.lists(
 )
 
 
+def as_settings(config: FrameworkControllerExperimentConfig) -> FrameworkControllerSettings:
+    """The platform's settings from a config validated without a storage (the manifest's input)."""
+    return FrameworkControllerSettings(
+        trial=config.trial,
+        frameworkcontroller_config=config.frameworkcontroller_config,
+        storage_options={},
+        version_check=config.version_check,
+        trial_concurrency=config.trial_concurrency,
+        assessed=False,
+    )
+
+
 def build(
     tmp_path: Path, role_list: list[dict[str, Any]], extra: dict[str, Any]
-) -> FrameworkControllerExperimentConfig:
+) -> FrameworkControllerSettings:
     (tmp_path / "code").mkdir(exist_ok=True)
     (tmp_path / "auth.json").write_text('{"auths": {}}')
     task_roles = []
@@ -102,13 +115,11 @@ def build(
         "trialConcurrency": 1,
         "trainingServicePlatform": "frameworkcontroller",
         "trial": {"codeDir": "code", "taskRoles": task_roles},
-        "frameworkcontrollerConfig": {
-            "storage": "nfs",
-            "nfs": {"server": "10.0.0.1", "path": "/x"},
-            **extra,
-        },
+        "frameworkcontrollerConfig": extra,
     }
-    return FrameworkControllerExperimentConfig.model_validate(data, context={"base_dir": tmp_path})
+    return as_settings(
+        FrameworkControllerExperimentConfig.model_validate(data, context={"base_dir": tmp_path})
+    )
 
 
 @settings(

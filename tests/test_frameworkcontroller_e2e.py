@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
+from kubernetes import client
 
 from nnifc.platforms.frameworkcontroller.k8s import connect
 from nnifc.platforms.frameworkcontroller.manifest import GROUP, PLURAL, VERSION
@@ -235,7 +236,9 @@ def test_a_framework_deleted_behind_our_back_is_sys_canceled(
     api = connect()
     try:
         name = framework["metadata"]["name"]
-        api.custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, name)
+        # with the generated client, not nnifc's calls
+        custom = client.CustomObjectsApi(api.api)
+        custom.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, name)
     finally:
         api.close()
     wait_for(

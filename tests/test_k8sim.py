@@ -28,6 +28,7 @@ from nnifc.records import TrialSpec
 from tests.k8sim.fast import fast_value, intermediate_values, sdk_line
 from tests.k8sim.fixture import KubeCluster, kube_cluster, start_cluster
 from tests.k8sim.resources import CRD_NAME
+from tests.test_framework import as_settings
 
 __all__ = ["kube_cluster"]
 
@@ -966,17 +967,14 @@ def run_nnifc_trial(workdir: Path, fast: float | None) -> tuple[dict[str, bytes]
                     }
                 ],
             },
-            "frameworkcontrollerConfig": {
-                "storage": "nfs",
-                "nfs": {"server": SERVER, "path": EXPORT},
-            },
+            "frameworkcontrollerConfig": {},
         },
         context={"base_dir": workdir},
     )
     spec = TrialSpec("exp1", "trial1", 0, 4, {"x": 0.5, "k": 2, "opt": "adam"})
     body = nnifc_framework.manifest(
         spec,
-        config,
+        as_settings(config),
         namespace=NS,
         volume={"name": nnifc_framework.STORAGE_VOLUME, "nfs": {"server": SERVER, "path": EXPORT}},
         pull_secrets={},

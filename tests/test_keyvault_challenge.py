@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from nnifc.errors import StorageError
-from nnifc.experiment import FrameworkControllerConfig
+from nnifc.storage.azure_options import AzureOptions
 from nnifc.storage.azurefile import AzureFileStorage
 
 if TYPE_CHECKING:
@@ -44,9 +44,7 @@ def storage(
         key_vault["endpoint"] = vault_endpoint
     if file_endpoint is not None:
         azure_storage["endpoint"] = file_endpoint
-    config = FrameworkControllerConfig.model_validate(
-        {"storage": "azureStorage", "keyVault": key_vault, "azureStorage": azure_storage}
-    )
+    config = AzureOptions.model_validate({"keyVault": key_vault, "azureStorage": azure_storage})
     return AzureFileStorage(config)
 
 

@@ -64,7 +64,11 @@ def test_example_configs_validate_and_render_valid_frameworks(name: str) -> None
     assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
     first = experiment.space.sample(np.random.default_rng(0))
     spec = TrialSpec("abc12345", "t0001", 0, 0, first)
-    framework = YAML(typ="safe").load(FrameworkControllerPlatform.describe(experiment, {}, spec))
+    framework = YAML(typ="safe").load(
+        FrameworkControllerPlatform.describe(
+            FrameworkControllerPlatform.settings_of(experiment, {}), {}, spec
+        )
+    )
     jsonschema.validate(framework, SCHEMA)
     roles = {r["name"]: r for r in framework["spec"]["taskRoles"]}
     for role in experiment.config.trial.task_roles:

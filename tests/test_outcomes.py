@@ -180,7 +180,7 @@ def stopped_by_the_assessor(
 
     monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
     store = experiments.register(experiment)
-    platform = LocalPlatform(experiment, experiment_dir(store.experiment().id))
+    platform = LocalPlatform.of(experiment, experiment_dir(store.experiment().id))
     assert Scheduler(experiment, store, platform).run() is ExperimentStatus.DONE
     (only,) = store.trials()
     return only

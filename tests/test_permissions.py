@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from nnifc.codedir import collect
-from nnifc.experiment import FrameworkControllerConfig
-from nnifc.storage.nfs import NfsStorage
+from nnifc.storage.nfs import NfsOptions, NfsStorage
 from tests.conftest import created_id, run_nnifc, status_json, wait_for
 from tests.ganesha import Ganesha, start_ganesha
 
@@ -100,8 +99,8 @@ def fresh_share(
 def test_share_modes_let_pods_write_only_where_they_must(
     fresh_share: Ganesha, tmp_path: Path, umask_022: None
 ) -> None:
-    config = {"storage": "nfs", "nfs": {"server": fresh_share.server, "path": fresh_share.path}}
-    storage = NfsStorage(FrameworkControllerConfig.model_validate(config))
+    config = {"nfs": {"server": fresh_share.server, "path": fresh_share.path}}
+    storage = NfsStorage(NfsOptions.model_validate(config))
     (tmp_path / "pkg").mkdir()
     (tmp_path / "main.py").write_text("")
     (tmp_path / "pkg" / "m.py").write_text("")

@@ -191,7 +191,7 @@ def _run_n(scheduler: Scheduler, n: int) -> None:
         if scheduler.n_trials < n and not scheduler.live:
             scheduler._fill(1)
         for event in scheduler.platform.poll(0):
-            scheduler._handle(event, assess=True)
+            scheduler.trials.handle(event, assess=True)
 
 
 def test_failed_configurations_are_not_run_again(tmp_path: Path, home: Path) -> None:

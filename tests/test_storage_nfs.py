@@ -15,9 +15,8 @@ import pytest
 
 from nnifc.codedir import collect
 from nnifc.errors import StorageError
-from nnifc.experiment import FrameworkControllerConfig
 from nnifc.storage import STORAGES
-from nnifc.storage.nfs import NfsStorage
+from nnifc.storage.nfs import NfsOptions, NfsStorage
 
 if TYPE_CHECKING:
     from tests.ganesha import Ganesha
@@ -27,7 +26,7 @@ pytest_plugins = ["tests.ganesha"]  # the nfs_server fixture
 
 def nfs_storage(server: Ganesha, path: str | None = None) -> NfsStorage:
     nfs = {"server": server.server, "path": path or server.path}
-    storage = NfsStorage(FrameworkControllerConfig.model_validate({"storage": "nfs", "nfs": nfs}))
+    storage = NfsStorage(NfsOptions.model_validate({"nfs": nfs}))
     storage.operation_timeout = 3  # a call on a connection the server dropped hangs this long
     storage.backoff = 0.1
     return storage

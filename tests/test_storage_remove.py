@@ -19,10 +19,10 @@ import nfs_rs
 import pytest
 
 from nnifc.errors import StorageError
-from nnifc.experiment import FrameworkControllerConfig
+from nnifc.storage.azure_options import AzureOptions
 from nnifc.storage.azurefile import AzureFileStorage
 from nnifc.storage.base import Storage
-from nnifc.storage.nfs import NfsStorage
+from nnifc.storage.nfs import NfsOptions, NfsStorage
 
 if TYPE_CHECKING:
     from tests.azurestandin import AzureStandin
@@ -92,7 +92,7 @@ def snapshot(root: Path) -> dict[str, bytes | str | None]:
     return found
 
 
-def removes_one_experiment(storage: Storage, share: Path, base: str, tmp_path: Path) -> None:
+def removes_one_experiment(storage: Storage[Any], share: Path, base: str, tmp_path: Path) -> None:
     """The shared check: exp1 goes; exp10 (a name exp1 prefixes), keep/ and outside/ stay."""
     outside, keep = make_outside(tmp_path), share / base / "keep"
     keep.mkdir(parents=True)
@@ -114,7 +114,7 @@ def removes_one_experiment(storage: Storage, share: Path, base: str, tmp_path: P
     assert storage.remove_tree(f"{base}/./exp1/") == 0
 
 
-def refuses_non_directories(storage: Storage, share: Path, base: str, not_a_dir: str) -> None:
+def refuses_non_directories(storage: Storage[Any], share: Path, base: str, not_a_dir: str) -> None:
     """A file, a link (to a directory) and the root are refused; a missing path is 0."""
     (share / base / "dir").mkdir(parents=True)
     (share / base / "dir/inside").write_bytes(b"in")
@@ -141,7 +141,7 @@ def refuses_non_directories(storage: Storage, share: Path, base: str, not_a_dir:
 @pytest.fixture
 def nfs(nfs_server: Ganesha) -> Iterator[NfsStorage]:
     nfs = {"server": nfs_server.server, "path": nfs_server.path}
-    storage = NfsStorage(FrameworkControllerConfig.model_validate({"storage": "nfs", "nfs": nfs}))
+    storage = NfsStorage(NfsOptions.model_validate({"nfs": nfs}))
     storage.operation_timeout = 3
     storage.backoff = 0.1
     storage.readdir_buffer = 1024  # a few entries per READDIR: directories take several pages
@@ -240,9 +240,8 @@ def azure(
     # a loopback vault is only honoured from the environment (issue 17)
     monkeypatch.setenv("NNIFC_KEYVAULT_ENDPOINT", azure_standin.vault_url)
     azure_standin.set_secret("storage-key", azure_standin.account_key)
-    config = FrameworkControllerConfig.model_validate(
+    config = AzureOptions.model_validate(
         {
-            "storage": "azureStorage",
             "keyVault": {"vaultName": "nnivault", "name": "storage-key"},
             "azureStorage": {
                 "accountName": azure_standin.account_name,

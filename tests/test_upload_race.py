@@ -15,16 +15,16 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from nnifc.codedir import collect
 from nnifc.errors import ConfigError, StorageError
-from nnifc.experiment import FrameworkControllerConfig
+from nnifc.storage.azure_options import AzureOptions
 from nnifc.storage.azurefile import AzureFileStorage
 from nnifc.storage.base import Storage
-from nnifc.storage.nfs import NfsStorage
+from nnifc.storage.nfs import NfsOptions, NfsStorage
 
 if TYPE_CHECKING:
     from tests.azurestandin import AzureStandin
@@ -37,9 +37,9 @@ SECRET = b"the outside file: never on the share\n"
 
 
 @pytest.fixture
-def nfs(nfs_server: Ganesha) -> Iterator[tuple[Storage, Path]]:
-    config = {"storage": "nfs", "nfs": {"server": nfs_server.server, "path": nfs_server.path}}
-    storage = NfsStorage(FrameworkControllerConfig.model_validate(config))
+def nfs(nfs_server: Ganesha) -> Iterator[tuple[Storage[Any], Path]]:
+    config = {"nfs": {"server": nfs_server.server, "path": nfs_server.path}}
+    storage = NfsStorage(NfsOptions.model_validate(config))
     storage.backoff = 0.1
     yield storage, nfs_server.local_dir
     storage.close()
@@ -48,14 +48,13 @@ def nfs(nfs_server: Ganesha) -> Iterator[tuple[Storage, Path]]:
 @pytest.fixture
 def azure(
     azure_standin: AzureStandin, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Storage, Path]]:
+) -> Iterator[tuple[Storage[Any], Path]]:
     for key, value in azure_standin.env(public_hosts=True).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
     azure_standin.set_secret("storage-key", azure_standin.account_key)
-    config = FrameworkControllerConfig.model_validate(
+    config = AzureOptions.model_validate(
         {
-            "storage": "azureStorage",
             # a vault of its own: the SDK caches each vault's challenge (tenant) per process
             "keyVault": {"vaultName": f"race{uuid.uuid4().hex[:8]}", "name": "storage-key"},
             "azureStorage": {"accountName": azure_standin.account_name, "azureShare": SHARE},
@@ -68,8 +67,8 @@ def azure(
 
 
 @pytest.fixture(params=["nfs", "azure"])
-def share(request: pytest.FixtureRequest) -> tuple[Storage, Path]:
-    storage_and_root: tuple[Storage, Path] = request.getfixturevalue(request.param)
+def share(request: pytest.FixtureRequest) -> tuple[Storage[Any], Path]:
+    storage_and_root: tuple[Storage[Any], Path] = request.getfixturevalue(request.param)
     return storage_and_root
 
 
@@ -89,7 +88,10 @@ def leaked(root: Path) -> list[Path]:
 
 
 def upload_after(
-    change: Callable[[Path, Path], None], tmp_path: Path, share: tuple[Storage, Path], dest: str
+    change: Callable[[Path, Path], None],
+    tmp_path: Path,
+    share: tuple[Storage[Any], Path],
+    dest: str,
 ) -> StorageError:
     storage, root = share
     code, outside = code_and_outside(tmp_path)
@@ -102,7 +104,7 @@ def upload_after(
 
 
 def test_file_swapped_for_a_link_leading_out_is_refused(
-    share: tuple[Storage, Path], tmp_path: Path
+    share: tuple[Storage[Any], Path], tmp_path: Path
 ) -> None:
     def swap(code: Path, outside: Path) -> None:
         (code / "main.py").unlink()
@@ -116,7 +118,7 @@ def test_file_swapped_for_a_link_leading_out_is_refused(
 
 
 def test_directory_swapped_for_a_link_leading_out_is_refused(
-    share: tuple[Storage, Path], tmp_path: Path
+    share: tuple[Storage[Any], Path], tmp_path: Path
 ) -> None:
     def swap(code: Path, outside: Path) -> None:
         (code / "pkg").rename(tmp_path / "pkg.moved")
@@ -129,7 +131,9 @@ def test_directory_swapped_for_a_link_leading_out_is_refused(
     )
 
 
-def test_file_that_grew_is_refused_not_cut(share: tuple[Storage, Path], tmp_path: Path) -> None:
+def test_file_that_grew_is_refused_not_cut(
+    share: tuple[Storage[Any], Path], tmp_path: Path
+) -> None:
     def grow(code: Path, outside: Path) -> None:
         with (code / "main.py").open("ab") as f:
             f.write(SECRET)
@@ -141,7 +145,7 @@ def test_file_that_grew_is_refused_not_cut(share: tuple[Storage, Path], tmp_path
     )
 
 
-def test_file_that_shrank_is_refused(share: tuple[Storage, Path], tmp_path: Path) -> None:
+def test_file_that_shrank_is_refused(share: tuple[Storage[Any], Path], tmp_path: Path) -> None:
     def shrink(code: Path, outside: Path) -> None:
         (code / "main.py").write_text("x")
 
@@ -162,7 +166,7 @@ def test_file_growing_while_it_is_read_is_refused(tmp_path: Path) -> None:
             reader.read()
 
 
-def test_unchanged_files_still_upload(share: tuple[Storage, Path], tmp_path: Path) -> None:
+def test_unchanged_files_still_upload(share: tuple[Storage[Any], Path], tmp_path: Path) -> None:
     storage, root = share
     code, _ = code_and_outside(tmp_path)
     (code / "alias.py").symlink_to("main.py")  # a link inside: uploaded as its target's bytes

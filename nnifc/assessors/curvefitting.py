@@ -39,9 +39,9 @@ class CurvefittingAssessor(Assessor):
     name = "Curvefitting"
     default_optimize_mode = "maximize"  # NNI's takes no optimize_mode: it compares accuracies
     Options = CurvefittingOptions
+    options: CurvefittingOptions  # what the loader validated with Options
 
     def assess(self, curve: Sequence[float], finished: Sequence[Sequence[float]]) -> Verdict:
-        assert isinstance(self.options, CurvefittingOptions)
         step, start = len(curve), self.options.start_step
         finals = [c[-1] for c in finished if c]
         if not finals or step < max(start, 3) or (step - start) % self.options.gap:

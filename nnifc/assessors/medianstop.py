@@ -26,9 +26,9 @@ class MedianstopAssessor(Assessor):
     name = "Medianstop"
     default_optimize_mode = "maximize"
     Options = MedianstopOptions
+    options: MedianstopOptions  # what the loader validated with Options
 
     def assess(self, curve: Sequence[float], finished: Sequence[Sequence[float]]) -> Verdict:
-        assert isinstance(self.options, MedianstopOptions)
         step = len(curve)
         if step == 0 or step < self.options.start_step:
             return Verdict.CONTINUE

@@ -165,7 +165,7 @@ def run_loop(exp_id: str, resuming: bool) -> None:
 
 def _run_loop(store: Store, *, resuming: bool = False) -> None:
     row = store.experiment()
-    experiment = rebuild.reload(row)
+    experiment = rebuild.reload(row)  # the tuner, search space and budgets; not the platform's
     # The loop makes many short-lived acyclic objects (decoded Frameworks, metric lines): what was
     # loaded so far is never garbage, and collecting less often keeps the collector's share small.
     gc.freeze()
@@ -173,7 +173,7 @@ def _run_loop(store: Store, *, resuming: bool = False) -> None:
     # The tuner's arrays are small: a second BLAS thread only spins (twice the CPU at 10,000).
     threadpoolctl.threadpool_limits(1)
     with Monitor(store, out) as monitor:
-        platform = rebuild.platform_for(row, experiment)
+        platform = rebuild.platform_for(row)
         scheduler = Scheduler(experiment, store, platform, on_change=monitor.update)
         _stop_on_signals(scheduler)
         try:
@@ -216,7 +216,8 @@ def _print_plan(experiment: config.Experiment, options: dict[str, str]) -> None:
     seed = experiment.tuner_options.seed or 0
     first = experiment.space.sample(np.random.default_rng([seed, 0]))
     spec = TrialSpec("dryrun00", "first", 0, 0, first)
-    described = PLATFORMS[experiment.platform].describe(experiment, options, spec)
+    platform = PLATFORMS[experiment.platform]
+    described = platform.describe(platform.settings_of(experiment, options), options, spec)
     out.print(view.plan(experiment, first, described), soft_wrap=True)
 
 

@@ -7,11 +7,12 @@ for loading the Kubernetes client.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from nnifc.platforms.base import Platform, Reader
+from nnifc.platforms.base import Platform, PlatformSettings, Reader
 from nnifc.registry import LazyRegistry
 
-PLATFORMS: Mapping[str, type[Platform]] = LazyRegistry(
+PLATFORMS: Mapping[str, type[Platform[Any]]] = LazyRegistry(
     {
         "local": ("nnifc.platforms.local", "LocalPlatform"),
         "frameworkcontroller": (
@@ -21,4 +22,4 @@ PLATFORMS: Mapping[str, type[Platform]] = LazyRegistry(
     }
 )
 
-__all__ = ["PLATFORMS", "Platform", "Reader"]
+__all__ = ["PLATFORMS", "Platform", "PlatformSettings", "Reader"]

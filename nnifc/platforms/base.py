@@ -7,6 +7,11 @@ every metric line before the status that ends its trial, so no final metric is l
 What only some platforms can do (preflight checks, `status --cluster`, `stop --orphans`) is an
 optional class hook whose default does nothing or refuses in a line, so the CLI never needs to
 know a platform's internals.
+
+A platform never sees the config after `create`: it derives its `Settings` from the experiment
+once, the store keeps them, and every later command (`stop`, `logs`, `resume`) rebuilds the
+platform from them alone. A config file edited, broken or deleted since cannot stop them, nor
+can a stricter config check in a later nnifc.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+
+from pydantic import ConfigDict
 
 from nnifc.errors import PlatformError
+from nnifc.experiment import Model
 from nnifc.metrics import OutputTail, metric_event
 from nnifc.records import MetricReported, Started, TrialEvent, TrialSpec
 
@@ -27,26 +35,49 @@ if TYPE_CHECKING:
 Reader = Callable[[int, int], bytes]  # read(offset, size) of a task's output
 
 
-class Platform(ABC):
+class PlatformSettings(Model):
+    """What a platform needs of an experiment, kept in the store from `create` on."""
+
+    model_config = ConfigDict(**Model.model_config, validate_by_name=True)
+
+
+SettingsT = TypeVar("SettingsT", bound=PlatformSettings)
+
+
+class Platform(ABC, Generic[SettingsT]):
     name: ClassVar[str]  # the trainingServicePlatform value
+    Settings: ClassVar[type[PlatformSettings]]
 
     def __init__(
-        self, experiment: Experiment, exp_dir: Path, options: Mapping[str, str] | None = None
+        self, settings: SettingsT, exp_dir: Path, options: Mapping[str, str] | None = None
     ) -> None:
         """`options` are the CLI's platform settings (e.g. context, namespace), kept in the store."""
-        self.experiment = experiment
+        self.settings = settings
         self.exp_dir = exp_dir
         self.experiment_id = exp_dir.name
         self.options = dict(options or {})
         self._outcomes: list[Started] = []
 
-    @classmethod  # noqa: B027 (optional hook, a no-op by default)
+    @classmethod
+    @abstractmethod
+    def settings_of(cls, experiment: Experiment, options: Mapping[str, str]) -> PlatformSettings:
+        """This platform's settings, derived from a validated experiment once, at create."""
+
+    @classmethod
+    def of(
+        cls, experiment: Experiment, exp_dir: Path, options: Mapping[str, str] | None = None
+    ) -> Self:
+        """The platform for a validated experiment (its settings derived now)."""
+        settings: Any = cls.settings_of(experiment, options or {})
+        return cls(settings, exp_dir, options)
+
+    @classmethod
     def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
         """Check, before anything is created, that this experiment can run here; raise if not."""
 
     @classmethod
     def describe(
-        cls, experiment: Experiment, options: Mapping[str, str], spec: TrialSpec
+        cls, settings: SettingsT, options: Mapping[str, str], spec: TrialSpec
     ) -> str | None:
         """What this platform would create for `spec`, for `create --dry-run` (None: nothing to show)."""
         return None
@@ -70,7 +101,7 @@ class Platform(ABC):
         """How many trials this platform can run at once (before trialConcurrency applies)."""
         return 1 << 30
 
-    def prepare(self, *, resuming: bool = False) -> None:  # noqa: B027 (optional hook)
+    def prepare(self, *, resuming: bool = False) -> None:
         """Set up what every trial needs (code upload, credentials); `resuming`: it was done."""
 
     @abstractmethod
@@ -133,7 +164,7 @@ class Platform(ABC):
         """Remove the experiment's files outside $NNIFC_HOME (`delete --storage`); says what."""
         return "no storage outside the experiment's directory"
 
-    def cleanup(self) -> None:  # noqa: B027
+    def cleanup(self) -> None:
         """Remove what the experiment created besides its trials (secrets); idempotent."""
 
     def trouble(self) -> str:
@@ -144,5 +175,5 @@ class Platform(ABC):
         """Wait up to `timeout` seconds for cancelled trials to be gone; how many are not."""
         return 0
 
-    def close(self) -> None:  # noqa: B027
+    def close(self) -> None:
         """Release connections; running trials keep running."""

@@ -23,9 +23,9 @@ from pathlib import Path
 from nnifc import private
 from nnifc.document import shown
 from nnifc.errors import PlatformError
-from nnifc.experiment import Experiment, LocalExperimentConfig
+from nnifc.experiment import Experiment, LocalConfig, LocalExperimentConfig, LocalTrial
 from nnifc.metrics import OutputTail, metric_event, parse_line, read_file, skipped_metric
-from nnifc.platforms.base import Platform, Reader
+from nnifc.platforms.base import Platform, PlatformSettings, Reader
 from nnifc.records import StatusChanged, TrialEvent, TrialSpec, TrialStatus
 from nnifc.wrapper import EXIT_NAME, LOG_NAME, SCRIPT, parameter_cfg, parse_exit_code, task_env
 
@@ -63,30 +63,45 @@ class _Run:
 USER_UMASK = private.user_umask()
 
 
-class LocalPlatform(Platform):
+class LocalSettings(PlatformSettings):
+    trial: LocalTrial
+    local_config: LocalConfig
+    version_check: bool
+
+
+class LocalPlatform(Platform[LocalSettings]):
     name = "local"
+    Settings = LocalSettings
 
     def __init__(
-        self, experiment: Experiment, exp_dir: Path, options: Mapping[str, str] | None = None
+        self, settings: LocalSettings, exp_dir: Path, options: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__(experiment, exp_dir, options)
-        assert isinstance(self.experiment.config, LocalExperimentConfig)
-        self.config = self.experiment.config
+        super().__init__(settings, exp_dir, options)
+        self.config = settings
         self._runs: dict[str, _Run] = {}
         self._events: list[TrialEvent] = []
         self._gpu_use = dict.fromkeys(_gpus(self.config.local_config.gpu_indices)[0], 0)
 
     @classmethod
+    def settings_of(cls, experiment: Experiment, options: Mapping[str, str]) -> LocalSettings:
+        config = _local(experiment)
+        return LocalSettings(
+            trial=config.trial,
+            local_config=config.local_config,
+            version_check=config.version_check,
+        )
+
+    @classmethod
     def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
         """What `prepare` would refuse, located in the config: GPUs this machine does not have."""
-        assert isinstance(experiment.config, LocalExperimentConfig)
-        given = experiment.config.local_config.gpu_indices
+        config = _local(experiment)
+        given = config.local_config.gpu_indices
         if given is not None and not GPU_INDICES.match(str(given)):
             raise experiment.error_at(
                 ("localConfig", "gpuIndices"),
                 f'must be GPU indices like 0 or "0,1", got {shown(given)}',
             )
-        need = experiment.config.trial.gpu_num
+        need = config.trial.gpu_num
         gpus, found_by = _gpus(given)
         if need > len(gpus):
             fix = "set trial.gpuNum: 0, or localConfig.gpuIndices to the GPUs to use"
@@ -109,6 +124,11 @@ class LocalPlatform(Platform):
             raise PlatformError(
                 f"trial.gpuNum is {need} but {len(self._gpu_use)} GPUs are available here; "
                 "set localConfig.gpuIndices or lower trial.gpuNum"
+            )
+        code_dir = self.config.trial.code_dir
+        if not code_dir.is_dir():
+            raise PlatformError(
+                f"trial.codeDir {code_dir} is gone: trials run there; put it back, then resume"
             )
         private.make_dirs(self.exp_dir)
         private.write_text(self.exp_dir / "wrapper.sh", SCRIPT)
@@ -344,3 +364,10 @@ def _is_trial_process(pid: int, trial_id: str) -> bool:
     except OSError:
         return _group_alive(pid) and not Path("/proc").is_dir()
     return f"NNI_TRIAL_JOB_ID={trial_id}".encode() in environ.split(b"\0")
+
+
+def _local(experiment: Experiment) -> LocalExperimentConfig:
+    config = experiment.config
+    if not isinstance(config, LocalExperimentConfig):
+        raise PlatformError(f"a {config.training_service_platform} experiment is not local")
+    return config

@@ -5,16 +5,16 @@ Imported on first lookup: an NFS experiment never loads the Azure SDK.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Any
 
 from nnifc.registry import LazyRegistry
-from nnifc.storage.base import CodeFile, Storage
+from nnifc.storage.base import CodeFile, Storage, StorageOptions
 
-STORAGES: Mapping[str, type[Storage]] = LazyRegistry(
+STORAGES: LazyRegistry[type[Storage[Any]]] = LazyRegistry(
     {
         "nfs": ("nnifc.storage.nfs", "NfsStorage"),
         "azureStorage": ("nnifc.storage.azurefile", "AzureFileStorage"),
     }
 )
 
-__all__ = ["STORAGES", "CodeFile", "Storage"]
+__all__ = ["STORAGES", "CodeFile", "Storage", "StorageOptions"]

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from azure.storage.fileshare import ShareClient
 
 from nnifc.errors import StorageError
-from nnifc.experiment import FrameworkControllerConfig, key_vault_url_problem
+from nnifc.storage.azure_options import AzureOptions, key_vault_url_problem
 from nnifc.storage.base import CodeFile, Storage, tree_path
 
 UPLOAD_THREADS = 8
@@ -46,23 +46,22 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 REFILLS = 20  # times remove_tree empties a directory that something fills again, then gives up
 
 
-class AzureFileStorage(Storage):
+class AzureFileStorage(Storage[AzureOptions]):
     kind = "azureStorage"
+    Options = AzureOptions
+    makes_secrets = True
     list_page = 1000  # entries per listing request of remove_tree (the service allows 5000)
 
-    def __init__(self, config: FrameworkControllerConfig) -> None:
-        super().__init__(config)
-        assert config.key_vault is not None and config.azure_storage is not None
-        self.vault, self.secret_name = config.key_vault.vault_name, config.key_vault.name
-        self.account, self.share_name = (
-            config.azure_storage.account_name,
-            config.azure_storage.azure_share,
-        )
+    def __init__(self, options: AzureOptions) -> None:
+        super().__init__(options)
+        vault, share = options.key_vault, options.azure_storage
+        self.vault, self.secret_name = vault.vault_name, vault.name
+        self.account, self.share_name = share.account_name, share.azure_share
         vault_from_env = os.environ.get("NNIFC_KEYVAULT_ENDPOINT")
-        self._vault_env = vault_from_env if not config.key_vault.endpoint else None
-        vault_url = config.key_vault.endpoint or vault_from_env or "https://{vault}.vault.azure.net"
+        self._vault_env = vault_from_env if not vault.endpoint else None
+        vault_url = vault.endpoint or vault_from_env or "https://{vault}.vault.azure.net"
         file_url = (
-            config.azure_storage.endpoint
+            share.endpoint
             or os.environ.get("NNIFC_AZURE_FILE_ENDPOINT")
             or "https://{account}.file.core.windows.net"
         )

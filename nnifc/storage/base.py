@@ -17,10 +17,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from nnifc.errors import StorageError
-from nnifc.experiment import FrameworkControllerConfig
+from nnifc.experiment import Model
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class FileReader:
     and `close` releases it.
     """
 
-    def __init__(self, storage: Storage, path: str) -> None:
+    def __init__(self, storage: Storage[Any], path: str) -> None:
         self.storage, self.path = storage, path
 
     def read(self, offset: int, size: int) -> bytes:
@@ -123,11 +123,30 @@ class FileReader:
         """Release what reading kept (nothing here)."""
 
 
-class Storage(ABC):
-    kind: ClassVar[str]  # the `frameworkcontrollerConfig.storage` value
+class StorageOptions(Model):
+    """A storage's own blocks of `frameworkcontrollerConfig` (beside `storage: <kind>`).
 
-    def __init__(self, config: FrameworkControllerConfig) -> None:
-        self.config = config
+    The loader adds these fields to the frameworkcontrollerConfig model of an experiment that
+    names this storage, so its keys are checked, located and suggested like every other key.
+    """
+
+    required: ClassVar[str]  # "an nfs block with server and path is required"
+    present: ClassVar[str]  # "an nfs block is set"
+    # NNI v2's flat `trainingService.storage` keys -> where each goes under frameworkcontrollerConfig
+    v2_keys: ClassVar[dict[str, tuple[str, ...]]]
+    v2_required: ClassVar[tuple[str, ...]]
+
+
+OptionsT = TypeVar("OptionsT", bound=StorageOptions)
+
+
+class Storage(ABC, Generic[OptionsT]):
+    kind: ClassVar[str]  # the `frameworkcontrollerConfig.storage` value
+    Options: ClassVar[type[StorageOptions]]
+    makes_secrets: ClassVar[bool] = False  # whether `secrets` returns any (pods need them)
+
+    def __init__(self, options: OptionsT) -> None:
+        self.options = options
 
     @abstractmethod
     def check(self) -> None:
@@ -175,7 +194,7 @@ class Storage(ABC):
         """Kubernetes Secret bodies the volume needs (none for NFS)."""
         return []
 
-    def close(self) -> None:  # noqa: B027 (optional hook)
+    def close(self) -> None:
         """Release connections."""
 
 

@@ -17,6 +17,7 @@ outputs waits for at most one of them while code uploads.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import posixpath
 import threading
@@ -26,13 +27,14 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from functools import partial
 from pathlib import PurePosixPath
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import nfs_rs
+from pydantic import AfterValidator
 
 from nnifc.errors import StorageError
-from nnifc.experiment import FrameworkControllerConfig
-from nnifc.storage.base import CodeFile, FileReader, Storage, tree_path
+from nnifc.experiment import Model, Text
+from nnifc.storage.base import CodeFile, FileReader, Storage, StorageOptions, tree_path
 from nnifc.storage.held import HeldFile
 
 PORT_ENV = "NNIFC_NFS_PORT"
@@ -80,20 +82,43 @@ REFILLS = 20  # times remove_tree empties a directory that something fills again
 T = TypeVar("T")
 
 
-class NfsStorage(Storage):
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        shown = json.dumps(value)
+        raise ValueError(f"must be an absolute path on the NFS server (start with /), got {shown}")
+    return value
+
+
+class Nfs(Model):
+    server: Text
+    path: Annotated[str, AfterValidator(_absolute)]
+
+
+class NfsOptions(StorageOptions):
+    required: ClassVar[str] = "an nfs block with server and path is required"
+    present: ClassVar[str] = "an nfs block is set"
+    v2_keys: ClassVar[dict[str, tuple[str, ...]]] = {
+        "server": ("nfs", "server"),
+        "path": ("nfs", "path"),
+    }
+    v2_required: ClassVar[tuple[str, ...]] = ("server", "path")
+
+    nfs: Nfs
+
+
+class NfsStorage(Storage[NfsOptions]):
     kind: ClassVar[str] = "nfs"
+    Options = NfsOptions
     connect_timeout: float = 10
     operation_timeout: float = 30  # also how long a call on a dropped connection hangs
     attempts: int = 5
     backoff: float = 0.5  # seconds before the first retry, doubling, at most 8
     readdir_buffer: int | None = None  # bytes per directory page; None: the server's read size
 
-    def __init__(self, config: FrameworkControllerConfig) -> None:
-        super().__init__(config)
-        if config.nfs is None:
-            raise StorageError("storage is nfs, but the config has no nfs block")
-        self.server = config.nfs.server
-        self.export = config.nfs.path
+    def __init__(self, options: NfsOptions) -> None:
+        super().__init__(options)
+        self.server = options.nfs.server
+        self.export = options.nfs.path
         self.port = _port()
         self._client: nfs_rs.Client | None = None
         self._lock = threading.Lock()

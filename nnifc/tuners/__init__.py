@@ -10,8 +10,19 @@ from nnifc.tuners.gridsearch import GridSearchTuner
 from nnifc.tuners.random import RandomTuner
 from nnifc.tuners.tpe import TpeTuner
 
-TUNERS: dict[str, type[Tuner]] = {
-    t.name: t
+
+class _Tuners(dict[str, type[Tuner]]):
+    """The tuners by builtinTunerName; an advisor's name finds the advisor, which runs as a
+    tuner (the scheduler looks both up here), but is not listed: `in`, keys() are tuners only."""
+
+    def __missing__(self, name: str) -> type[Tuner]:
+        from nnifc.advisors import ADVISORS
+
+        return ADVISORS[name]
+
+
+TUNERS: dict[str, type[Tuner]] = _Tuners(
+    (t.name, t)
     for t in (
         RandomTuner,
         TpeTuner,
@@ -20,6 +31,6 @@ TUNERS: dict[str, type[Tuner]] = {
         GridSearchTuner,
         BatchTuner,
     )
-}
+)
 
 __all__ = ["TUNERS", "Tuner", "TunerOptions"]

@@ -34,11 +34,11 @@ class AnnealTuner(Tuner):
     name = "Anneal"
     default_optimize_mode = "minimize"
     Options = AnnealOptions
+    options: AnnealOptions  # what the loader validated with Options
 
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
     ) -> Params:
-        assert isinstance(self.options, AnnealOptions)
         known = [*pending, *(r.params for r in history)]
         obs = [r.params for r in history]
         losses = [r.loss for r in history]

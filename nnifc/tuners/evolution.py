@@ -33,11 +33,11 @@ class EvolutionTuner(Tuner):
     name = "Evolution"
     default_optimize_mode = "maximize"
     Options = EvolutionOptions
+    options: EvolutionOptions  # what the loader validated with Options
 
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
     ) -> Params:
-        assert isinstance(self.options, EvolutionOptions)
         known = [*pending, *(r.params for r in history)]
         size = self.options.population_size
         population = sorted(history, key=lambda r: r.loss)[:size]  # stable: ties keep trial order

@@ -90,6 +90,7 @@ class TpeTuner(Tuner):
     name = "TPE"
     default_optimize_mode = "minimize"
     Options = TpeOptions
+    options: TpeOptions  # what the loader validated with Options
 
     def __init__(self, space: SearchSpace, options: TunerOptions) -> None:
         super().__init__(space, options)
@@ -100,7 +101,6 @@ class TpeTuner(Tuner):
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
     ) -> Params:
-        assert isinstance(self.options, TpeOptions)
         args = self.options.tpe_args
         self._encoded.update(history)
         known = _Known(self._encoded.known, pending)

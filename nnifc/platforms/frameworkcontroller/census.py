@@ -13,14 +13,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from nnifc.experiment import Experiment, FrameworkControllerExperimentConfig
+from nnifc.experiment import Experiment
 from nnifc.metrics import OutputTail, metric_event
 from nnifc.platforms.frameworkcontroller import manifest
 from nnifc.platforms.frameworkcontroller.client import Frameworks
 from nnifc.platforms.frameworkcontroller.k8s import connect
 from nnifc.platforms.frameworkcontroller.manifest import TRIAL_LABEL
+from nnifc.platforms.frameworkcontroller.settings import FrameworkControllerSettings, settings_of
 from nnifc.records import ExperimentStatus, TrialStatus
-from nnifc.storage import STORAGES, Storage
+from nnifc.storage import Storage
 from nnifc.store import ExperimentRow, TrialRow
 from nnifc.wrapper import EXIT_NAME, LOG_NAME
 
@@ -29,9 +30,9 @@ def census(
     experiment: Experiment, experiment_id: str, options: Mapping[str, str]
 ) -> tuple[ExperimentRow, list[TrialRow]]:
     config = experiment.config
-    assert isinstance(config, FrameworkControllerExperimentConfig)
-    fc = config.frameworkcontroller_config
-    storage = STORAGES[fc.storage](fc)
+    settings = settings_of(experiment)
+    fc = settings.frameworkcontroller_config
+    storage = settings.storage()
     cluster = connect(
         context=options.get("context"), namespace=options.get("namespace") or fc.namespace
     )
@@ -42,7 +43,7 @@ def census(
         live = {raw["metadata"]["labels"][TRIAL_LABEL]: raw for raw in listing.get("items") or []}
         names = set(storage.listdir(manifest.experiment_root(experiment_id))) - {"code"}
         trials = [
-            _trial(storage, config, experiment_id, t, live.get(t))
+            _trial(storage, settings, experiment_id, t, live.get(t))
             for t in sorted(names | set(live))
         ]
     finally:
@@ -72,8 +73,8 @@ def census(
 
 
 def _trial(
-    storage: Storage,
-    config: FrameworkControllerExperimentConfig,
+    storage: Storage[Any],
+    config: FrameworkControllerSettings,
     experiment_id: str,
     trial_id: str,
     raw: dict[str, Any] | None,

@@ -1,16 +1,18 @@
 """Talking to Kubernetes: one client, every call retried and every refusal made readable.
 
-Why: this is the edge where the Kubernetes client's errors become nnifc's. Configuration comes from where kubectl finds it (KUBECONFIG, ~/.kube/config, in-cluster), with
-an optional context. Each call retries 429, 5xx and dropped connections with backoff, honouring
-Retry-After; what is left is translated once, here, into PlatformError / NotAuthorized naming
-the context, the namespace and what was attempted.
+Why: this is the edge where the API server's refusals become nnifc's errors. Configuration
+comes from where kubectl finds it (KUBECONFIG, ~/.kube/config, in-cluster), with an optional
+context. Each call retries 429, 5xx and dropped connections with backoff, honouring Retry-After;
+what is left is translated once, here, into PlatformError / NotAuthorized naming the context,
+the namespace and what was attempted.
 
-The calls made per trial go through `request`: plain HTTP on the client's own pool (server, TLS,
-client certificates, tokens), JSON by msgspec. The generated client validates every call with
-pydantic, walks the body to sanitize it and decodes answers generically, and its token hook
-rebuilds the configuration on every call, which at scale costs the launcher most of its CPU.
-`request` takes the auth header from that hook at most every AUTH_SECONDS, and again at once
-when the server answers 401.
+Every call (Frameworks, pods, Secrets, the preflight's) goes through `request` or `stream`:
+plain HTTP on the pool the kubernetes client builds from the kubeconfig (server, TLS, client
+certificates), JSON by msgspec. The kubernetes package is used for that configuration alone:
+its generated API validates every call with pydantic, walks the body to sanitize it and decodes
+answers generically, and runs the token hook (which rebuilds the configuration) on every call,
+which at scale costs the launcher most of its CPU. `request` takes the auth header from that
+hook at most every AUTH_SECONDS, and again at once when the server answers 401.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from urllib.parse import urlencode
 import msgspec
 import urllib3
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config import kube_config
 from kubernetes.config.config_exception import ConfigException
 
@@ -45,6 +46,16 @@ POOL_CONNECTIONS = 8
 YAML_ERRORS: type[Exception] = kube_config.yaml.YAMLError  # type: ignore[attr-defined]
 
 
+class Refused(Exception):
+    """An answer outside 2xx, before `Cluster.error` names what was refused."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        super().__init__(f"{response.status} {response.reason}")
+        self.status, self.reason = response.status, response.reason
+        self.body = response.data.decode("utf-8", "replace") if response.data else ""
+        self.retry_after = response.headers.get("Retry-After")
+
+
 @dataclass
 class Cluster:
     api: client.ApiClient
@@ -53,20 +64,12 @@ class Cluster:
     _auth: dict[str, str] = field(default_factory=dict, repr=False)
     _auth_at: float | None = field(default=None, repr=False)
 
-    @property
-    def custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api)
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
-
-    def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)`, retried while the failure is transient; `what` names it in errors."""
+    def _retried(self, what: str, fn: Callable[[], T]) -> T:
+        """`fn()`, retried while the failure is transient; `what` names it in errors."""
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
             try:
-                return fn(*args, **kwargs)
-            except ApiException as e:
+                return fn()
+            except Refused as e:
                 if e.status not in RETRYABLE or delay is None:
                     raise self.error(what, e) from e
                 time.sleep(_retry_after(e) or delay)
@@ -89,14 +92,14 @@ class Cluster:
         body: Any = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        """A JSON call to `path` as plain HTTP, retried as `call` retries; the decoded answer."""
+        """A JSON call to `path`, retried while the failure is transient; the decoded answer."""
 
         def once() -> dict[str, Any]:
             response = self.send(method, path, query=query, body=body, content_type=content_type)
             decoded: dict[str, Any] = msgspec.json.decode(response.data) if response.data else {}
             return decoded
 
-        return self.call(what, once)
+        return self._retried(what, once)
 
     def send(
         self,
@@ -109,7 +112,7 @@ class Cluster:
         timeout: urllib3.Timeout = REQUEST_TIMEOUT,
         stream: bool = False,
     ) -> urllib3.BaseHTTPResponse:
-        """One request; a status outside 2xx is raised as the client's ApiException."""
+        """One request; a status outside 2xx is raised as Refused."""
         url = self.api.configuration.host + path + (f"?{urlencode(query)}" if query else "")
         data = None if body is None else msgspec.json.encode(body)
         for fresh in (False, True):
@@ -127,10 +130,7 @@ class Cluster:
                 response.release_conn()
             if response.status != 401 or fresh:
                 break
-        error = ApiException(status=response.status, reason=response.reason)
-        error.body = response.data.decode("utf-8", "replace") if response.data else ""
-        error.headers = response.headers
-        raise error
+        raise Refused(response)
 
     def stream(
         self, what: str, path: str, *, query: dict[str, str], timeout: urllib3.Timeout
@@ -139,7 +139,7 @@ class Cluster:
         A refusal is raised as `error` makes it, with the status kept."""
         try:
             return self.send("GET", path, query=query, timeout=timeout, stream=True)
-        except ApiException as e:
+        except Refused as e:
             raise self.error(what, e) from e
 
     def _auth_headers(self, *, refresh: bool) -> dict[str, str]:
@@ -154,7 +154,7 @@ class Cluster:
             self._auth_at = now
         return self._auth
 
-    def error(self, what: str, e: ApiException) -> PlatformError:
+    def error(self, what: str, e: Refused) -> PlatformError:
         message = _status_message(e)
         if e.status == 401:
             return NotAuthorized(
@@ -257,15 +257,15 @@ def _incluster_namespace() -> str:
         return "default"
 
 
-def _status_message(e: ApiException) -> str:
+def _status_message(e: Refused) -> str:
     try:
         return str(json.loads(e.body or "{}").get("message") or e.reason)
     except (ValueError, AttributeError):
         return str(e.reason)
 
 
-def _retry_after(e: ApiException) -> float | None:
-    value = (e.headers or {}).get("Retry-After")
+def _retry_after(e: Refused) -> float | None:
+    value = e.retry_after
     try:
         return min(float(value), 30.0) if value is not None else None
     except ValueError:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from nnifc.experiment import FrameworkControllerExperimentConfig, TaskRole
+from nnifc.experiment import TaskRole
+from nnifc.platforms.frameworkcontroller.settings import FrameworkControllerSettings
 from nnifc.records import TrialSpec, TrialStatus
 from nnifc.wrapper import SCRIPT, parameter_cfg, task_env
 
@@ -64,7 +65,7 @@ def selector(experiment_id: str) -> str:
     return f"{EXPERIMENT_LABEL}={experiment_id}"
 
 
-def pull_secrets(config: FrameworkControllerExperimentConfig, experiment_id: str) -> dict[str, str]:
+def pull_secrets(config: FrameworkControllerSettings, experiment_id: str) -> dict[str, str]:
     """Task-role name -> the image-pull Secret made from its registry auth file (one per file)."""
     paths = sorted(
         {
@@ -81,14 +82,14 @@ def pull_secrets(config: FrameworkControllerExperimentConfig, experiment_id: str
     }
 
 
-def tasks(config: FrameworkControllerExperimentConfig) -> list[str]:
+def tasks(config: FrameworkControllerSettings) -> list[str]:
     """Every task of a trial as "<role>_<index>", the name of its output directory."""
     return [f"{role.name}_{i}" for role in config.trial.task_roles for i in range(role.task_num)]
 
 
 def manifest(
     spec: TrialSpec,
-    config: FrameworkControllerExperimentConfig,
+    config: FrameworkControllerSettings,
     *,
     namespace: str,
     volume: dict[str, Any],
@@ -136,7 +137,7 @@ def manifest(
 
 def _task_role(
     spec: TrialSpec,
-    config: FrameworkControllerExperimentConfig,
+    config: FrameworkControllerSettings,
     index: int,
     *,
     volume: dict[str, Any],
@@ -185,7 +186,7 @@ def _task_role(
 
 def _container(
     spec: TrialSpec,
-    config: FrameworkControllerExperimentConfig,
+    config: FrameworkControllerSettings,
     role: TaskRole,
     index: int,
     *,

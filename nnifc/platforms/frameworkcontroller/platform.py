@@ -19,7 +19,7 @@ from typing import Any
 from nnifc import codedir
 from nnifc.document import to_yaml
 from nnifc.errors import PlatformError, StorageError
-from nnifc.experiment import Experiment, FrameworkControllerExperimentConfig, duration_seconds
+from nnifc.experiment import Experiment, duration_seconds
 from nnifc.platforms.base import Platform, Reader
 from nnifc.platforms.frameworkcontroller import census, manifest, orphans, pods, preflight, secrets
 from nnifc.platforms.frameworkcontroller.client import Frameworks
@@ -29,6 +29,7 @@ from nnifc.platforms.frameworkcontroller.followed import FollowedTrial
 from nnifc.platforms.frameworkcontroller.k8s import Cluster, connect
 from nnifc.platforms.frameworkcontroller.outputs import OutputReader
 from nnifc.platforms.frameworkcontroller.reaper import Reaper
+from nnifc.platforms.frameworkcontroller.settings import FrameworkControllerSettings, settings_of
 from nnifc.records import (
     MetricReported,
     Started,
@@ -37,7 +38,7 @@ from nnifc.records import (
     TrialSpec,
     TrialStatus,
 )
-from nnifc.storage import STORAGES, Storage
+from nnifc.storage import Storage
 from nnifc.storage.base import FileReader
 from nnifc.store import ExperimentRow, TrialRow
 from nnifc.wrapper import EXIT_NAME, LOG_NAME, parse_exit_code
@@ -54,17 +55,20 @@ SWEEP_SLICE_SECONDS = 0.01
 DRAIN_POLL_SECONDS = 0.5
 
 
-class FrameworkControllerPlatform(Platform):
+class FrameworkControllerPlatform(Platform[FrameworkControllerSettings]):
     name = "frameworkcontroller"
+    Settings = FrameworkControllerSettings
 
     def __init__(
-        self, experiment: Experiment, exp_dir: Path, options: Mapping[str, str] | None = None
+        self,
+        settings: FrameworkControllerSettings,
+        exp_dir: Path,
+        options: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(experiment, exp_dir, options)
-        assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
-        self.config = experiment.config
-        self.fc = experiment.config.frameworkcontroller_config
-        self.storage: Storage = STORAGES[self.fc.storage](self.fc)
+        super().__init__(settings, exp_dir, options)
+        self.config = settings
+        self.fc = settings.frameworkcontroller_config
+        self.storage: Storage[Any] = settings.storage()
         self._cluster: Cluster | None = None
         self._frameworks: Frameworks | None = None
         self._trials: dict[str, FollowedTrial] = {}
@@ -78,9 +82,7 @@ class FrameworkControllerPlatform(Platform):
         self._outputs = OutputReader()
         self._terminating: set[str] = set()  # Frameworks cancelled, for `drain`
         self._cleaned = False  # every Framework deleted, for `drain`
-        self._read_every = (
-            OUTPUT_SECONDS if experiment.config.assessor else OUTPUT_SECONDS_UNASSESSED
-        )
+        self._read_every = OUTPUT_SECONDS if settings.assessed else OUTPUT_SECONDS_UNASSESSED
 
     @property
     def cluster(self) -> Cluster:
@@ -95,17 +97,23 @@ class FrameworkControllerPlatform(Platform):
         return self._frameworks
 
     @classmethod
+    def settings_of(
+        cls, experiment: Experiment, options: Mapping[str, str]
+    ) -> FrameworkControllerSettings:
+        return settings_of(experiment)
+
+    @classmethod
     def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
-        assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
-        fc = experiment.config.frameworkcontroller_config
-        _collect(experiment.config)
+        settings = settings_of(experiment)
+        fc = settings.frameworkcontroller_config
+        _collect(settings)
         cluster = _connect(options, fc.namespace)
-        storage = STORAGES[fc.storage](fc)
+        storage = settings.storage()
         try:
             preflight.check_cluster(
                 cluster,
                 service_account=fc.service_account_name,
-                secrets=secrets.used(experiment.config),
+                secrets=secrets.used(settings),
             )
             storage.check()
         finally:
@@ -113,15 +121,15 @@ class FrameworkControllerPlatform(Platform):
             cluster.close()
 
     @classmethod
-    def describe(cls, experiment: Experiment, options: Mapping[str, str], spec: TrialSpec) -> str:
-        assert isinstance(experiment.config, FrameworkControllerExperimentConfig)
-        fc = experiment.config.frameworkcontroller_config
+    def describe(
+        cls, settings: FrameworkControllerSettings, options: Mapping[str, str], spec: TrialSpec
+    ) -> str:
         body = manifest.manifest(
             spec,
-            experiment.config,
-            namespace=options.get("namespace") or fc.namespace,
-            volume=STORAGES[fc.storage](fc).volume(manifest.STORAGE_VOLUME, spec.experiment_id),
-            pull_secrets=manifest.pull_secrets(experiment.config, spec.experiment_id),
+            settings,
+            namespace=options.get("namespace") or settings.frameworkcontroller_config.namespace,
+            volume=settings.storage().volume(manifest.STORAGE_VOLUME, spec.experiment_id),
+            pull_secrets=manifest.pull_secrets(settings, spec.experiment_id),
         )
         return to_yaml(body)
 
@@ -449,7 +457,7 @@ def _connect(options: Mapping[str, str], namespace: str) -> Cluster:
     return connect(context=options.get("context"), namespace=options.get("namespace") or namespace)
 
 
-def _collect(config: FrameworkControllerExperimentConfig) -> list[Any]:
+def _collect(config: FrameworkControllerSettings) -> list[Any]:
     fc = config.frameworkcontroller_config
     return codedir.collect(
         config.trial.code_dir, max_files=fc.max_code_files, max_bytes=fc.max_code_size_mb << 20

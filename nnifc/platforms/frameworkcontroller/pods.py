@@ -8,8 +8,8 @@ it cannot be scheduled (by design, fc#14); the pods' own status says why.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from urllib.parse import quote
 
 from nnifc.platforms.frameworkcontroller.k8s import Cluster
 
@@ -18,14 +18,10 @@ BENIGN = {None, "ContainerCreating", "PodInitializing"}
 
 def pending_reason(cluster: Cluster, framework_name: str) -> str:
     """'pod <name>: <Reason>: <message>' for the first pod stuck for a reason, else ''."""
-    response: Any = cluster.call(
-        "list the trial's pods",
-        cluster.core.list_namespaced_pod,
-        cluster.namespace,
-        label_selector=f"FC_FRAMEWORK_NAME={framework_name}",
-        _preload_content=False,
-    )
-    for pod in json.loads(response.data).get("items", []):
+    query = {"labelSelector": f"FC_FRAMEWORK_NAME={framework_name}"}
+    path = f"/api/v1/namespaces/{quote(cluster.namespace)}/pods"
+    answer = cluster.request("list the trial's pods", "GET", path, query=query)
+    for pod in answer.get("items") or []:
         reason = _reason(pod)
         if reason:
             return f"pod {pod['metadata']['name']}: {reason}"

@@ -14,43 +14,39 @@ from typing import Any
 from urllib.parse import quote
 
 from nnifc.errors import PlatformError
-from nnifc.experiment import FrameworkControllerExperimentConfig
 from nnifc.platforms.frameworkcontroller import manifest
 from nnifc.platforms.frameworkcontroller.k8s import Cluster
-from nnifc.storage import Storage
+from nnifc.platforms.frameworkcontroller.settings import FrameworkControllerSettings
+from nnifc.storage import STORAGES, Storage
 
 
-def used(config: FrameworkControllerExperimentConfig) -> bool:
-    """Whether the experiment creates any Secret: Azure Files' key, or an image pull secret."""
-    return config.frameworkcontroller_config.storage == "azureStorage" or any(
+def used(config: FrameworkControllerSettings) -> bool:
+    """Whether the experiment creates any Secret: the storage's (Azure Files' key), or an image
+    pull secret."""
+    return STORAGES[config.storage_kind].makes_secrets or any(
         role.private_registry_auth_path is not None for role in config.trial.task_roles
     )
 
 
 def create(
     cluster: Cluster,
-    storage: Storage,
-    config: FrameworkControllerExperimentConfig,
+    storage: Storage[Any],
+    config: FrameworkControllerSettings,
     experiment_id: str,
 ) -> None:
     """Create them all; one already there (an earlier start of the experiment) is fine."""
     bodies = storage.secrets(experiment_id) + _pull_secret_bodies(config, experiment_id)
     for body in bodies:
         body["metadata"]["labels"] = manifest.labels(experiment_id)
+        what = f"create Secret {body['metadata']['name']}"
         try:
-            cluster.call(
-                f"create Secret {body['metadata']['name']}",
-                cluster.core.create_namespaced_secret,
-                cluster.namespace,
-                body,
-            )
+            cluster.request(what, "POST", _path(cluster), body=body)
         except PlatformError as e:
             if e.status != 409:
                 raise
 
 
 def delete(cluster: Cluster, experiment_id: str) -> None:
-    """Plain HTTP: the generated client's CoreV1Api is slow to import."""
     cluster.request(
         "delete the experiment's Secrets",
         "DELETE",
@@ -75,7 +71,7 @@ def _path(cluster: Cluster) -> str:
 
 
 def _pull_secret_bodies(
-    config: FrameworkControllerExperimentConfig, experiment_id: str
+    config: FrameworkControllerSettings, experiment_id: str
 ) -> list[dict[str, Any]]:
     names = manifest.pull_secrets(config, experiment_id)
     bodies: dict[str, dict[str, Any]] = {}
