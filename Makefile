@@ -37,7 +37,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The tests run a real nfs-ganesha server: installed with apt when missing and running as root.
+# The tests run a real nfs-ganesha server and drive Debian's chromium: installed with apt when
+# missing and running as root.
 system:
 	@command -v ganesha.nfsd >/dev/null || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -46,19 +47,27 @@ system:
 		else \
 			echo "the tests need nfs-ganesha: sudo apt-get install nfs-ganesha nfs-ganesha-vfs"; exit 1; \
 		fi; }
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "==> installing chromium, the browser the web view's tests drive"; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "the tests need chromium: sudo apt-get install chromium"; exit 1; \
+		fi; }
 
 # Three workers: the end-to-end tests mostly wait on trials, so this halves the time on 2 cores.
 test: lint system
 	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 3
 
 # Each benchmark prints its table and exits non-zero when it misses a target; all of them run.
-bench: $(STAMP)
+bench: $(STAMP) system
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	status=0; \
 	$(BIN)/python benchmarks/tuners.py || status=1; \
 	$(BIN)/python benchmarks/assessors.py || status=1; \
 	$(BIN)/python benchmarks/upload.py || status=1; \
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/engine.py || status=1; \
+	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/view.py || status=1; \
 	exit $$status
 
 # constraints.txt anew: the newest versions pyproject.toml allows, installed in a throwaway

@@ -37,6 +37,8 @@ COMMANDS = {
     "kill": ("steer", "kill"),
     "export": ("transfer", "export"),
     "import": ("transfer", "import_"),
+    "view": ("web", "view"),
+    "report": ("web", "report"),
 }
 
 

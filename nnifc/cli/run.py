@@ -119,6 +119,7 @@ def create(
         return
     launcher.claim(exp_id)
     say(f"experiment {exp_id} ({experiment.config.experiment_name}) on {experiment.platform}")
+    say(f"  watch it in a browser: nnifc view {exp_id}")
     _run_loop(store)
 
 
