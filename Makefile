@@ -3,7 +3,7 @@ VENV  := .venv
 BIN   := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean system lock
+.PHONY: install run test lint bench clean system lock e2e
 
 # A fresh install takes minutes: pip's output is cut to a line per package it collects (so the
 # screen says how far it got, in CI logs too) and kept whole in $(VENV)/install.log.
@@ -65,6 +65,7 @@ bench: $(STAMP) system
 	status=0; \
 	$(BIN)/python benchmarks/tuners.py || status=1; \
 	$(BIN)/python benchmarks/assessors.py || status=1; \
+	$(BIN)/python benchmarks/multifidelity.py || status=1; \
 	$(BIN)/python benchmarks/upload.py || status=1; \
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/engine.py || status=1; \
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/view.py || status=1; \
@@ -84,3 +85,8 @@ lock:
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis
+
+# The end-to-end suite: against NNIFC_E2E_KUBECONFIG's cluster when set (see README), else
+# against the API double and FrameworkController simulator it starts itself.
+e2e: $(STAMP) system
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -m e2e tests/test_e2e.py

@@ -57,6 +57,7 @@ class Layout:
         tail_title: str,
         indent_under: Column,
         give_way: Sequence[Column] = (),
+        optional: Sequence[Column] = (),
         tail_min: int = 24,
         below_under: int | None = None,
         elide: bool = False,
@@ -64,13 +65,15 @@ class Layout:
     ) -> None:
         """`indent_under`: the column notes (and a tail below its row) start under;
         `below_under`: a tail column narrower than this puts long tails under their rows;
-        `elide`: one line per tail, cut with `…`; `note_lines`: the most lines a note takes."""
+        `elide`: one line per tail, cut with `…`; `note_lines`: the most lines a note takes;
+        `optional`: columns shown only when some entry has something in them."""
         entries = list(entries)
         self.width, self.tail_title = width, tail_title
         self.elide, self.note_lines = elide, note_lines
         self.widths = {c: max([len(c.title), *(len(e.cells[c]) for e in entries)]) for c in columns}
         # a column with nothing in it only takes room (no trial reported an intermediate)
-        filled = [c for c in columns if c not in give_way or any(e.cells[c] for e in entries)]
+        sparse = (*give_way, *optional)
+        filled = [c for c in columns if c not in sparse or any(e.cells[c] for e in entries)]
         self.columns = self._fitted(filled, give_way, lambda: width - self._tail_at() >= tail_min)
         longest = max((cell_width(e.tail) for e in entries), default=0)
         room = width - self._tail_at()

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from nnifc.errors import ConfigError
     from nnifc.optimize import OptimizeMode
     from nnifc.space import SearchSpace
-    from nnifc.tuners import TunerOptions
+    from nnifc.tuners import Tuner, TunerOptions
 
 DURATION = re.compile(r"^[1-9][0-9]*[smhd]$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -256,6 +256,7 @@ class Experiment:
     config: ExperimentConfig
     space: SearchSpace
     tuner_options: TunerOptions
+    tuner_class: type[Tuner]  # what proposes trials: the tuner, or the advisor (which runs as one)
     assessor_options: AssessorOptions | None
     optimize_mode: OptimizeMode  # the tuner's: how trials are ranked
     assessor_optimize_mode: OptimizeMode | None  # None: no assessor

@@ -22,8 +22,18 @@ def loss(value: float, optimize_mode: str) -> float:
 
 
 class Knowledge:
-    def __init__(self, mode: str, curve_mode: str, *, include_intermediate: bool) -> None:
+    def __init__(
+        self,
+        mode: str,
+        curve_mode: str,
+        *,
+        include_intermediate: bool,
+        added_keys: frozenset[str] = frozenset(),
+        learns_unfinished: bool = False,
+    ) -> None:
         self.mode, self.curve_mode = mode, curve_mode
+        self.added_keys = added_keys  # the tuner's own keys: no search space has them
+        self.learns_unfinished = learns_unfinished
         # set once `nnifc update` replaced the search space: results from before must fit it
         self.space: SearchSpace | None = None
         self.include_intermediate = include_intermediate
@@ -40,7 +50,7 @@ class Knowledge:
 
     def fits(self, params: Params) -> bool:
         """Whether the tuner can read these parameters (a new search space may drop some)."""
-        return self.space is None or self.space.contains(params)
+        return self.space is None or self.space.contains(self._searched(params))
 
     def learn_imported(self, store: Store) -> None:
         """Points added with `nnifc import`, also while the loop runs."""
@@ -51,7 +61,10 @@ class Knowledge:
     def keep_fitting(self, space: SearchSpace) -> None:
         """A new search space: only the results that fit it stay, and only those are added."""
         self.space = space
-        self.results = [r for r in self.results if space.contains(r.params)]
+        self.results = [r for r in self.results if space.contains(self._searched(r.params))]
+
+    def _searched(self, params: Params) -> Params:
+        return {k: v for k, v in params.items() if k not in self.added_keys}
 
     def _add(self, result: Result) -> None:
         if self.fits(result.params):
@@ -59,7 +72,16 @@ class Knowledge:
 
     def learn(self, trial: TrialRow) -> tuple[str, float | None, str]:
         """Learn a finished trial; returns what the tuner was told (final, intermediate, failure,
-        nothing), the value it was given, and what a SUCCEEDED trial's message should say."""
+        nothing), the value it was given, and what a SUCCEEDED trial's message should say.
+
+        A tuner that `learns_unfinished` is told "failure" where others are told nothing."""
+        told, value, message = self._learn(trial)
+        if told == "nothing" and self.learns_unfinished:
+            self._add(Result(trial.params, math.inf))
+            return "failure", None, message
+        return told, value, message
+
+    def _learn(self, trial: TrialRow) -> tuple[str, float | None, str]:
         if trial.status is TrialStatus.SUCCEEDED:
             self.finished_curves.append(self.curve(trial.intermediate))
         if trial.status is TrialStatus.FAILED:

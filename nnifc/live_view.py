@@ -18,6 +18,7 @@ from rich.style import Style
 
 from nnifc.columns import Entry, Layout, Line, emit
 from nnifc.header import ExperimentHeader
+from nnifc.stages import stages
 from nnifc.store import ExperimentRow, TrialRow
 from nnifc.trials_view import entry, layout
 
@@ -69,7 +70,10 @@ class LiveView:
         if room < 1:
             return
         # at most one trial a line: only those can show, and only they need measuring
-        order = [entry(t, self.now) for t in ranked(self.trials, self.row.optimize_mode)[:room]]
+        ids = [t.id for t in self.trials]
+        found = dict(zip(ids, stages([t.params for t in self.trials]), strict=True))
+        shown = ranked(self.trials, self.row.optimize_mode)[:room]
+        order = [entry(t, self.now, found[t.id]) for t in shown]
         table = layout(order, width, live=True, note_lines=MESSAGE_LINES)
         chosen = _fill(order, table, console, room)
         if len(chosen) < len(self.trials):  # leave a line to say so

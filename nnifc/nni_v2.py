@@ -163,6 +163,7 @@ def translate(doc: Document) -> Translated:
             _frameworkcontroller(t, service)
     _algorithm(t, "tuner", "builtinTunerName")
     _algorithm(t, "assessor", "builtinAssessorName")
+    _algorithm(t, "advisor", "builtinAdvisorName")
     if out.pop("experimentType", "hpo") != "hpo":
         t.fail(("experimentType",), "only hpo experiments are supported, not NAS")
     out.setdefault("experimentName", doc.path.stem)
@@ -241,7 +242,7 @@ def _frameworkcontroller(t: _Translation, service: dict[str, Any]) -> None:
 
 
 def _algorithm(t: _Translation, section: str, name_key: str) -> None:
-    """v2's tuner.name is v1's tuner.builtinTunerName (assessor likewise)."""
+    """v2's tuner.name is v1's tuner.builtinTunerName (assessor and advisor likewise)."""
     t.names[(section, name_key)] = (section, "name")
     spec = t.out.get(section)
     if isinstance(spec, dict) and "builtin" in spec:

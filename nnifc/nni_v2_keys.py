@@ -125,7 +125,7 @@ class Each:
 Rule = To | Ignored | Known | Refused | Within | Each
 
 ALGORITHM: dict[str, Rule] = {
-    "name": To(("builtin",)),  # builtinTunerName or builtinAssessorName: see _algorithm
+    "name": To(("builtin",)),  # builtinTunerName, builtinAssessorName...: see _algorithm
     "classArgs": To(("classArgs",)),
     "className": To(("className",)),
     "codeDirectory": To(("codeDir",)),
@@ -155,7 +155,7 @@ COMMON: dict[str, Rule] = {
     "tunerGpuIndices": Ignored(),
     "tuner": Within(ALGORITHM, ("tuner",)),
     "assessor": Within(ALGORITHM, ("assessor",)),
-    "advisor": To(("advisor",)),
+    "advisor": Within(ALGORITHM, ("advisor",)),
     "sharedStorage": Refused("shared storage is not supported; nnifc copies codeDir itself"),
     "trainingService": To(("trainingService",)),  # dispatched on its platform in translate()
 }
@@ -165,7 +165,7 @@ LOCAL: dict[str, Rule] = {
     "useActiveGpu": To(("localConfig", "useActiveGpu")),
     "maxTrialNumberPerGpu": To(("localConfig", "maxTrialNumPerGpu")),
     "gpuIndices": To(("localConfig", "gpuIndices"), gpu_indices),
-    "reuseMode": Known(),
+    "reuseMode": Ignored(),  # one process per trial, nothing to reuse
 }
 POLICY: dict[str, Rule] = {
     "minFailedTaskCount": To(("minFailedTaskCount",)),
@@ -186,7 +186,7 @@ FC = ("frameworkcontrollerConfig",)
 FRAMEWORKCONTROLLER: dict[str, Rule] = {
     **SHORTCUTS,
     "platform": Known(),
-    "reuseMode": Known(),  # nnifc always runs one Framework per trial, NNI's non-reuse mode
+    "reuseMode": Ignored(),  # nnifc always runs one Framework per trial, NNI's non-reuse mode
     "namespace": To((*FC, "namespace")),
     "serviceAccountName": To((*FC, "serviceAccountName")),
     "storage": Known(),  # by the storage's own v2_keys, in nni_v2._frameworkcontroller

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from nnifc.assessors import ASSESSORS, AssessorOptions
-from nnifc.tuners import TUNERS, TunerOptions
+from nnifc.tuners import TunerOptions
 
 OptimizeMode = Literal["maximize", "minimize"]
 FALLBACK: OptimizeMode = "maximize"  # when neither plug-in has a direction of its own
@@ -51,15 +51,18 @@ class _Side:
 
 def resolve(
     path: Path,
-    tuner_name: str,
+    proposer: tuple[str, str, Literal["maximize", "minimize"] | None],
     tuner: TunerOptions,
     assessor_name: str | None,
     assessor: AssessorOptions | None,
 ) -> Modes:
-    """Each plug-in's mode; explicit modes that differ are refused before this (config.py)."""
-    tuner_side = _Side(
-        "tuner", tuner_name, tuner.optimize_mode, TUNERS[tuner_name].default_optimize_mode
-    )
+    """Each plug-in's mode; explicit modes that differ are refused before this (config.py).
+
+    `proposer`: the section that proposes trials (tuner or advisor), its name and NNI's default
+    optimize_mode for it.
+    """
+    section, name, default = proposer
+    tuner_side = _Side(section, name, tuner.optimize_mode, default)
     assessor_side = None
     if assessor_name is not None and assessor is not None:
         default = ASSESSORS[assessor_name].default_optimize_mode
@@ -68,17 +71,21 @@ def resolve(
     warnings: list[str] = []
     if mode is None:
         mode = FALLBACK
-        warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; assuming maximize")
+        warnings.append(
+            f"{path}: optimize_mode is not set in {section}.classArgs; assuming maximize"
+        )
     differ = assessor_side is not None and tuner_side.mode != (assessor_side.mode or mode)
     if tuner_side.explicit is None and tuner_side.default is not None and not differ:
         # earlier nnifc releases assumed maximize: say which way the trials are ranked
-        warnings.append(f"{path}: optimize_mode is not set in tuner.classArgs; {tuner_side.said()}")
+        warnings.append(
+            f"{path}: optimize_mode is not set in {section}.classArgs; {tuner_side.said()}"
+        )
     if assessor_side is None:
         return Modes(mode, None, tuple(warnings))
     if tuner_side.mode and assessor_side.mode and tuner_side.mode != assessor_side.mode:
         warnings.append(
             f"{path}: {tuner_side.said()} but {assessor_side.said()}; each runs in its own mode, "
-            "as under NNI. To make them agree, set optimize_mode in tuner.classArgs and "
+            f"as under NNI. To make them agree, set optimize_mode in {section}.classArgs and "
             "assessor.classArgs"
         )
     return Modes(mode, assessor_side.mode or mode, tuple(warnings))

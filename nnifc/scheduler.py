@@ -28,7 +28,6 @@ from nnifc.scheduling.proposals import Proposals, new_id
 from nnifc.scheduling.resume import HEARTBEAT_SECONDS, LAUNCHER_FAILED
 from nnifc.scheduling.trials import Live, Trials
 from nnifc.store import Store
-from nnifc.tuners import TUNERS
 
 __all__ = ["LAUNCHER_FAILED", "STOP_CHECK_SECONDS", "LeaveRunning", "Scheduler", "new_id"]
 
@@ -53,7 +52,8 @@ class Scheduler:
     ) -> None:
         self.experiment, self.store, self.platform = experiment, store, platform
         self.on_change = on_change or (lambda: None)
-        tuner = TUNERS[experiment.tuner_name](experiment.space, experiment.tuner_options)
+        tuner = experiment.tuner_class(experiment.space, experiment.tuner_options)
+        tuner.shared_dir = platform.shared_dir()
         assessor: Assessor | None = None
         if experiment.assessor_name and experiment.assessor_options is not None:
             assessor = ASSESSORS[experiment.assessor_name](experiment.assessor_options)
@@ -65,6 +65,8 @@ class Scheduler:
             experiment.assessor_optimize_mode or mode,
             include_intermediate=tuner_config is not None
             and tuner_config.include_intermediate_results,
+            added_keys=tuner.added_keys,
+            learns_unfinished=tuner.learns_unfinished,
         )
         self.budget = Budget.of(row)
         self.failures = Failures(experiment.config.max_failed_trial_num, store.failures_since())

@@ -93,10 +93,8 @@ def _search_space(store: Store, path: Path) -> str:
     doc = document.load(path, limit=document.MAX_SPACE_BYTES, what="search space file")
     parsed = space.parse(doc)
     experiment = rebuild.reload(store.experiment())
-    from nnifc.tuners import TUNERS
-
     try:
-        TUNERS[experiment.tuner_name](parsed, experiment.tuner_options)
+        experiment.tuner_class(parsed, experiment.tuner_options)
     except ValueError as e:
         raise NnifcError(f"{path}: {e}") from None
     return json.dumps(doc.data)

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from nnifc.stages import BUDGET_KEY, Stage, stages
 from nnifc.store import ExperimentRow, TrialRow
 from nnifc.view import best, iso
 
@@ -19,7 +20,8 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def trial_json(t: TrialRow) -> dict[str, Any]:
+def trial_json(t: TrialRow, stage: Stage | None = None) -> dict[str, Any]:
+    stage = stage or Stage()
     return {
         "id": t.id,
         "sequence": t.sequence,
@@ -33,6 +35,9 @@ def trial_json(t: TrialRow) -> dict[str, Any]:
         "exitCode": t.exit_code,
         "message": t.message,
         "tuner": {"told": t.told, "value": _finite(t.told_value)} if t.told else None,
+        "budget": t.params.get(BUDGET_KEY) if stage.budget is not None else None,
+        "rung": stage.rung,
+        "generation": stage.generation,
     }
 
 
@@ -64,5 +69,8 @@ def experiment_json(
         "imported": imported,
         "best": {"trial": top.id, "value": _finite(top.final)} if top else None,
         "stats": {name: round(value, 6) for name, value in sorted((counters or {}).items())},
-        "trials": [trial_json(t) for t in trials],
+        "trials": [
+            trial_json(t, stage)
+            for t, stage in zip(trials, stages([t.params for t in trials]), strict=True)
+        ],
     }

@@ -17,17 +17,21 @@ from rich.style import Style
 from nnifc.columns import Column, Entry, Layout, emit
 from nnifc.plain import one_line, plain, printable
 from nnifc.records import TrialStatus
+from nnifc.stages import Stage, stages
 from nnifc.store import TrialRow
 from nnifc.view import STATUS_STYLE, latest, number, params_text, span, when
 
 ID = Column("id")
 SEQ = Column("seq", right=True)
 STATUS = Column("status")
+# shown only when trials have them: an advisor's budget and its rung, PBT's generation
+BUDGET = Column("budget")
+GENERATION = Column("gen", right=True)
 STARTED = Column("started")
 DURATION = Column("duration", right=True)
 LAST = Column("last", right=True)
 FINAL = Column("final", right=True)
-COLUMNS = (ID, SEQ, STATUS, STARTED, DURATION, LAST, FINAL)
+COLUMNS = (ID, SEQ, STATUS, BUDGET, GENERATION, STARTED, DURATION, LAST, FINAL)
 GIVE_WAY = (STARTED, LAST, DURATION)  # first to last, when the parameters need the room
 PARAMS_MIN = 24  # narrower, the columns that give way do
 LIVE_PARAMS_MIN = 16  # the live view keeps `last` longer: a running trial has no final yet
@@ -35,7 +39,7 @@ PARAMS_BELOW = 48  # `status` puts longer parameters under the row rather than i
 STATUS_STYLES = {status: Style.parse(style) for status, style in STATUS_STYLE.items()}
 
 
-def entry(trial: TrialRow, now: float) -> Entry:
+def entry(trial: TrialRow, now: float, stage: Stage | None = None) -> Entry:
     style = STATUS_STYLES.get(trial.status.value)
     note = None
     if trial.message:
@@ -46,6 +50,8 @@ def entry(trial: TrialRow, now: float) -> Entry:
             ID: trial.id,
             SEQ: str(trial.sequence),
             STATUS: trial.status.value,
+            BUDGET: stage.budget_text() if stage else "",
+            GENERATION: stage.generation_text() if stage else "",
             STARTED: when(trial.started),
             DURATION: span(trial.started, trial.ended, now),
             LAST: number(latest(trial.intermediate)),
@@ -67,6 +73,7 @@ def layout(
         tail_title="parameters",
         indent_under=STATUS,
         give_way=GIVE_WAY,
+        optional=(BUDGET, GENERATION),
         tail_min=LIVE_PARAMS_MIN if live else PARAMS_MIN,
         below_under=PARAMS_BELOW,
         elide=live,
@@ -82,7 +89,8 @@ class TrialsTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         now = time.time() if self.now is None else self.now
-        entries = [entry(t, now) for t in self.trials]
+        found = stages([t.params for t in self.trials])
+        entries = [entry(t, now, stage) for t, stage in zip(self.trials, found, strict=True)]
         table = layout(entries, options.max_width)
         yield from emit([table.header()])
         for one in entries:

@@ -19,9 +19,12 @@ launcher shows as the trial's failure, instead of the user's ModuleNotFoundError
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import PurePath
+from typing import Any
 
 from nnifc.records import TrialSpec
+from nnifc.stages import SAVE_KEY
 
 SCRIPT = """\
 #!/bin/sh
@@ -38,6 +41,14 @@ if [ -n "${NNIFC_PARAMETERS:-}" ]; then
     mv -f "$NNI_OUTPUT_DIR/parameter.cfg.tmp" "$NNI_SYS_DIR/parameter.cfg" || exit 70
 fi
 rm -f "$NNIFC_EXIT"
+if [ -n "${NNIFC_SAVE_DIR:-}" ]; then
+  save_dir=$(printf "${NNIFC_SAVE_DIR}x") && save_dir=${save_dir%x} &&
+    ( [ -z "${NNIFC_UMASK:-}" ] || umask "$NNIFC_UMASK"; mkdir -p -- "$save_dir" ) || {
+    echo "nnifc: cannot create save_checkpoint_dir $save_dir" | tee -a "$NNIFC_LOG"
+    echo 70 > "$NNIFC_EXIT"
+    exit 70
+  }
+fi
 if [ -n "${NNIFC_VERSION_CHECK:-}" ]; then
   python=$(command -v python3 || command -v python)
   found=$("${python:-python3}" -c "$NNIFC_NNI_PROBE" 2>/dev/null)
@@ -134,7 +145,20 @@ def task_env(
         "NNIFC_NNI_MIN": str(_number(SUPPORTED_NNI[0])),
         "NNIFC_NNI_MAX": str(_number(SUPPORTED_NNI[1])),
         "NNIFC_NNI_RANGE": "{}.{} to {}.{}".format(*SUPPORTED_NNI[0], *SUPPORTED_NNI[1]),
-    }
+    } | _save_dir(spec.params)
+
+
+def _save_dir(params: Mapping[str, Any]) -> dict[str, str]:
+    """PBT's save_checkpoint_dir, which the wrapper creates before the command. As printf octal
+    escapes: data to the shell, and untouched by Kubernetes' `$` and FrameworkController's `{{`."""
+    path = params.get(SAVE_KEY)
+    if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
+        return {}
+    try:
+        raw = path.encode("utf-8")
+    except UnicodeEncodeError:
+        return {}
+    return {"NNIFC_SAVE_DIR": "".join(f"\\{byte:03o}" for byte in raw)}
 
 
 def _number(version: tuple[int, int]) -> int:

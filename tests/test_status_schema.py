@@ -61,6 +61,9 @@ TRIAL_FIELDS = {
     "exitCode",
     "message",
     "tuner",
+    "budget",
+    "rung",
+    "generation",
 }
 
 
@@ -280,6 +283,9 @@ VALID: dict[str, Any] = {
             "exitCode": 0,
             "message": "",
             "tuner": {"told": "final", "value": 0.93},
+            "budget": 3,
+            "rung": 0,
+            "generation": None,
         },
         {
             "id": "d4e5f",
@@ -294,6 +300,9 @@ VALID: dict[str, Any] = {
             "exitCode": 3,
             "message": "exit code 3: ValueError",
             "tuner": {"told": "failure", "value": None},
+            "budget": None,
+            "rung": None,
+            "generation": None,
         },
     ],
 }

@@ -60,12 +60,17 @@ def space_for(name: str) -> SearchSpace:
 
 def valid(name: str, params: Params) -> bool:
     """BatchTuner hands the trial one of its configs as is (NNI); others propose from the space."""
-    return params in CONFIGS if name == "BatchTuner" else space_for(name).contains(params)
+    if name == "BatchTuner":
+        return params in CONFIGS
+    searched = {k: v for k, v in params.items() if k not in TUNERS[name].added_keys}
+    return space_for(name).contains(searched)
 
 
 def make(name: str, **options: Any) -> Tuner:
     cls = TUNERS[name]
-    return cls(space_for(name), cls.Options.model_validate(options))
+    tuner = cls(space_for(name), cls.Options.model_validate(options))
+    tuner.shared_dir = "/shared"  # as the scheduler sets it (PBT's checkpoints)
+    return tuner
 
 
 def loss(params: Mapping[str, Any]) -> float:
@@ -125,6 +130,8 @@ def test_pending_proposals_are_distinct(name: str) -> None:
         history = run(tuner, n_history, seed=1)
         pending: list[Params] = []
         for i in range(8):
+            if pending and tuner.wait(history, pending):  # as the scheduler asks (PBT)
+                break
             params = tuner.propose(history, pending, np.random.default_rng([2, n_history + i]))
             if params is None:  # only a tuner with a finite list may run out
                 assert name == "BatchTuner"

@@ -7,9 +7,10 @@ it implements the Tuner interface, so the scheduler, the store and `resume` trea
 from __future__ import annotations
 
 from nnifc.advisors.asha import Asha
-from nnifc.advisors.base import BUDGET_KEY, Advisor, AdvisorOptions
+from nnifc.advisors.base import Advisor, AdvisorOptions
 from nnifc.advisors.bohb import Bohb
 from nnifc.advisors.hyperband import Hyperband
+from nnifc.stages import BUDGET_KEY
 
 ADVISORS: dict[str, type[Advisor]] = {a.name: a for a in (Hyperband, Bohb, Asha)}
 

@@ -19,10 +19,10 @@ from typing import Any, ClassVar, Literal, NamedTuple
 from pydantic import Field
 
 from nnifc.records import Params, Result
+from nnifc.stages import BUDGET_KEY
 from nnifc.tuners.base import Tuner, TunerOptions
 from nnifc.tuners.encoded import freeze
 
-BUDGET_KEY = "TRIAL_BUDGET"
 EPSILON = 1e-6  # NNI's, so that floors of exact powers land where NNI's do
 
 
@@ -35,14 +35,8 @@ class AdvisorOptions(TunerOptions):
 class Advisor(Tuner):
     default_optimize_mode: ClassVar[Literal["maximize", "minimize"] | None] = "maximize"
     Options: ClassVar[type[TunerOptions]] = AdvisorOptions
-
-    def wait(self, history: Sequence[Result], pending: Sequence[Params]) -> bool:
-        """Whether a free slot should stay empty now (Hyperband's exec_mode: serial).
-
-        The scheduler cannot leave a slot empty yet (a None from `propose` ends the
-        experiment), so `propose` never waits; this says when it would.
-        """
-        return False
+    added_keys: ClassVar[frozenset[str]] = frozenset({BUDGET_KEY})
+    learns_unfinished: ClassVar[bool] = True  # a cancelled trial's config is not run again
 
 
 def config_of(params: Params) -> dict[str, Any]:

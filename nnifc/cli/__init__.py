@@ -39,6 +39,7 @@ COMMANDS = {
     "import": ("transfer", "import_"),
     "view": ("web", "view"),
     "report": ("web", "report"),
+    "doctor": ("doctor", "doctor"),
 }
 
 

@@ -215,7 +215,11 @@ def _stop_on_signals(scheduler: Scheduler) -> None:
 
 def _print_plan(experiment: config.Experiment, options: dict[str, str]) -> None:
     seed = experiment.tuner_options.seed or 0
-    first = experiment.space.sample(np.random.default_rng([seed, 0]))
+    rng = np.random.default_rng([seed, 0])
+    proposed = experiment.tuner_class(experiment.space, experiment.tuner_options).propose(
+        [], [], rng
+    )
+    first = proposed if proposed is not None else experiment.space.sample(rng)  # (an empty grid)
     spec = TrialSpec("dryrun00", "first", 0, 0, first)
     platform = PLATFORMS[experiment.platform]
     described = platform.describe(platform.settings_of(experiment, options), options, spec)

@@ -30,6 +30,7 @@ from nnifc.records import MetricReported, Started, TrialEvent, TrialSpec
 
 if TYPE_CHECKING:
     from nnifc.experiment import Experiment
+    from nnifc.platforms.checkup import Check
     from nnifc.store import ExperimentRow, TrialRow
 
 Reader = Callable[[int, int], bytes]  # read(offset, size) of a task's output
@@ -74,6 +75,13 @@ class Platform(ABC, Generic[SettingsT]):
     @classmethod
     def preflight(cls, experiment: Experiment, options: Mapping[str, str]) -> None:
         """Check, before anything is created, that this experiment can run here; raise if not."""
+
+    @classmethod
+    def doctor(
+        cls, experiment: Experiment | None, options: Mapping[str, str], *, probe: bool
+    ) -> list[Check]:
+        """Every check of this platform's setup, failed ones with their fix (`nnifc doctor`)."""
+        raise PlatformError(f"doctor has nothing to check on the {cls.name} platform")
 
     @classmethod
     def describe(
@@ -158,6 +166,11 @@ class Platform(ABC, Generic[SettingsT]):
 
     def exit_code(self, trial_id: str, task: str) -> int | None:
         """The exit code a task's command recorded, None while it has none (or it was killed)."""
+        return None
+
+    def shared_dir(self) -> str | None:
+        """A directory every trial of the experiment can read and write, as trials see it
+        (PBT's checkpoints); None where trials share none."""
         return None
 
     def remove_storage(self) -> str:

@@ -130,8 +130,11 @@ class LocalPlatform(Platform[LocalSettings]):
             raise PlatformError(
                 f"trial.codeDir {code_dir} is gone: trials run there; put it back, then resume"
             )
-        private.make_dirs(self.exp_dir)
+        private.make_dirs(self.exp_dir / "shared")
         private.write_text(self.exp_dir / "wrapper.sh", SCRIPT)
+
+    def shared_dir(self) -> str:
+        return str(self.exp_dir / "shared")
 
     def trial_dir(self, trial_id: str) -> Path:
         return self.exp_dir / "trials" / trial_id

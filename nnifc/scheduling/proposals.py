@@ -19,7 +19,7 @@ from nnifc.knowledge import Knowledge
 from nnifc.records import Params, TrialSpec
 from nnifc.scheduling.cpu import CpuTime
 from nnifc.store import ExperimentRow, Store
-from nnifc.tuners import TUNERS, Tuner
+from nnifc.tuners import Tuner
 
 ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -54,6 +54,8 @@ class Proposals:
         rng = np.random.default_rng([self.seed, sequence])
         pending = [p for p in running if self.knowledge.fits(p)]
         with self.cpu.timed("tunerSeconds"):
+            if pending and self.tuner.wait(self.knowledge.results, pending):
+                return None  # not exhausted: asked again once a running trial ends
             params = self.tuner.propose(self.knowledge.results, pending, rng)
         if params is None:
             self.exhausted = True
@@ -72,6 +74,8 @@ class Proposals:
             return
         source = self.experiment.source.with_suffix(".json")
         new = space.parse(document.parse(source, text))
-        self.tuner = TUNERS[self.experiment.tuner_name](new, self.experiment.tuner_options)
+        shared_dir = self.tuner.shared_dir
+        self.tuner = self.experiment.tuner_class(new, self.experiment.tuner_options)
+        self.tuner.shared_dir = shared_dir
         self.knowledge.keep_fitting(new)
         self.space_text, self.exhausted = text, False

@@ -7,21 +7,11 @@ from nnifc.tuners.base import Tuner, TunerOptions
 from nnifc.tuners.batch import BatchTuner
 from nnifc.tuners.evolution import EvolutionTuner
 from nnifc.tuners.gridsearch import GridSearchTuner
+from nnifc.tuners.pbt import PbtTuner
 from nnifc.tuners.random import RandomTuner
 from nnifc.tuners.tpe import TpeTuner
 
-
-class _Tuners(dict[str, type[Tuner]]):
-    """The tuners by builtinTunerName; an advisor's name finds the advisor, which runs as a
-    tuner (the scheduler looks both up here), but is not listed: `in`, keys() are tuners only."""
-
-    def __missing__(self, name: str) -> type[Tuner]:
-        from nnifc.advisors import ADVISORS
-
-        return ADVISORS[name]
-
-
-TUNERS: dict[str, type[Tuner]] = _Tuners(
+TUNERS: dict[str, type[Tuner]] = dict(
     (t.name, t)
     for t in (
         RandomTuner,
@@ -30,6 +20,7 @@ TUNERS: dict[str, type[Tuner]] = _Tuners(
         EvolutionTuner,
         GridSearchTuner,
         BatchTuner,
+        PbtTuner,
     )
 )
 

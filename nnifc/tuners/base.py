@@ -32,10 +32,25 @@ class Tuner(ABC):
     # NNI's default for classArgs.optimize_mode; None where NNI's tuner has no direction
     default_optimize_mode: ClassVar[Literal["maximize", "minimize"] | None]
     Options: ClassVar[type[TunerOptions]] = TunerOptions
+    # keys the tuner adds to the parameters besides the search space's (an advisor's budget)
+    added_keys: ClassVar[frozenset[str]] = frozenset()
+    # a trial that ended without a usable result (cancelled, NaN) is learnt as loss inf, as a
+    # FAILED one is: successive halving and PBT must know that the trial's slot was used
+    learns_unfinished: ClassVar[bool] = False
+    # NNI refuses an assessor beside a tuner that decides when its trials end (PBT)
+    takes_assessor: ClassVar[bool] = True
 
     def __init__(self, space: SearchSpace, options: TunerOptions) -> None:
         self.space = space
         self.options = options
+        # set by the scheduler: an absolute directory every trial of the experiment can read
+        # and write, as the trials see it (PBT's checkpoints)
+        self.shared_dir: str | None = None
+
+    def wait(self, history: Sequence[Result], pending: Sequence[Params]) -> bool:
+        """Whether a free slot stays empty for now, until a running trial ends (a None from
+        `propose` ends the experiment's proposals for good)."""
+        return False
 
     @abstractmethod
     def propose(

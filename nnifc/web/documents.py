@@ -19,11 +19,10 @@ from nnifc.budget import NO_LIMIT_SECONDS
 from nnifc.header import NO_LIMIT_TRIALS, eta_seconds, time_spent
 from nnifc.records import TrialStatus
 from nnifc.rows import ExperimentRow, TrialRow
+from nnifc.stages import BUDGET_KEY, stages
 from nnifc.view import best
 from nnifc.web.reader import Snapshot
 from nnifc.web.redact import config_entries
-
-BUDGET_PARAM = "TRIAL_BUDGET"  # what Hyperband-style tuners give each trial
 
 
 def finite(value: float | None) -> float | None:
@@ -113,15 +112,18 @@ def trials_table(snapshot: Snapshot) -> dict[str, Any]:
     names: dict[str, None] = {}
     for r in rows:
         names.update(dict.fromkeys(r["params"]))
-    budgets = sorted({r["budget"] for r in rows if isinstance(r.get("budget"), int | float)})
-    for r in rows:
-        if r.get("budget") in budgets:
-            r["rung"] = budgets.index(r["budget"])
+    found = stages([t.params for t in snapshot.trials])
+    for r, stage in zip(rows, found, strict=True):
+        if stage.budget is not None:
+            r["budget"], r["rung"] = r["params"][BUDGET_KEY], stage.rung
+        if stage.generation is not None:
+            r["generation"] = stage.generation
     return {
         "version": snapshot.version,
         "optimizeMode": snapshot.row.optimize_mode,
         "params": list(names),
-        "budgets": bool(budgets),
+        "budgets": any(stage.budget is not None for stage in found),
+        "generations": any(stage.generation is not None for stage in found),
         "rows": rows,
     }
 
@@ -141,8 +143,6 @@ def _trial_row(t: TrialRow, now: float) -> dict[str, Any]:
         "message": t.message,
         "params": params,
     }
-    if BUDGET_PARAM in params:
-        row["budget"] = params[BUDGET_PARAM]
     return row
 
 

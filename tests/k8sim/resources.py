@@ -269,6 +269,11 @@ RESOURCES: dict[str, Resource] = {
         Resource("secrets", "Secret"),
         Resource("serviceaccounts", "ServiceAccount", short_names=("sa",)),
         Resource("events", "Event", short_names=("ev",)),
+        # what deploy/ applies besides (tests/test_deploy.py); stored, never acted on
+        Resource("services", "Service", short_names=("svc",)),
+        Resource("deployments", "Deployment", "apps", short_names=("deploy",)),
+        Resource("roles", "Role", "rbac.authorization.k8s.io"),
+        Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io"),
     )
 }
 

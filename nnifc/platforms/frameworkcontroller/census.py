@@ -41,7 +41,8 @@ def census(
             manifest.selector(experiment_id), "list the experiment's Frameworks"
         )
         live = {raw["metadata"]["labels"][TRIAL_LABEL]: raw for raw in listing.get("items") or []}
-        names = set(storage.listdir(manifest.experiment_root(experiment_id))) - {"code"}
+        names = set(storage.listdir(manifest.experiment_root(experiment_id)))
+        names -= {"code", manifest.SHARED}
         trials = [
             _trial(storage, settings, experiment_id, t, live.get(t))
             for t in sorted(names | set(live))

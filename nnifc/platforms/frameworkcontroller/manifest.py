@@ -27,6 +27,7 @@ from nnifc.wrapper import SCRIPT, parameter_cfg, task_env
 GROUP, VERSION, PLURAL = "frameworkcontroller.microsoft.com", "v1", "frameworks"
 API_VERSION = f"{GROUP}/{VERSION}"
 MOUNT = PurePosixPath("/tmp/mount")  # where NNI mounted the share; trial code may rely on it
+SHARED = "shared"  # beside code/ and the trials: what every trial reads and writes (checkpoints)
 WORKDIR = PurePosixPath("/nnifc/work")  # pod-local copy of the code
 BARRIER_MOUNT = "/mnt/frameworkbarrier"
 EXPERIMENT_LABEL, TRIAL_LABEL = "nnifc/experiment", "nnifc/trial"

@@ -21,6 +21,7 @@ from nnifc.document import to_yaml
 from nnifc.errors import PlatformError, StorageError
 from nnifc.experiment import Experiment, duration_seconds
 from nnifc.platforms.base import Platform, Reader
+from nnifc.platforms.checkup import Check
 from nnifc.platforms.frameworkcontroller import census, manifest, orphans, pods, preflight, secrets
 from nnifc.platforms.frameworkcontroller.client import Frameworks
 from nnifc.platforms.frameworkcontroller.creator import Creator
@@ -119,6 +120,14 @@ class FrameworkControllerPlatform(Platform[FrameworkControllerSettings]):
         finally:
             storage.close()
             cluster.close()
+
+    @classmethod
+    def doctor(
+        cls, experiment: Experiment | None, options: Mapping[str, str], *, probe: bool
+    ) -> list[Check]:
+        from nnifc.platforms.frameworkcontroller import doctor
+
+        return doctor.run(experiment, options, probe=probe)
 
     @classmethod
     def describe(
@@ -319,6 +328,9 @@ class FrameworkControllerPlatform(Platform[FrameworkControllerSettings]):
     def outputs(self, trial_id: str) -> dict[str, Reader]:
         logs = self._logs(trial_id).items()
         return {task: functools.partial(self.storage.read, path) for task, path in logs}
+
+    def shared_dir(self) -> str:
+        return str(manifest.MOUNT / manifest.experiment_root(self.experiment_id) / manifest.SHARED)
 
     def remove_storage(self) -> str:
         root = manifest.experiment_root(self.experiment_id)

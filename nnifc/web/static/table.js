@@ -20,6 +20,9 @@
       fixed.push({ key: "budget", label: "budget", value: (r) => r.budget, number: true });
       fixed.push({ key: "rung", label: "rung", value: (r) => r.rung, number: true });
     }
+    if (doc.generations) {
+      fixed.push({ key: "generation", label: "generation", value: (r) => r.generation, number: true });
+    }
     const params = doc.params.map((name) => ({
       key: "p:" + name,
       label: name,

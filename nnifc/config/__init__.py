@@ -10,35 +10,29 @@ for misspelt keys and names. Keys NNI accepted that mean nothing here become war
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
 from nnifc import document, nni_v2, optimize, space
 from nnifc.advisors import ADVISORS
 from nnifc.assessors import ASSESSORS, AssessorOptions
+from nnifc.config.problems import problems, suggest
+from nnifc.config.storage_model import storage_model
 from nnifc.document import Document, Loc, Source, shown
 from nnifc.errors import ConfigError, Problem
 from nnifc.experiment import (
     PLATFORM_CONFIGS,
     ExperimentConfig,
-    FrameworkControllerConfig,
     FrameworkControllerExperimentConfig,
 )
 from nnifc.experiment import Experiment as Experiment  # what load returns, named as before
-from nnifc.storage import STORAGES
 from nnifc.tuners import TUNERS, TunerOptions
-
-FC: Loc = ("frameworkcontrollerConfig",)
-DEFAULT_STORAGE = "nfs"
 
 IGNORED = (
     "authorName",
@@ -49,19 +43,9 @@ IGNORED = (
     "logCollection",
     "debug",
 )
-
-MISPLACED = {
-    (
-        "trial",
-        "command",
-    ): "not used with frameworkcontroller: each of trial.taskRoles[] has its own command",
-    (
-        "trial",
-        "gpuNum",
-    ): "not used with frameworkcontroller: set gpuNum in each of trial.taskRoles[]",
-    ("trial", "taskRoles"): "taskRoles are for trainingServicePlatform: frameworkcontroller; "
-    "a local trial has trial.command",
-}
+# frameworkcontrollerConfig keys NNI acted on that nnifc has no use for: one Framework per
+# trial always (no reuse mode), and uploads retry on their own
+IGNORED_FC = ("reuse", "uploadRetryCount")
 
 
 def load(
@@ -101,13 +85,18 @@ def load(
         raise source.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
     search_space = space.parse(space_doc)
     tuner_name, name_loc = _tuner_name(config)
+    tuner_class = ADVISORS[tuner_name] if name_loc[0] == "advisor" else TUNERS[tuner_name]
+    if config.assessor is not None and not tuner_class.takes_assessor:
+        raise source.error(
+            ("assessor",), f"{tuner_name} stops trials itself: remove the assessor, as NNI does"
+        )
     try:
-        TUNERS[tuner_name](search_space, tuner_options)
+        tuner_class(search_space, tuner_options)
     except ValueError as e:
         raise source.error(name_loc, f"{e} (search space {space_path})") from None
     modes = optimize.resolve(
         path,
-        tuner_name,
+        (str(name_loc[0]), tuner_name, tuner_class.default_optimize_mode),
         tuner_options,
         config.assessor.builtin_assessor_name if config.assessor else None,
         assessor_options,
@@ -119,6 +108,7 @@ def load(
         config=config,
         space=search_space,
         tuner_options=tuner_options,
+        tuner_class=tuner_class,
         assessor_options=assessor_options,
         optimize_mode=modes.experiment,
         assessor_optimize_mode=modes.assessor,
@@ -158,13 +148,13 @@ def _validate(doc: Source, *, stored: bool = False) -> ExperimentConfig:
     model: type[ExperimentConfig] = PLATFORM_CONFIGS[platform]
     unknown_storage: list[Problem] = []
     if platform == "frameworkcontroller":
-        model, unknown_storage = _storage_model(doc)
+        model, unknown_storage = storage_model(doc)
     try:
         context = {"base_dir": doc.path.parent, "stored": stored}
         config = model.model_validate(doc.data, context=context)
     except ValidationError as e:
-        problems = unknown_storage + _problems(doc, model, e)
-        raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column))) from None
+        found = unknown_storage + problems(doc, model, e)
+        raise ConfigError(sorted(found, key=lambda p: (p.line, p.column))) from None
     if unknown_storage:
         raise ConfigError(unknown_storage)
     if isinstance(config, FrameworkControllerExperimentConfig):
@@ -176,69 +166,6 @@ def _validate(doc: Source, *, stored: bool = False) -> ExperimentConfig:
                     f"task role names must be unique, {shown(name)} is used twice",
                 )
     return config
-
-
-def _storage_model(
-    doc: Source,
-) -> tuple[type[FrameworkControllerExperimentConfig], list[Problem]]:
-    """The frameworkcontroller model with the named storage's own blocks, after the checks that
-    need to know the storage: its blocks present, no other storage's blocks. An unknown storage
-    is a problem reported with what the model finds in the rest."""
-    block = doc.data.get("frameworkcontrollerConfig")
-    if not isinstance(block, dict):
-        return _with_storage(DEFAULT_STORAGE), []  # the model says what is wrong
-    kind = block.get("storage", DEFAULT_STORAGE)
-    if not isinstance(kind, str) or kind not in STORAGES:
-        why = f"must be one of {_one_of(STORAGES)}, got {shown(kind)}"
-        return _with_storage(None), [doc.problem((*FC, "storage"), why)]
-    options = STORAGES[kind].Options
-    required = [f.alias or n for n, f in options.model_fields.items() if f.is_required()]
-    if any(block.get(key) is None for key in required):
-        raise doc.error(FC, f"storage is {kind}, so {options.required}")
-    common = _keys(FrameworkControllerConfig)
-    stray = {key for key in block if key not in common and key not in _keys(options)}
-    for other, storage in STORAGES.items() if stray else ():
-        if other != kind and stray & _keys(storage.Options):
-            fix = f"set storage: {other}" if kind == DEFAULT_STORAGE else "remove one of them"
-            raise doc.error(FC, f"storage is {kind}, but {storage.Options.present}; {fix}")
-    return _with_storage(kind), []
-
-
-@functools.cache
-def _with_storage(kind: str | None) -> type[FrameworkControllerExperimentConfig]:
-    """The model for storage `kind`; None: an unknown storage, whose blocks may be any
-    storage's (so they are not reported as unknown keys beside the unknown storage)."""
-    if kind is None:
-        any_blocks: dict[str, Any] = {
-            name: (Any, Field(default=None, alias=field.alias))
-            for storage in STORAGES.values()
-            for name, field in storage.Options.model_fields.items()
-        }
-        block = create_model(
-            "FrameworkControllerConfig_unknown",
-            __base__=FrameworkControllerConfig,
-            storage=(Any, None),
-            **any_blocks,
-        )
-    else:
-        block = create_model(
-            f"FrameworkControllerConfig_{kind}",
-            __base__=cast(Any, (FrameworkControllerConfig, STORAGES[kind].Options)),  # two models
-        )
-    return create_model(
-        f"FrameworkControllerExperimentConfig_{kind or 'unknown'}",
-        __base__=FrameworkControllerExperimentConfig,
-        frameworkcontroller_config=(block, ...),
-    )
-
-
-def _keys(model: type[BaseModel]) -> set[str]:
-    return {field.alias or name for name, field in model.model_fields.items()}
-
-
-def _one_of(names: Mapping[str, Any]) -> str:
-    quoted = [repr(name) for name in names]
-    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
 def _tuner_name(config: ExperimentConfig) -> tuple[str, Loc]:
@@ -304,14 +231,14 @@ def _options(
     if name not in registry:
         raise doc.error(
             (section, name_key),
-            f"unknown {section} {shown(name)}{_suggest(name, registry)}; known: {', '.join(sorted(registry))}",
+            f"unknown {section} {shown(name)}{suggest(name, registry)}; known: {', '.join(sorted(registry))}",
         )
     options_model: type[BaseModel] = registry[name].Options
     try:
         return options_model.model_validate(spec.class_args)
     except ValidationError as e:
         prefix = (section, "classArgs")
-        raise ConfigError(_problems(doc, options_model, e, prefix)) from None
+        raise ConfigError(problems(doc, options_model, e, prefix)) from None
 
 
 def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:
@@ -327,6 +254,9 @@ def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:
         for key in ("gpuIndices", "gpuNum"):
             if isinstance(doc.data.get(section), dict) and key in doc.data[section]:
                 ignored.append(f"{section}.{key}")
+    fc = doc.data.get("frameworkcontrollerConfig")
+    if isinstance(fc, dict) and other != "frameworkcontrollerConfig":
+        ignored += [f"frameworkcontrollerConfig.{key}" for key in IGNORED_FC if key in fc]
     if not ignored:
         return []
     lines = {key: doc.locate(key.split("."))[0] for key in ignored}
@@ -334,122 +264,3 @@ def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:
         f"{key} (line {line})" for key, line in sorted(lines.items(), key=lambda kv: kv[1])
     )
     return [f"{doc.path}: ignoring keys that mean nothing to nnifc: {where}"]
-
-
-def _problems(
-    doc: Source, model: type[BaseModel], error: ValidationError, prefix: Loc = ()
-) -> list[Problem]:
-    found: dict[tuple[str | int, ...], tuple[str, str]] = {}  # loc -> (error type, message)
-    data: Any = doc.data
-    for part in prefix:
-        data = data[part] if isinstance(data, dict) and part in data else {}
-    for item in error.errors():
-        loc = (*prefix, *_data_loc(data, item["loc"]))
-        if loc not in found:
-            found[loc] = (item["type"], _message(item, model, loc[len(prefix) :]))
-    # a misspelt required key shows once, as the typo with its did-you-mean
-    for loc, (kind, message) in list(found.items()):
-        if kind == "extra_forbidden" and "did you mean" in message:
-            meant = message.rsplit("'", 2)[-2]
-            if found.get((*loc[:-1], meant), ("",))[0] == "missing":
-                del found[(*loc[:-1], meant)]
-    problems = [doc.problem(loc, message) for loc, (_, message) in found.items()]
-    return sorted(problems, key=lambda p: (p.line, p.column))
-
-
-def _data_loc(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    """Drop the parts pydantic adds for union members and validators: keep keys the data has."""
-    kept: list[str | int] = []
-    node = data
-    for i, part in enumerate(loc):
-        found, child = _child(node, part)
-        if found:
-            kept.append(part)
-            node = child
-        elif isinstance(node, dict) and i == len(loc) - 1 and isinstance(part, str):
-            kept.append(part)  # a missing key: keep its name
-    return tuple(kept)
-
-
-def _child(node: Any, part: str | int) -> tuple[bool, Any]:
-    if isinstance(node, dict) and part in node:
-        return True, node[part]
-    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-        return True, node[part]
-    return False, None
-
-
-def _message(item: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
-    kind, ctx, got = item["type"], item.get("ctx", {}), item.get("input")
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        if loc in MISPLACED:
-            return MISPLACED[loc]
-        allowed = _keys_at(model, loc[:-1])
-        return f"unknown key{_suggest(str(loc[-1]), allowed)}"
-    if kind == "string_pattern_mismatch":
-        return f"must match {ctx['pattern']}, got {shown(got)}"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        op = {
-            "greater_than_equal": ">=",
-            "greater_than": ">",
-            "less_than_equal": "<=",
-            "less_than": "<",
-        }[kind]
-        bound = next(iter(ctx.values()))
-        return f"must be {op} {bound}, got {shown(got)}"
-    if kind in ("string_too_short", "too_short"):
-        return f"must not be empty, got {shown(got)}"
-    if kind == "literal_error":
-        return f"must be one of {ctx['expected']}, got {shown(got)}"
-    if kind.endswith(("_type", "_parsing")):
-        wanted = {
-            "string": "a string",
-            "int": "an integer",
-            "float": "a number",
-            "bool": "true or false",
-            "dict": "a mapping",
-            "list": "a list",
-            "model": "a mapping",
-            "model_attributes": "a mapping",
-            "is_instance_of": "a path",
-            "path": "a path",
-        }
-        return f"must be {wanted.get(kind.rsplit('_', 1)[0], kind)}, got {shown(got)}"
-    message = str(item["msg"]).removeprefix("Value error, ")
-    if "got" in message or isinstance(got, dict | list):
-        return message
-    return f"{message}, got {shown(got)}"
-
-
-def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None or isinstance(part, int):
-            continue
-        field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
-        current = _inner_model(field.annotation) if field else None
-    if current is None:
-        return []
-    return [f.alias or n for n, f in current.model_fields.items()]
-
-
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
-        for arg in typing.get_args(annotation):
-            found = _inner_model(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _suggest(word: str, known: Any) -> str:
-    names = [str(k) for k in known]
-    lowered = {n.lower(): n for n in names}
-    match = lowered.get(word.lower()) or next(
-        iter(difflib.get_close_matches(word, names, n=1, cutoff=0.6)), None
-    )
-    return f"; did you mean {match!r}?" if match else ""
