@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from references import _suggest, nni_space
-from scipy.special import ndtr, ndtri  # type: ignore[import-untyped]
+from scipy.special import ndtr, ndtri
 
 from nnifc.space import SearchSpace
 

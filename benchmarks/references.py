@@ -59,7 +59,8 @@ def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
         elif isinstance(p, RandInt):
             params[key] = trial.suggest_int(key, p.low, p.high - 1)
         elif isinstance(p, Uniform):
-            params[key] = trial.suggest_float(key, p.low, p.high, log=p.log, step=p.q)
+            # a raw draw, rounded and clipped by NNI's rule (optuna's step grid starts at low)
+            params[key] = p.finish(trial.suggest_float(key, p.low, p.high, log=p.log))
         else:
             raise NotImplementedError(p)
     return params
@@ -98,8 +99,7 @@ def run_hyperopt(
         elif isinstance(p, Uniform) and p.log:
             hyper[key] = hp.loguniform(key, math.log(p.low), math.log(p.high))
         elif isinstance(p, Uniform):
-            low, high = p.low, p.high
-            hyper[key] = hp.quniform(key, low, high, p.q) if p.q else hp.uniform(key, low, high)
+            hyper[key] = hp.uniform(key, p.low, p.high)  # q: NNI's rule on the raw draw, below
     record = Trials()
     suggest: Callable[..., Any]
     if algorithm == "tpe":
@@ -111,8 +111,12 @@ def run_hyperopt(
 
     else:
         raise ValueError(algorithm)
+
+    def finished(params: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: _nni_rule(space[k], _plain(v)) for k, v in params.items()}
+
     fmin(
-        lambda params: objective({k: _plain(v) for k, v in params.items()}),
+        lambda params: objective(finished(params)),
         hyper,
         algo=suggest,
         max_evals=trials,
@@ -126,6 +130,24 @@ def run_hyperopt(
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _nni_rule(param: Any, value: Any) -> Any:
+    """A uniform-family value rounded to a multiple of q, then clipped (NNI's rule)."""
+    return param.finish(value) if isinstance(param, Uniform) else value
+
+
+def in_domain(space: SearchSpace, who: str, objective: Objective) -> Objective:
+    """`objective`, refusing any point outside nnifc's domain for `space`: a reference that
+    measured other points than nnifc may would not be a fair comparison."""
+
+    def checked(params: Mapping[str, Any]) -> float:
+        reason = space.mismatch(params)
+        if reason is not None:
+            raise ValueError(f"{who} evaluated {dict(params)}, outside the space: {reason}")
+        return objective(params)
+
+    return checked
 
 
 def run_nni(
@@ -173,3 +195,76 @@ def nni_space(space: SearchSpace) -> dict[str, dict[str, Any]]:
         else:
             raise NotImplementedError(p)
     return raw
+
+
+def run_nni_bo(
+    name: str, space: SearchSpace, objective: Objective, seed: int, trials: int, **args: Any
+) -> list[float] | None:
+    """NNI 3.0's GPTuner or MetisTuner (`name` "GP" or "Metis"), sequentially; None when NNI
+    refuses the space (GP takes numeric choices and no normal types, Metis no log types either).
+
+    NNI 3.0 hands scipy.optimize.minimize a 2-D x0 and reads res.fun[0]; scipy 1.17 refuses the
+    first and returns a float for the second, so both tuners fail as released. `_scipy_shim`
+    flattens x0 and returns fun as a 1-element array, as the scipy NNI 3.0 was written for did.
+    GPTuner draws from an unseeded RandomState and Metis from `random`: both are seeded here.
+    """
+    import random
+
+    from nni.algorithms.hpo.gp_tuner import GPTuner
+    from nni.algorithms.hpo.metis_tuner import MetisTuner
+
+    _scipy_shim()
+    logging.getLogger("nni").setLevel(logging.ERROR)
+    logging.getLogger("GP_Tuner_AutoML").setLevel(logging.ERROR)
+    logging.getLogger("Metis_Tuner_AutoML").setLevel(logging.ERROR)
+    random.seed(seed)
+    np.random.seed(seed)
+    tuner: Any = (GPTuner if name == "GP" else MetisTuner)(optimize_mode="minimize", **args)
+    if name == "GP":
+        tuner._random_state = np.random.RandomState(seed)
+        tuner._gp.random_state = tuner._random_state
+    try:
+        tuner.update_search_space(nni_space(space))
+    except (ValueError, RuntimeError):
+        return None
+    losses: list[float] = []
+    for i in range(trials):
+        with warnings.catch_warnings(), _quiet():
+            warnings.simplefilter("ignore")
+            params = tuner.generate_parameters(i)
+        loss = objective({k: _typed(space[k], _plain(v)) for k, v in params.items()})
+        tuner.receive_trial_result(i, params, loss)
+        losses.append(loss)
+    return losses
+
+
+def _typed(param: Any, value: Any) -> Any:
+    return float(value) if isinstance(param, Uniform) and isinstance(value, int) else value
+
+
+def _quiet() -> Any:
+    """Metis prints to stdout and stderr on every proposal."""
+    import contextlib
+    import io
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+    return stack
+
+
+def _scipy_shim() -> None:
+    import nni.algorithms.hpo.gp_tuner.util as gp_util
+    import nni.algorithms.hpo.metis_tuner.lib_acquisition_function as metis_acquisition
+    import scipy.optimize
+
+    def minimize(fun: Callable[..., Any], x0: Any, *args: Any, **kwargs: Any) -> Any:
+        def scalar(x: Any, *more: Any) -> float:
+            return float(np.asarray(fun(x, *more)).ravel()[0])
+
+        result = scipy.optimize.minimize(scalar, np.ravel(x0), *args, **kwargs)
+        result.fun = np.atleast_1d(result.fun)
+        return result
+
+    gp_util.minimize = minimize
+    metis_acquisition.minimize = minimize

@@ -117,7 +117,7 @@ def test_config_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             env=env,
-            timeout=5,
+            timeout=15,  # a hang, not a slow start: python alone takes seconds under load
         )
     except subprocess.TimeoutExpired:
         pytest.fail("nnifc create --config <fifo> hung")

@@ -19,7 +19,7 @@ from nnifc import config, document
 from nnifc.errors import ConfigError
 from tests.badinput_helpers import CODE, MiB, base_text, run_bounded
 
-LOAD_SECONDS = 6.0  # the target is 3 s; the bound allows for a machine shared with other tests
+LOAD_SECONDS = 10.0  # the target is 3 s; the bound allows for a machine shared with 4 workers
 PEAK_MB = 400.0  # the process's peak RSS; python and nnifc's imports are ~120 MB
 
 

@@ -311,6 +311,8 @@ def test_batch_tuner_needs_one_choice_of_configs() -> None:
         ("GridSearch", {"population_size": 3}),
         ("BatchTuner", {"parallel_optimize": True}),
         ("Random", {"optimize_mode": "maximise"}),
+        ("GPTuner", {"utility": "lcb"}),
+        ("MetisTuner", {"exploration_probability": 2.0}),
     ],
 )
 def test_bad_class_args_are_rejected(name: str, options: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ from nnifc.tuners.anneal import AnnealTuner
 from nnifc.tuners.base import Tuner, TunerOptions
 from nnifc.tuners.batch import BatchTuner
 from nnifc.tuners.evolution import EvolutionTuner
+from nnifc.tuners.gp import GpTuner
 from nnifc.tuners.gridsearch import GridSearchTuner
+from nnifc.tuners.metis import MetisTuner
 from nnifc.tuners.pbt import PbtTuner
 from nnifc.tuners.random import RandomTuner
 from nnifc.tuners.tpe import TpeTuner
@@ -21,6 +23,8 @@ TUNERS: dict[str, type[Tuner]] = dict(
         GridSearchTuner,
         BatchTuner,
         PbtTuner,
+        GpTuner,
+        MetisTuner,
     )
 )
 

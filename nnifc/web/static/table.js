@@ -153,9 +153,9 @@
         el("button", { type: "button", text: "previous", disabled: s.page === 0, on: { click: () => { s.page--; this.draw(); } } }),
         el("span", { id: "trials-count", text: `${from}-${s.page * PAGE + page.length} of ${rows.length} shown (${this.doc.rows.length} trials)` }),
         el("button", { type: "button", text: "next", disabled: s.page >= pages - 1, on: { click: () => { s.page++; this.draw(); } } }),
-        s.ranges.length ? el("span", {}, " ranges: ", ...s.ranges.map((range, i) => el("button", { type: "button", class: "chip",
+        ...(s.ranges.length ? [el("span", {}, " ranges: ", ...s.ranges.map((range, i) => el("button", { type: "button", class: "chip",
           text: `${range.key.replace(/^p:/, "")} in [${range.min ?? "-inf"}, ${range.max ?? "inf"}] x`,
-          on: { click: () => { s.ranges.splice(i, 1); this.draw(); } } }))) : null);
+          on: { click: () => { s.ranges.splice(i, 1); this.draw(); } } })))] : []));
       this.container.dataset.ready = String(this.doc.version);
     }
 
