@@ -137,7 +137,8 @@ def test_values_follow_nnis_rounding() -> None:
 
 
 def test_gp_proposes_within_50_ms_at_200_results() -> None:
-    """The issue's bound is 50 ms; 4x that here, as the tests share a loaded machine."""
+    """The issue's bound is 50 ms of the launcher's time. Measured as this thread's CPU time
+    (BLAS limited to this thread), so other tests on the machine do not count; 2x for noise."""
     from threadpoolctl import threadpool_limits
 
     space = SearchSpace({f"x{i}": Uniform(-5.0, 10.0) for i in range(10)})
@@ -147,10 +148,10 @@ def test_gp_proposes_within_50_ms_at_200_results() -> None:
     times = []
     with threadpool_limits(1):  # as the launcher runs tuners
         for i in range(7):
-            start = time.perf_counter()
+            start = time.thread_time()
             tuner.propose(history, [], np.random.default_rng(i))
-            times.append(time.perf_counter() - start)
-    assert statistics.median(times) < 0.2, times
+            times.append(time.thread_time() - start)
+    assert statistics.median(times) < 0.1, times
 
 
 TRIAL = """\

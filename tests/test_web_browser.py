@@ -293,3 +293,27 @@ def test_the_report_opens_offline_and_shows_the_plots(
     assert [u for u in requested if not u.startswith("file:")] == []
     context.close()
     assert not errors, errors
+
+
+def test_a_late_error_from_a_page_left_does_not_replace_the_page_opened(
+    page: Any, server: Server, finished: Finished
+) -> None:
+    """The answer for a page the user already left (here: a slow 404 for an unknown experiment)
+    must not be drawn over the page they opened meanwhile."""
+    trial = finished.store().trials()[0]
+    page.goto(f"{server.url}#/")
+    page.wait_for_selector("main[data-ready=experiments]")
+    page.evaluate(
+        """([target]) => {
+            const fetched = window.fetch;
+            window.fetch = (url, options) => String(url).includes("nosuchexp")
+                ? new Promise((done) => setTimeout(done, 1000)).then(() => fetched(url, options))
+                : fetched(url, options);
+            location.hash = "#/e/nosuchexp";
+            setTimeout(() => { location.hash = target; }, 50);
+        }""",
+        [f"#/e/{finished.id}/t/{trial.id}"],
+    )
+    page.wait_for_selector("#trial[data-ready]", timeout=20_000)
+    page.wait_for_timeout(2_000)  # the slow 404 has come back by now
+    assert page.locator("#trial[data-ready]").count() == 1

@@ -16,14 +16,17 @@
   }
 
   async function show() {
-    page = NNIFC.current = route();
+    const mine = page = NNIFC.current = route();
     version = null;
     main.dataset.ready = "";
     try {
-      if (page.versionPath && !NNIFC.embedded) version = (await api(page.versionPath)).version;
-      await page.start();
+      if (mine.versionPath && !NNIFC.embedded) {
+        const now = (await api(mine.versionPath)).version;
+        if (mine === page) version = now;
+      }
+      if (mine === page) await mine.start();
     } catch (error) {
-      NNIFC.error(main, error);
+      if (mine === page) NNIFC.error(main, error); // not over a page opened meanwhile
     }
   }
 
