@@ -125,7 +125,8 @@ class Scheduler:
     def run(self, *, resuming: bool = False) -> ExperimentStatus:
         """Run to the end; `resuming` adopts the trials an earlier, dead loop left running."""
         try:
-            self.platform.prepare(resuming=resuming)
+            # a loop killed while it prepared recorded no trial: its set-up may be half done
+            self.platform.prepare(resuming=resuming and bool(self.store.trial_ids()))
             resume.adopt(self.trials, self.exp_id)
             status = self._loop()
         except LeaveRunning:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from nnifc import config, experiments
 from tests.conftest import (
     created_id,
     grown,
@@ -330,6 +331,26 @@ def fc_probes(cluster: KubeCluster, total: int) -> Probes:
         total=total,
         hold_submission=hold_submission,
     )
+
+
+def test_a_launcher_killed_before_the_code_was_uploaded_is_resumed_with_the_code(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, home: Path
+) -> None:
+    """The first loop died while it prepared (its code half uploaded, no trial yet): the
+    resumed loop uploads the code rather than taking it as done, and every trial runs."""
+    experiment = config.load(write_experiment(tmp_path, trials=2, concurrency=2, nfs=nfs_server))
+    store = experiments.register(experiment)  # what `create --detach` records first
+    exp_id = store.experiment().id
+    with store.batch():
+        store.set_pid(None)  # and then its launcher was killed, its upload cut short
+    half_done = nfs_server.local_dir / "nni" / exp_id / "code.uploading-0badc0de"
+    half_done.mkdir(parents=True)
+    (half_done / "trial.py").write_text("import nni  # cut sh")
+    resumed = run_nnifc("resume", exp_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert [t["status"] for t in status_json(exp_id)["trials"]] == ["SUCCEEDED"] * 2
+    leftovers = [p.name for p in (nfs_server.local_dir / "nni" / exp_id).iterdir()]
+    assert not [name for name in leftovers if name.startswith("code.")], leftovers
 
 
 def test_frameworkcontroller_launcher_killed_ten_times_loses_nothing(

@@ -22,6 +22,7 @@ from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.scheduler import Scheduler
 from nnifc.stopping import ENDED_BEFORE_STOP
 from nnifc.store import Store, TrialRow, experiment_dir
+from nnifc.wrapper import EXIT_NAME
 from tests.conftest import (
     VENV_BIN,
     created_id,
@@ -168,18 +169,26 @@ def stopped_by_the_assessor(
     trial: str,
     *,
     decides_in: float,
+    after_the_exit: bool = False,
 ) -> TrialRow:
     """One trial whose first intermediate result the assessor stops, deciding in `decides_in`
-    seconds (the trial goes on meanwhile): the real loop, platform and trial process."""
+    seconds (the trial goes on meanwhile), or only once the trial has exited on its own when
+    `after_the_exit`: the real loop, platform and trial process."""
     extra = "assessor: {builtinAssessorName: Medianstop, classArgs: {optimize_mode: maximize}}\n"
     experiment = config.load(experiment_files(trial, max_trials=1, concurrency=1, extra=extra))
 
+    store = experiments.register(experiment)
+    home_of_trials = experiment_dir(store.experiment().id)
+
     def slow_stop(self: object, curve: object, finished: object) -> Verdict:
         time.sleep(decides_in)
+        deadline = time.monotonic() + 60
+        while after_the_exit and not any(home_of_trials.rglob(EXIT_NAME)):
+            assert time.monotonic() < deadline, "the trial never exited"
+            time.sleep(0.02)
         return Verdict.STOP
 
     monkeypatch.setattr(ASSESSORS["Medianstop"], "assess", slow_stop)
-    store = experiments.register(experiment)
     platform = LocalPlatform.of(experiment, experiment_dir(store.experiment().id))
     assert Scheduler(experiment, store, platform).run() is ExperimentStatus.DONE
     (only,) = store.trials()
@@ -204,7 +213,9 @@ def test_a_trial_that_ends_before_the_assessors_stop_lands_succeeded(
 ) -> None:
     """The race: the assessor decides on the intermediate result while the trial goes on to
     report its final metric and exit 0; the stop lands on a trial that already ended."""
-    only = stopped_by_the_assessor(experiment_files, monkeypatch, REPORTS_FINAL, decides_in=1.5)
+    only = stopped_by_the_assessor(
+        experiment_files, monkeypatch, REPORTS_FINAL, decides_in=0, after_the_exit=True
+    )
     assert only.status is TrialStatus.SUCCEEDED, only.message
     assert only.final == 0.9 and only.message == ENDED_BEFORE_STOP and only.exit_code == 0
 

@@ -157,6 +157,10 @@ class NfsStorage(Storage[NfsOptions]):
         parent = posixpath.dirname(dest)
         if parent:  # the experiment's directory, where its pods make theirs
             self._run("mkdir", parent, partial(_mkdirs, path=parent, mode=SHARED_DIR_MODE))
+        name = posixpath.basename(dest)
+        for left in self.listdir(parent):  # an earlier upload's, cut short by a killed launcher
+            if left.startswith((f"{name}.uploading-", f"{name}.replaced-")):
+                self.remove_tree(posixpath.join(parent, left))
         dirs = {staging} | {posixpath.dirname(f"{staging}/{f.relative}") for f in files}
         for d in sorted(dirs):
             self._run("mkdir", d, partial(_mkdirs, path=d, mode=CODE_DIR_MODE))
