@@ -87,7 +87,7 @@ def test_no_crd_is_reported_with_how_to_install(
     assert "kubectl apply -f deploy/frameworkcontroller.yaml" in line
     assert row(result, "storage (nfs)").startswith("ok")  # the rest still ran
     assert row(result, "trial image's nni").startswith("skip")
-    assert result.stdout.strip().endswith("1 of 18 checks failed"), result.stdout
+    assert result.stdout.strip().endswith("1 of 16 checks failed"), result.stdout
 
 
 @pytest.mark.parametrize("need", preflight.needed(secrets=True), ids=checks.label)

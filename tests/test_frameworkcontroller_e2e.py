@@ -276,11 +276,11 @@ def test_missing_framework_controller_and_permissions_are_reported_before_anythi
     assert "FrameworkController is not installed in the cluster of context 'sim'" in missing.stderr
     cluster.faults.crd_installed = True
     cluster.faults.deny("create", "frameworks")
-    cluster.faults.deny("get", "pods", subresource="log")
+    cluster.faults.deny("list", "pods")
     denied = run_nnifc("create", "--config", str(config))
     assert denied.returncode == 1
     assert (
-        "context 'sim' lacks permissions in namespace 'default': create frameworks, get pods/log"
+        "context 'sim' lacks permissions in namespace 'default': create frameworks, list pods"
         in denied.stderr
     )
     assert not home.exists() and cluster.created("frameworks") == []
