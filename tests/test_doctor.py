@@ -90,6 +90,20 @@ def test_no_crd_is_reported_with_how_to_install(
     assert result.stdout.strip().endswith("1 of 16 checks failed"), result.stdout
 
 
+@pytest.mark.parametrize(("offset", "said"), [(-90.0, "ahead of"), (90.0, "behind")])
+def test_a_skewed_clock_fails_with_how_to_synchronise(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path, offset: float, said: str
+) -> None:
+    cluster.faults.clock_offset = offset  # the API server's Date header, 90 s off
+    result = run_nnifc("doctor", "--config", str(nfs_config(tmp_path, nfs_server)))
+    assert result.returncode == 1, result.stdout
+    line = row(result, checks.SKEW)
+    seconds = int(line.split("this machine is ")[1].split(" s ")[0])
+    assert line.startswith("FAIL") and 85 <= seconds <= 95 and f"s {said} the API" in line, line
+    assert "timedatectl set-ntp true" in line
+    assert result.stdout.strip().endswith("1 of 16 checks failed"), result.stdout
+
+
 @pytest.mark.parametrize("need", preflight.needed(secrets=True), ids=checks.label)
 def test_each_missing_permission_is_its_own_failure_with_the_role_to_ask_for(
     kube_cluster: KubeCluster, need: checks.Need, home: Path

@@ -146,6 +146,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, from a clock `faults.clock_offset` ahead of this machine's."""
+        now = time.time() if timestamp is None else timestamp
+        return super().date_time_string(now + self.server.api.faults.clock_offset)
+
     def do_GET(self) -> None:
         self._handle()
 

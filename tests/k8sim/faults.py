@@ -38,6 +38,7 @@ class Faults:
         self.bookmark_interval = 1.0  # seconds between BOOKMARK events when they are allowed
         self.denied: set[Rule] = set()  # answered allowed=false by SelfSubjectAccessReview
         self.enforce_denied = False  # also answer 403 to real requests matching `denied`
+        self.clock_offset = 0.0  # seconds the server's Date header is ahead of real time
         self._expire: Callable[[], None] | None = None  # set by the API server
 
     def expire_history(self) -> None:
