@@ -2,10 +2,14 @@
 
 Unmodified NNI trial code: it gets its parameters from `nni.get_next_parameter()` and reports an
 accuracy per epoch and a final accuracy. Nothing is downloaded; the digits ship with scikit-learn.
+Under Hyperband, BOHB or ASHA it trains `TRIAL_BUDGET` epochs; under PBTTuner it starts from the
+weights in `load_checkpoint_dir` when there are some and saves its own in `save_checkpoint_dir`,
+as NNI's examples do (configs/hyperband.yml, bohb.yml, pbt.yml).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import nni
@@ -30,8 +34,9 @@ def main() -> None:
     batch = int(params["batch_size"])
     w1 = rng.normal(0, 1 / np.sqrt(64), (64, hidden))
     w2 = rng.normal(0, 1 / np.sqrt(hidden), (hidden, 10))
+    w1, w2 = load(params, w1, w2)
     accuracy = 0.0
-    for epoch in range(int(params["epochs"])):
+    for epoch in range(int(params.get("TRIAL_BUDGET", params["epochs"]))):
         for start in range(0, split, batch):
             idx = train[start : start + batch]
             h = np.maximum(x[idx] @ w1, 0)
@@ -47,6 +52,21 @@ def main() -> None:
         print(f"epoch {epoch}: test accuracy {accuracy:.4f}")
         nni.report_intermediate_result(accuracy)
     nni.report_final_result(accuracy)
+    if params.get("save_checkpoint_dir"):
+        np.savez(os.path.join(str(params["save_checkpoint_dir"]), "weights.npz"), w1=w1, w2=w2)
+
+
+def load(params: dict[str, Any], w1: Any, w2: Any) -> tuple[Any, Any]:
+    """PBT: the weights of the checkpoint this trial continues, when they fit its network."""
+    path = os.path.join(str(params.get("load_checkpoint_dir") or ""), "weights.npz")
+    if not os.path.isfile(path):
+        return w1, w2
+    saved = np.load(path)
+    if saved["w1"].shape != w1.shape:
+        print(f"checkpoint {path} is for another hidden_size: starting afresh")
+        return w1, w2
+    print(f"continuing from {path}")
+    return saved["w1"], saved["w2"]
 
 
 if __name__ == "__main__":
