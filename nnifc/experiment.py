@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 if TYPE_CHECKING:
-    from nnifc.assessors import AssessorOptions
+    from nnifc.assessors import Assessor, AssessorOptions
     from nnifc.errors import ConfigError
     from nnifc.optimize import OptimizeMode
     from nnifc.space import SearchSpace
@@ -113,7 +113,7 @@ class Model(BaseModel):
 class TunerSpec(Model):
     builtin_tuner_name: str | None = None
     class_args: dict[str, Any] = Field(default_factory=dict)
-    code_dir: str | None = None  # custom tuners: refused in config.py with a clear message
+    code_dir: str | None = None  # custom tuners: run by nnifc.nni_classes (config.py)
     class_file_name: str | None = None
     class_name: str | None = None
     include_intermediate_results: bool = False
@@ -133,7 +133,7 @@ class AssessorSpec(Model):
 class AdvisorSpec(Model):
     builtin_advisor_name: str | None = None
     class_args: dict[str, Any] = Field(default_factory=dict)
-    code_dir: str | None = None  # custom advisors: refused in config.py, as custom tuners are
+    code_dir: str | None = None  # custom advisors: refused in config.py
     class_file_name: str | None = None
     class_name: str | None = None
     gpu_indices: int | str | None = None
@@ -264,6 +264,8 @@ class Experiment:
     # A mistake found after loading (a platform's preflight), located in the file as written;
     # the loader supplies it, so no platform needs the loader.
     error_at: Callable[[Sequence[str | int], str], ConfigError] = field(compare=False, repr=False)
+    # a custom assessor's class (nnifc.nni_classes); None: the builtin `assessor_name` names
+    assessor_class: type[Assessor] | None = None
 
     @property
     def platform(self) -> str:
@@ -275,9 +277,12 @@ class Experiment:
         if self.config.advisor is not None:
             assert self.config.advisor.builtin_advisor_name
             return self.config.advisor.builtin_advisor_name
-        assert self.config.tuner and self.config.tuner.builtin_tuner_name
-        return self.config.tuner.builtin_tuner_name
+        tuner = self.config.tuner
+        assert tuner is not None and (tuner.builtin_tuner_name or tuner.class_name)
+        return tuner.builtin_tuner_name or tuner.class_name or ""
 
     @property
     def assessor_name(self) -> str | None:
-        return self.config.assessor.builtin_assessor_name if self.config.assessor else None
+        """The builtin assessor's name, or a custom one's className."""
+        assessor = self.config.assessor
+        return (assessor.builtin_assessor_name or assessor.class_name) if assessor else None

@@ -56,7 +56,8 @@ class Scheduler:
         tuner.shared_dir = platform.shared_dir()
         assessor: Assessor | None = None
         if experiment.assessor_name and experiment.assessor_options is not None:
-            assessor = ASSESSORS[experiment.assessor_name](experiment.assessor_options)
+            assessor_class = experiment.assessor_class or ASSESSORS[experiment.assessor_name]
+            assessor = assessor_class(experiment.assessor_options)
         row = store.experiment()
         self.exp_id, mode = row.id, row.optimize_mode
         tuner_config = experiment.config.tuner
@@ -166,6 +167,8 @@ class Scheduler:
                 return ExperimentStatus.STOPPED
             events = self.platform.poll(POLL_SECONDS if self.live else 0.0)
             self.trials.handle_all(events)
+            if events:
+                self.proposals.observe(live.spec.params for live in self.live.values())
             self._show_trouble()
             spent = self._spent()
             ended = spent is not None and not self.live

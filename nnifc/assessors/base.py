@@ -43,3 +43,14 @@ class Assessor(ABC):
             curve: this trial's intermediate losses so far, step 0 first.
             finished: the intermediate loss curves of trials that SUCCEEDED.
         """
+
+    def assess_trial(
+        self, trial_id: str, curve: Sequence[float], finished: Sequence[Sequence[float]]
+    ) -> Verdict:
+        """`assess` for a trial known by its id, as the loop asks: an assessor that keeps state
+        per trial (NNI's class API) overrides this; the others judge the curve alone."""
+        return self.assess(curve, finished)
+
+    def trial_end(self, trial_id: str, success: bool) -> None:
+        """A trial ended (`success`: it SUCCEEDED); for assessors that keep state per trial."""
+        return None

@@ -19,9 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from nnifc import document, nni_v2, optimize, space
+from nnifc import document, nni_classes, nni_v2, optimize, space
 from nnifc.advisors import ADVISORS
-from nnifc.assessors import ASSESSORS, AssessorOptions
+from nnifc.assessors import ASSESSORS, Assessor, AssessorOptions
+from nnifc.config import classes
 from nnifc.config.problems import problems, suggest
 from nnifc.config.storage_model import storage_model
 from nnifc.document import Document, Loc, Source, shown
@@ -32,7 +33,8 @@ from nnifc.experiment import (
     FrameworkControllerExperimentConfig,
 )
 from nnifc.experiment import Experiment as Experiment  # what load returns, named as before
-from nnifc.tuners import TUNERS, TunerOptions
+from nnifc.nni_classes import NNI_TUNERS, ClassSource
+from nnifc.tuners import TUNERS, Tuner, TunerOptions
 
 IGNORED = (
     "authorName",
@@ -85,7 +87,14 @@ def load(
         raise source.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
     search_space = space.parse(space_doc)
     tuner_name, name_loc = _tuner_name(config)
-    tuner_class = ADVISORS[tuner_name] if name_loc[0] == "advisor" else TUNERS[tuner_name]
+    tuner_source = (
+        classes.nni_source(source, "tuner", config.tuner) if config.advisor is None else None
+    )
+    assessor_source = classes.nni_source(source, "assessor", config.assessor)
+    for class_source in (tuner_source, assessor_source):
+        if class_source is not None and not stored:  # the loop loads it again when it starts
+            classes.check(source, class_source, search_space)
+    tuner_class = _proposer_class(tuner_name, name_loc, tuner_source)
     if config.assessor is not None and not tuner_class.takes_assessor:
         raise source.error(
             ("assessor",), f"{tuner_name} stops trials itself: remove the assessor, as NNI does"
@@ -94,13 +103,23 @@ def load(
         tuner_class(search_space, tuner_options)
     except ValueError as e:
         raise source.error(name_loc, f"{e} (search space {space_path})") from None
+    builtin_assessor = assessor_source is None and config.assessor is not None
     modes = optimize.resolve(
         path,
         (str(name_loc[0]), tuner_name, tuner_class.default_optimize_mode),
         tuner_options,
-        config.assessor.builtin_assessor_name if config.assessor else None,
-        assessor_options,
+        config.assessor.builtin_assessor_name if config.assessor and builtin_assessor else None,
+        assessor_options if builtin_assessor else None,
     )
+    assessor_mode = modes.assessor
+    assessor_class: type[Assessor] | None = None
+    if assessor_source is not None and assessor_options is not None:
+        assessor_mode = assessor_options.optimize_mode or modes.experiment
+        assessor_class = nni_classes.assessor_class(assessor_source, assessor_mode)
+    if tuner_source is not None:
+        tuner_class = nni_classes.tuner_class(
+            tuner_source, modes.experiment, tuner_class.default_optimize_mode
+        )
     return Experiment(
         source=path,
         config_text=doc.text,
@@ -111,10 +130,18 @@ def load(
         tuner_class=tuner_class,
         assessor_options=assessor_options,
         optimize_mode=modes.experiment,
-        assessor_optimize_mode=modes.assessor,
-        warnings=(*warnings, *modes.warnings),
+        assessor_optimize_mode=assessor_mode,
+        warnings=(*warnings, *modes.warnings, *classes.runs_nni(path, tuner_name, tuner_source)),
         error_at=functools.partial(_error_at, path, doc.text),
+        assessor_class=assessor_class,
     )
+
+
+def _proposer_class(name: str, name_loc: Loc, source: ClassSource | None) -> type[Tuner]:
+    if source is not None:  # bound again to the experiment's mode once it is known
+        default = nni_classes.NNI_DEFAULT_MODE if source.class_file is None else None
+        return nni_classes.tuner_class(source, "maximize", default)
+    return ADVISORS[name] if name_loc[0] == "advisor" else TUNERS[name]
 
 
 def _error_at(path: Path, text: str, loc: Loc, message: str) -> ConfigError:
@@ -172,8 +199,11 @@ def _tuner_name(config: ExperimentConfig) -> tuple[str, Loc]:
     """What proposes trials (an advisor runs as the tuner), and where the file names it."""
     if config.advisor is not None and config.advisor.builtin_advisor_name:
         return config.advisor.builtin_advisor_name, ("advisor", "builtinAdvisorName")
-    assert config.tuner is not None and config.tuner.builtin_tuner_name
-    return config.tuner.builtin_tuner_name, ("tuner", "builtinTunerName")
+    assert config.tuner is not None
+    if config.tuner.builtin_tuner_name:
+        return config.tuner.builtin_tuner_name, ("tuner", "builtinTunerName")
+    assert config.tuner.class_name
+    return config.tuner.class_name, ("tuner", "className")
 
 
 def _plugins(doc: Source, config: ExperimentConfig) -> tuple[TunerOptions, AssessorOptions | None]:
@@ -214,31 +244,48 @@ def _advisor(doc: Source, config: ExperimentConfig) -> TunerOptions:
 def _options(
     doc: Source, section: str, name_key: str, spec: Any, registry: Mapping[str, Any]
 ) -> Any:
-    if spec.code_dir or spec.class_file_name or spec.class_name:
-        raise doc.error(
-            (section,),
-            f"custom {section}s are not supported; use {name_key}: one of {', '.join(registry)}",
-        )
+    custom = spec.code_dir or spec.class_file_name or spec.class_name
     name = (
         getattr(spec, "builtin_tuner_name", None)
         or getattr(spec, "builtin_assessor_name", None)
         or getattr(spec, "builtin_advisor_name", None)
     )
-    if name is None:
+    if custom and section == "advisor":
         raise doc.error(
-            (section, name_key), f"required key is missing; one of {', '.join(registry)}"
+            (section,),
+            f"custom {section}s are not supported; use {name_key}: one of {', '.join(registry)}",
         )
-    if name not in registry:
+    if custom and name is not None:
         raise doc.error(
             (section, name_key),
-            f"unknown {section} {shown(name)}{suggest(name, registry)}; known: {', '.join(sorted(registry))}",
+            f"either {name_key} or codeDir, classFileName and className, not both",
         )
-    options_model: type[BaseModel] = registry[name].Options
+    nni_builtins = NNI_TUNERS if section == "tuner" else {}
+    known = [*registry, *nni_builtins]
+    if name is None and not custom:
+        raise doc.error((section, name_key), f"required key is missing; one of {', '.join(known)}")
+    if name is not None and name not in known:
+        raise doc.error(
+            (section, name_key),
+            f"unknown {section} {shown(name)}{suggest(name, known)}; known: {', '.join(sorted(known))}",
+        )
+    if custom or name in nni_builtins:
+        # the class takes its classArgs as it likes; nnifc reads their optimize_mode only
+        base: type[BaseModel] = TunerOptions if section == "tuner" else AssessorOptions
+        return _validated(doc, section, base, _mode_only(spec.class_args))
+    assert name is not None
+    return _validated(doc, section, registry[name].Options, spec.class_args)
+
+
+def _mode_only(class_args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in class_args.items() if k == "optimize_mode"}
+
+
+def _validated(doc: Source, section: str, model: type[BaseModel], class_args: Any) -> Any:
     try:
-        return options_model.model_validate(spec.class_args)
+        return model.model_validate(class_args)
     except ValidationError as e:
-        prefix = (section, "classArgs")
-        raise ConfigError(problems(doc, options_model, e, prefix)) from None
+        raise ConfigError(problems(doc, model, e, (section, "classArgs"))) from None
 
 
 def _warnings(doc: Document, config: ExperimentConfig) -> list[str]:

@@ -68,6 +68,13 @@ class Proposals:
         self.trial_ids.add(trial_id)
         return spec
 
+    def observe(self, running: Iterable[Params]) -> None:
+        """Trials ended: a stateful tuner learns them now, not at the next proposal (which may
+        never come once the budget is spent)."""
+        pending = [p for p in running if self.knowledge.fits(p)]
+        with self.cpu.timed("tunerSeconds"):
+            self.tuner.observe(self.knowledge.results, pending)
+
     def new_space(self, text: str) -> None:
         """`nnifc update --search-space`: a new tuner; it keeps the history that fits the space."""
         if text == self.space_text:

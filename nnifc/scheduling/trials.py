@@ -137,7 +137,8 @@ class Trials:
         if self.assessor is None or not assess:
             return
         with self.cpu.timed("assessorSeconds"):
-            verdict = self.assessor.assess(live.curve, self.knowledge.finished_curves)
+            curves = self.knowledge.finished_curves
+            verdict = self.assessor.assess_trial(event.trial_id, live.curve, curves)
         if verdict is Verdict.STOP:
             self.stop(event.trial_id, TrialStatus.EARLY_STOPPED, "stopped early by the assessor")
 
@@ -145,6 +146,8 @@ class Trials:
         self.live.pop(trial_id, None)
         trial = self.store.trial(trial_id)
         told, value, message = self.knowledge.learn(trial)
+        if self.assessor is not None:
+            self.assessor.trial_end(trial_id, trial.status is TrialStatus.SUCCEEDED)
         if trial.status is TrialStatus.SUCCEEDED and not trial.message:
             self.store.set_told(trial_id, told, value, message=message)
         else:

@@ -52,6 +52,12 @@ class Tuner(ABC):
         `propose` ends the experiment's proposals for good)."""
         return False
 
+    def observe(self, history: Sequence[Result], pending: Sequence[Params]) -> None:
+        """Trials ended: the same arguments as `propose`, called once a poll's trials are learnt.
+        Stateless tuners read them at the next proposal; a stateful one (NNI's class API) is
+        told each result as NNI tells it, even when no proposal follows."""
+        return None
+
     @abstractmethod
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
