@@ -5,14 +5,23 @@ targets) reads without three other libraries' APIs in between. Every runner take
 the sequential run; more is synchronous rounds of `batch` proposals made before any of their
 results is known, then all of them told, the way tuners.py runs nnifc's `batch=8`. Each library
 handles the pending proposals of a round in its own way, described at its runner.
+
+`cached` keeps each reference run's losses on disk (benchmarks/.cache, gitignored), keyed by the
+reference, problem, seed, trials, batch, the reference library's version and RUNNERS_VERSION, so
+a re-run of the benchmark only recomputes nnifc's tuners. Clear it with `rm -rf benchmarks/.cache`;
+bump RUNNERS_VERSION when a runner or a problem changes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import warnings
 from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +29,27 @@ import numpy as np
 from nnifc.space import Choice, Normal, RandInt, SearchSpace, Uniform
 
 Objective = Callable[[Mapping[str, Any]], float]
+
+CACHE = Path(__file__).parent / ".cache"
+RUNNERS_VERSION = 1  # bump when a runner or a problem changes: cached curves are then stale
+_LIBRARY = {"optuna": "optuna", "hyperopt": "hyperopt", "nni": "nni"}
+
+
+def cached(
+    who: str, problem: str, seed: int, trials: int, batch: int, compute: Callable[[], list[float]]
+) -> list[float]:
+    """compute()'s losses, from benchmarks/.cache when this run was made before (module doc)."""
+    library = _LIBRARY[who.split("-")[0]]
+    version = f"v{RUNNERS_VERSION}-{library}-{metadata.version(library)}"
+    path = CACHE / version / who / f"{problem}-seed{seed}-trials{trials}-batch{batch}.json"
+    if path.exists():
+        return [float(x) for x in json.loads(path.read_text())]
+    losses = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(losses))
+    partial.replace(path)  # whole or absent, were two runs to write it at once
+    return losses
 
 
 def run_optuna(

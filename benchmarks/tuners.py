@@ -1,4 +1,4 @@
-"""Benchmark nnifc's tuners against optuna's, hyperopt's and NNI 3.0's; check issue 3's targets.
+"""Benchmark nnifc's tuners against optuna's, hyperopt's and NNI 3.0's; check issue 3's and 21's targets.
 
 Every tuner minimises the same four problems with the same seeds and budget: Branin (2-D), Hartmann6
 (6-D), Rosenbrock on [-5, 10]^10 and MIXED, defined below. The table shows the median [IQR] best
@@ -9,26 +9,33 @@ Run by `make bench`, never by tests:
     .venv/bin/python benchmarks/tuners.py            # 10 seeds x 100 trials, a few minutes
     .venv/bin/python benchmarks/tuners.py --quick    # 3 seeds, about a minute
 
-Parallel TPE. The issue's target reads "in batches of 8 (8 proposals before any result)", and that
-is what `batch=8` measures: synchronous rounds, 8 proposals from the same finished trials (the
-2nd to 8th see the earlier ones as `pending`), then all 8 results, and so on. Those words describe
-a round, not a queue, so the target is checked on them. nnifc itself, with trialConcurrency: 8,
-runs asynchronously: 8 proposals before the first result, then one new proposal per result with
-7 still running. That row (`concurrency=8`) is printed too, not checked: every proposal there is 7
-results behind, against 3.5 on average in rounds, so it is the harder of the two.
+Parallel TPE (issue 21, checked): the table `Parallel TPE` gives nnifc's TPE median regret after
+100 trials over `--parallel-seeds` (40) seeds with 8 trials running (`concurrency=8`) and in rounds
+of 8 (`batch=8`), each against the best of the references in rounds of 8, and sequential TPE
+against the best sequential reference; the ratio of medians comes with a 95% bootstrap interval
+(2,000 resamples of the seeds, paired, the best reference picked anew in each). A ratio above 1 is
+a miss. `--parallel-only` prints that table alone. The references' runs are cached on disk in
+benchmarks/.cache (see references.cached), so a re-run only recomputes nnifc's tuners; clear it
+with `rm -rf benchmarks/.cache`.
+
+Issue 3's wording of the parallel target (its rows are kept, no longer checked) read "in batches
+of 8 (8 proposals before any result)": `batch=8`, synchronous rounds, 8 proposals from the same
+finished trials (the 2nd to 8th see the earlier ones as `pending`), then all 8 results, and so on.
+nnifc itself, with trialConcurrency: 8, runs asynchronously: 8 proposals before the first result,
+then one new proposal per result with 7 still running (`concurrency=8`). Every proposal there is
+7 results behind, against 3.5 on average in rounds, so it is the harder of the two.
 
 The line `references batch=8 / sequential` (not checked) runs the references (references.py) in the
 same rounds of 8 on the same seeds, each with its own handling of pending proposals (optuna's
 constant_liar, hyperopt's fmin max_queue_len, NNI's liar), and divides each median regret by that
-reference's own sequential one from the table: does any open-source TPE keep the 1.1 of the target?
+reference's own sequential one from the table (no reference keeps issue 3's 1.1 in rounds of 8).
 The line after it divides nnifc's TPE batch=8 regret by the best reference's in the same rounds.
 
 `TPE other seeds` is sequential TPE again on seeds 1000..: the same algorithm, so its ratio to
-`TPE` shows how far a median of 10 seeds moves by chance alone. Compare the 1.1 of the batch target
-with it before reading a miss as a regression. The line `over 40 seeds` repeats the batch ratios,
-the references' included, on seeds 0..39 (`--more-seeds`, not checked): on Mixed and Hartmann6 a
-median of 10 seeds swings by more than the change it is meant to detect. It adds TPE in rounds of
-2: how much of the cost of rounds is there with the smallest lag.
+`TPE` shows how far a median of 10 seeds moves by chance alone. The line `over 40 seeds` repeats
+the batch ratios, the references' included, on seeds 0..39 (`--more-seeds`, not checked): on
+Mixed and Hartmann6 a median of 10 seeds swings by more than the change it is meant to detect. It
+adds TPE in rounds of 2: how much of the cost of rounds is there with the smallest lag.
 
 GP and Metis (issue 21, checked): nnifc's GPTuner and MetisTuner against NNI 3.0's, sequential,
 both with their defaults, median regret of `--bo-seeds` (40) seeds with a bootstrap interval of
@@ -49,7 +56,15 @@ from typing import Any
 
 import numpy as np
 from assessors import medianstop_targets
-from references import Objective, in_domain, run_hyperopt, run_nni, run_nni_bo, run_optuna
+from references import (
+    Objective,
+    cached,
+    in_domain,
+    run_hyperopt,
+    run_nni,
+    run_nni_bo,
+    run_optuna,
+)
 from threadpoolctl import threadpool_limits
 
 from nnifc.records import Params, Result
@@ -174,15 +189,26 @@ def run(who: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> l
         return run_nnifc("TPE", problem, 1000 + seed, trials)
     if who.endswith(" concurrency"):
         return run_concurrent(who.removesuffix(" concurrency"), problem, seed, trials, batch)
+    if who in REFERENCES:
+        return cached(
+            who,
+            problem.name,
+            seed,
+            trials,
+            batch,
+            lambda: run_reference(who, problem, seed, trials, batch),
+        )
+    return run_nnifc(who, problem, seed, trials, batch)
+
+
+def run_reference(who: str, problem: Problem, seed: int, trials: int, batch: int) -> list[float]:
     objective = in_domain(problem.space, who, problem.objective)
     if who == "optuna-TPE":
         return run_optuna(problem.space, objective, seed, trials, batch)
     if who.startswith("hyperopt-"):
         algorithm = who.removeprefix("hyperopt-")
         return run_hyperopt(algorithm, problem.space, objective, seed, trials, batch)
-    if who == "nni-TPE":
-        return run_nni(problem.space, objective, seed, trials, batch)
-    return run_nnifc(who, problem, seed, trials, batch)
+    return run_nni(problem.space, objective, seed, trials, batch)
 
 
 def best_after(curves: Sequence[Sequence[float]], n: int) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -219,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 seeds: a smoke run, not a verdict")
     parser.add_argument("--problems", default=",".join(p.name for p in PROBLEMS))
     parser.add_argument("--more-seeds", type=int, default=40, help="for the unchecked batch line")
+    parser.add_argument("--parallel-seeds", type=int, default=40, help="parallel TPE targets")
+    parser.add_argument(
+        "--parallel-only", action="store_true", help="only the parallel TPE targets' table"
+    )
     parser.add_argument("--bo-seeds", type=int, default=40, help="GP and Metis against NNI's")
     args = parser.parse_args(argv)
     seeds = range(3 if args.quick else args.seeds)
@@ -226,6 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = [p for p in PROBLEMS if p.name in args.problems.split(",")]
     checkpoints = [c for c in CHECKPOINTS if c <= args.trials]
     missed: list[str] = []
+    if args.parallel_only:
+        missed = parallel_targets(
+            problems, range(3 if args.quick else args.parallel_seeds), args.trials
+        )
+        return verdict(missed)
     print(
         f"{len(seeds)} seeds x {args.trials} trials; median [IQR] of the best loss after n trials\n"
     )
@@ -275,9 +310,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{name} latency on {problem.name}: {max(ms[2], batch_ms):.3f} ms >= {limit} ms"
                 )
     print()
+    missed += parallel_targets(
+        problems, range(3 if args.quick else args.parallel_seeds), args.trials
+    )
+    print()
     missed += bo_versus_nni(problems, range(3 if args.quick else args.bo_seeds), args.trials)
     print()
     missed += medianstop_targets(seeds)
+    return verdict(missed)
+
+
+def verdict(missed: Sequence[str]) -> int:
     print()
     print("targets missed:" if missed else "all targets met")
     for line in missed:
@@ -318,6 +361,70 @@ def bo_versus_nni(problems: Sequence[Problem], seeds: range, trials: int) -> lis
             if ms >= 50.0:
                 missed.append(f"GPTuner latency on {problem.name}: {ms:.1f} ms >= 50 ms")
     return missed
+
+
+def parallel_targets(problems: Sequence[Problem], seeds: range, trials: int) -> list[str]:
+    """Issue 21's parallel targets: nnifc's TPE with 8 trials running (concurrency=8) and in
+    rounds of 8 (batch=8) against the best reference in rounds of 8, and sequential TPE against
+    the best sequential reference. Median regret after `trials` over `seeds`; the interval
+    resamples the seeds (paired), taking the best reference anew in each resample. A ratio above
+    1 is a miss."""
+    print(
+        f"== Parallel TPE (issue 21): regret after {trials} trials, median of {len(seeds)} seeds; "
+        "ratio to the best reference, 95% bootstrap interval"
+    )
+    print(
+        f"{'problem':<14}{'mode':<15}{'nnifc TPE':<12}{'best reference':<30}"
+        f"{'ratio [95% CI]':<26}seconds"
+    )
+    missed = []
+    for problem in problems:
+        for mode, ours, batch in (
+            ("concurrency=8", "TPE concurrency", 8),
+            ("batch=8", "TPE", 8),
+            ("sequential", "TPE", 1),
+        ):
+            start = time.perf_counter()
+
+            mine = _regrets(ours, problem, seeds, trials, batch)
+            theirs = {
+                w: _regrets(w, problem, seeds, trials, 1 if mode == "sequential" else 8)
+                for w in REFERENCES
+            }
+            best = min(theirs, key=lambda w: float(np.median(theirs[w])))
+            ratio, low, high = _bootstrap_ratio_to_best(mine, list(theirs.values()))
+            reference = f"{np.median(theirs[best]):.4g} ({best})"
+            print(
+                f"{problem.name:<14}{mode:<15}{np.median(mine):<12.4g}{reference:<30}"
+                f"{f'{ratio:.3f} [{low:.3f}, {high:.3f}]':<26}{time.perf_counter() - start:.1f}"
+            )
+            if ratio > 1.0:
+                missed.append(f"{problem.name}: TPE {mode} regret {ratio:.3f} x {best}'s")
+    return missed
+
+
+def _regrets(
+    who: str, problem: Problem, seeds: range, trials: int, batch: int
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    curves = [run(who, problem, s, trials, batch) for s in seeds]
+    return best_after(curves, trials) - problem.optimum
+
+
+def _bootstrap_ratio_to_best(
+    ours: np.ndarray[Any, np.dtype[np.float64]],
+    references: Sequence[np.ndarray[Any, np.dtype[np.float64]]],
+) -> tuple[float, float, float]:
+    """Our median regret over the lowest reference median, and its 95% interval from resampling
+    the seeds (paired) 2,000 times, the lowest reference picked in each resample."""
+    floor = 1e-12  # a regret of 0 (the optimum hit) would divide by zero
+    picks = np.random.default_rng(0).integers(0, len(ours), (2000, len(ours)))
+    best = np.min([np.median(r[picks], axis=1) for r in references], axis=0)
+    ratios = np.maximum(np.median(ours[picks], axis=1), floor) / np.maximum(best, floor)
+    point = max(float(np.median(ours)), floor) / max(
+        min(float(np.median(r)) for r in references), floor
+    )
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return point, float(low), float(high)
 
 
 def _bootstrap_ratio(
@@ -391,10 +498,6 @@ def check(problem: Problem, finals: Mapping[str, float]) -> list[str]:
     if not finals[ours] < anchor:
         missed.append(
             f"{problem.name}: best nnifc tuner {ours} {finals[ours]:.4g} does not beat {anchor:.4g}"
-        )
-    if regret["TPE batch=8"] > 1.1 * regret["TPE"]:
-        missed.append(
-            f"{problem.name}: TPE batch=8 regret {regret['TPE batch=8']:.4g} > 1.1 x {regret['TPE']:.4g}"
         )
     return missed
 

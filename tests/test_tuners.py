@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -243,16 +244,67 @@ def test_parzen_width_and_prior_share_shape_the_candidates() -> None:
     )
     below, weights = np.array([True, False, False]), np.ones(3)
 
-    def spread(**kwargs: float) -> float:
+    def spread(width: float = 1.0, prior_share: float = 1.0) -> float:
         x, _ = parzen.rank(
             design, below, weights, n_candidates=4000, prior_weight=1.0,
-            rng=np.random.default_rng(0), **kwargs,
+            rng=np.random.default_rng(0), width=width, prior_share=prior_share,
         )  # fmt: skip
         return float(np.median(np.abs(x[:, 0] - 0.5)))
 
     narrow = spread(prior_share=1e-6)
     assert 1.3 < spread(width=1.5, prior_share=1e-6) / narrow < 1.5  # [0, 1] trims the tails
     assert spread() > 1.2 * narrow  # the prior's draws land anywhere in [0, 1]
+
+
+def test_parzen_recombine_takes_each_coordinate_from_a_good_point() -> None:
+    """With trials running, tpe.py draws candidates whose coordinates come from different good
+    observations: around (0.1, 0.9) and (0.9, 0.1), also near (0.1, 0.1) and (0.9, 0.9)."""
+    bad = np.column_stack([np.linspace(0.3, 0.7, 46), np.linspace(0.7, 0.3, 46)])
+    design = parzen.Design(
+        numeric=np.vstack([[[0.1, 0.9], [0.9, 0.1]], bad]),
+        low=np.zeros(2),
+        high=np.ones(2),
+        prior_mu=np.full(2, 0.5),
+        prior_sigma=np.ones(2),
+        categorical=np.zeros((48, 0), dtype=np.int64),
+        sizes=np.zeros(0, dtype=np.int64),
+    )
+    below = np.arange(48) < 2
+
+    def mixed_share(recombine: bool) -> float:
+        x, _ = parzen.rank(
+            design, below, np.ones(48), n_candidates=2000, prior_weight=1.0,
+            rng=np.random.default_rng(0), prior_share=1e-6, recombine=recombine,
+        )  # fmt: skip
+        return float(np.mean(np.abs(x[:, 0] - x[:, 1]) < 0.4))
+
+    assert mixed_share(False) == 0.0
+    assert 0.4 < mixed_share(True) < 0.6
+
+
+def test_tpe_with_more_trials_running_is_less_greedy() -> None:
+    """7 running: the best of 5 draws from the good density, not of 16 as with 1 running, so the
+    proposals spread farther from the best point (the liar's model is 7 results behind)."""
+    space = SearchSpace({"x": Uniform(0.0, 1.0), "y": Uniform(0.0, 1.0)})
+    cls = TUNERS["TPE"]
+    rng = np.random.default_rng(0)
+    history = [
+        Result(p, math.hypot(p["x"] - 0.3, p["y"] - 0.3))
+        for p in (space.sample(rng) for _ in range(60))
+    ]
+    best = min(history, key=lambda r: r.loss).params
+    running = [{"x": 0.9 + 0.01 * i, "y": 0.9} for i in range(7)]
+
+    def spread(n_running: int) -> float:
+        tuner = cls(space, cls.Options())
+        distances = []
+        for i in range(300):
+            p = tuner.propose(history, running[:n_running], np.random.default_rng([9, i]))
+            assert p is not None
+            distances.append(math.hypot(p["x"] - best["x"], p["y"] - best["y"]))
+        return float(np.median(distances))
+
+    assert spread(7) > 1.3 * spread(1)
 
 
 def test_grid_search_covers_a_finite_space_then_stops() -> None:

@@ -87,10 +87,20 @@ def _bandwidth(n: int) -> float:
 
 
 def _sample(
-    mix: _Mixture, design: Design, n: int, prior_weight: float, rng: np.random.Generator
+    mix: _Mixture,
+    design: Design,
+    n: int,
+    prior_weight: float,
+    rng: np.random.Generator,
+    recombine: bool = False,
 ) -> tuple[Floats, Ints]:
     comp = rng.choice(len(mix.log_weights), size=n, p=np.exp(mix.log_weights))
     mu, sigma = mix.mu[comp], mix.sigma[comp]
+    if recombine and len(mix.mu) > 2:  # each coordinate from its own good observation
+        kernels = np.exp(mix.log_weights[:-1])
+        each = rng.choice(len(kernels), size=mu.shape, p=kernels / kernels.sum())
+        from_kernel = comp[:, None] < len(kernels)
+        mu = np.where(from_kernel, mix.mu[each, np.arange(mu.shape[1])[None, :]], mu)
     x = mu + sigma * rng.standard_normal(mu.shape)
     for _ in range(20):  # rejection: each round keeps at least half, as every mu is in bounds
         outside = (x < design.low) | (x > design.high)
@@ -148,6 +158,7 @@ def rank(
     rng: np.random.Generator,
     width: float = 1.0,
     prior_share: float = 1.0,
+    recombine: bool = False,
 ) -> tuple[Floats, Ints]:
     """Candidates drawn from l(x), best log l(x) - log g(x) first.
 
@@ -158,11 +169,14 @@ def rank(
         width: multiplies every observation kernel's width.
         prior_share: multiplies the prior component's weight in both mixtures (not the smoothing
             of categories, which prior_weight alone sets).
+        recombine: a candidate drawn around a good observation takes each numeric coordinate's
+            centre from a good observation picked anew for that coordinate (as hyperopt's anneal
+            picks a trial per parameter); the categories stay those of the first pick.
     """
     mixture_prior = prior_weight * prior_share
     good = _fit(design, np.flatnonzero(below), weights, mixture_prior, width)
     bad = _fit(design, np.flatnonzero(~below), weights, mixture_prior, width)
-    x, cats = _sample(good, design, n_candidates, prior_weight, rng)
+    x, cats = _sample(good, design, n_candidates, prior_weight, rng, recombine)
     score = _log_pdf(good, design, x, cats, prior_weight) - _log_pdf(
         bad, design, x, cats, prior_weight
     )

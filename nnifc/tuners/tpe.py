@@ -9,7 +9,7 @@ is then modelled from the observations that chose it. An exact repeat of a known
 proposed while another candidate remains.
 
 Running trials (`pending`) join the observations with a constant-liar loss, so a batch spreads
-out. Three choices differ from NNI, all only when trials are pending, so a sequential run is
+out. Four choices differ from NNI, all only when trials are pending, so a sequential run is
 unchanged:
 
 * The default liar is `worst`, not NNI's `best`. A `best` lie ranks every running trial next to
@@ -21,14 +21,18 @@ unchanged:
   as NNI documents them when given.
 * The `n_startup_jobs` random trials count the running ones (24 instead of 20 random trials in
   rounds of 8); the model still waits for at least one result.
-* With a liar and trials running, kernels are 1.5x wider and the prior keeps a quarter of its
-  mixture weight. Sequential TPE is a local search whose steps pay off at once (16% and 23% of its
+* With a liar and trials running, kernels are 1.5x wider and the prior keeps 5% of its mixture
+  weight. Sequential TPE is a local search whose steps pay off at once (16% and 23% of its
   proposals beat the best so far on Hartmann6 and Rosenbrock-10); steps taken before the earlier
   ones' results should be longer, as the best of a (1, lambda) evolution strategy's lambda steps
-  is, and re-explore less. Median regret relative to sequential, 240 seeds, rounds of 8 / 8
-  running: Rosenbrock-10 7.3x -> 4.1x / 16x -> 7.8x, Hartmann6 3.4x -> 3.1x / 4.6x -> 4.1x,
-  Branin 1.2x -> 0.7x / 1.4x -> 0.7x. The rest is the lag itself: rounds of 2 already cost 1.7x
-  on Rosenbrock-10, whatever the liar.
+  is, and re-explore less.
+* With k trials running, the proposal is the best of n_ei_candidates / (1 + k/2) candidates (24
+  -> 5 with 7 running), nearer a draw from the good density (Thompson-style) than its argmax, and
+  each candidate's numeric coordinates are centred on good observations picked per coordinate
+  (recombination, as hyperopt's anneal picks a trial per parameter). The argmax of l/g over 24
+  draws keeps landing next to the same good point, which a stale model cannot afford.
+  Pending points as heavy "bad" observations (local penalisation), fewer good points, and
+  wider or randomly sized kernels did worse (benchmarks/tuners.py measures all of this).
 
     tuner:
       builtinTunerName: TPE
@@ -55,7 +59,8 @@ from nnifc.tuners.base import Tuner, TunerOptions
 from nnifc.tuners.encoded import EncodedHistory, freeze
 
 _V1_LIARS = {"min": "best", "max": "worst", "mean": "mean"}
-_BATCH_WIDTH, _BATCH_PRIOR_SHARE = 1.5, 0.25  # with a liar and trials running (docstring)
+# with a liar and trials running (docstring)
+_BATCH_WIDTH, _BATCH_PRIOR_SHARE, _CANDIDATES_PER_PENDING = 1.5, 0.05, 0.5
 
 
 class TpeArgs(BaseModel):
@@ -117,7 +122,7 @@ class TpeTuner(Tuner):
             if len(idx) > args.linear_forgetting:
                 old = len(idx) - args.linear_forgetting
                 weights[idx[:old]] = np.linspace(1.0 / len(idx), 1.0, num=old)
-        model = _Model(args, rng, batched=bool(pending) and args.constant_liar_type is not None)
+        model = _Model(args, rng, len(pending) if args.constant_liar_type is not None else 0)
         for candidate in model.candidates(self.space, params, below, weights, design):
             if candidate not in known:
                 return candidate
@@ -183,10 +188,13 @@ def _novel(first: Params, known: _Known, space: SearchSpace, rng: np.random.Gene
 class _Model:
     """One proposal's worth of Parzen fitting over a (possibly nested) space."""
 
-    def __init__(self, args: TpeArgs, rng: np.random.Generator, batched: bool = False) -> None:
-        self.args, self.rng = args, rng
-        self.width = _BATCH_WIDTH if batched else 1.0
-        self.prior_share = _BATCH_PRIOR_SHARE if batched else 1.0
+    def __init__(self, args: TpeArgs, rng: np.random.Generator, running: int = 0) -> None:
+        """`running`: the trials running that the model counts (with a liar), 0 otherwise."""
+        self.args, self.rng, self.batched = args, rng, running > 0
+        self.width = _BATCH_WIDTH if running else 1.0
+        self.prior_share = _BATCH_PRIOR_SHARE if running else 1.0
+        shrunk = args.n_ei_candidates / (1.0 + _CANDIDATES_PER_PENDING * running)
+        self.n_candidates = max(min(2, args.n_ei_candidates), round(shrunk))
 
     def candidates(
         self,
@@ -207,11 +215,12 @@ class _Model:
             design,
             below,
             weights,
-            n_candidates=self.args.n_ei_candidates,
+            n_candidates=self.n_candidates,
             prior_weight=self.args.prior_weight,
             rng=self.rng,
             width=self.width,
             prior_share=self.prior_share,
+            recombine=self.batched,
         )
         for i in range(len(x)):
             values = {k: coords.decode(p, float(x[i, j])) for j, (k, p) in enumerate(numeric)}
