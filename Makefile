@@ -67,6 +67,7 @@ bench: $(STAMP) system
 	$(BIN)/python benchmarks/tuners.py || status=1; \
 	$(BIN)/python benchmarks/assessors.py || status=1; \
 	$(BIN)/python benchmarks/multifidelity.py || status=1; \
+	$(BIN)/python benchmarks/pbt.py || status=1; \
 	$(BIN)/python benchmarks/upload.py || status=1; \
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/engine.py || status=1; \
 	PATH="$(BIN):$$PATH" $(BIN)/python benchmarks/view.py || status=1; \

@@ -18,15 +18,25 @@ the trial now) and `end(trial, loss, completed)`.
 * optuna's TPESampler (constant_liar when trials run in parallel, as optuna documents) with
   HyperbandPruner or SuccessiveHalvingPruner: every trial is asked for the maximum budget and
   reports each step; a pruned trial stops at once.
+
+Their runs take most of a benchmark's time and do not change when nnifc does: `Cache` keeps
+each run's outcome (and the sgd problem's learning curves) under benchmarks/.cache/, named by a
+digest of everything that decides it (the code of the problem, the clock and this module, and
+the versions of nni, optuna and numpy), so a re-run recomputes only nnifc's methods.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import logging
 import os
 import types
 import warnings
 from collections.abc import Mapping
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +46,34 @@ from scipy.special import ndtr, ndtri
 from nnifc.space import SearchSpace
 
 Start = tuple[Mapping[str, Any], int] | None
+CACHE = Path(__file__).resolve().parent / ".cache" / "multifidelity"
+
+
+class Cache:
+    """JSON files under CACHE, each named by its key and the digest of what decided it."""
+
+    def __init__(self, *deciding: object) -> None:
+        texts = [inspect.getsource(d) if callable(d) else repr(d) for d in deciding]
+        texts += [Path(__file__).read_text(), *(version(p) for p in ("nni", "optuna", "numpy"))]
+        self.digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:12]
+
+    def path(self, key: str) -> Path:
+        return CACHE / f"{key.replace(' ', '_')}-{self.digest}.json"
+
+    def get(self, key: str) -> Any:
+        try:
+            return json.loads(self.path(key).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, value: Any) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(value))
+        partial.replace(target)  # atomic: a reader never sees half a file
+
+
 _CHANNEL = "ws://_unittest_multifidelity"  # NNI's dispatcher does not connect to such a URL
 
 

@@ -15,7 +15,7 @@ slowest trial, ASHA's do not.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -27,7 +27,6 @@ from nnifc.advisors.base import (
     Ledger,
     Schedule,
     config_of,
-    ranked,
     with_budget,
 )
 from nnifc.records import Params, Result
@@ -53,14 +52,15 @@ class Asha(Advisor):
         """The config to run next at a larger budget, or None: start a new one."""
         ledger = Ledger(self.finished, history, pending)
         for k in range(len(self.budgets) - 2, -1, -1):
-            finished = [e for e in ledger.at(self.budgets[k]) if e.loss is not None]
+            finished = self.finished.ranked(self.budgets[k])  # nothing is claimed in ASHA
             above = self.budgets[k + 1]
-            taken: dict[object, int] = {}
-            for e in ranked(finished)[: len(finished) // self.eta]:
+            done, running = ledger.counts(above)
+            taken: dict[Hashable, int] = {}
+            for e in finished[: len(finished) // self.eta]:
                 if e.loss == math.inf:
                     break  # failed: never promoted
-                taken[e.key] = taken.get(e.key, 0) + 1
-                if taken[e.key] > ledger.count(e.key, above):
+                n = taken[e.key] = taken.get(e.key, 0) + 1
+                if n > done.get(e.key, 0) + running.get(e.key, 0):
                     return with_budget(config_of(e.params), above)
         return None
 

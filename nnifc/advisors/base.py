@@ -10,8 +10,9 @@ again as a new trial with the larger budget, as NNI's advisors do.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -117,8 +118,12 @@ class Finished:
         self.entries: list[Entry] = []
         self.by_budget: dict[float, list[Entry]] = defaultdict(list)
         self.by_key: dict[tuple[Hashable, float], list[Entry]] = defaultdict(list)
+        self.counts: dict[float, Counter[Hashable]] = defaultdict(Counter)  # runs of each key
+        self._ranked: dict[float, list[Entry]] = defaultdict(list)  # as ranked() orders them
+        self._unordered: set[float] = set()  # budgets with a NaN loss: ranked() sorts them
         # trials a finished copy of a bracket claimed, by (s, copy): decided once for all
         self.settled: dict[tuple[int, int], list[int]] = {}
+        self.memo: dict[Hashable, Any] = {}  # values computed from entries, dropped with them
 
     def update(self, history: Sequence[Result]) -> None:
         n = len(self.results)
@@ -143,6 +148,17 @@ class Finished:
     def _index(self, e: Entry) -> None:
         self.by_budget[e.budget].append(e)
         self.by_key[e.key, e.budget].append(e)
+        self.counts[e.budget][e.key] += 1
+        if e.loss is None or math.isnan(e.loss):
+            self._unordered.add(e.budget)
+        elif e.budget not in self._unordered:
+            bisect.insort(self._ranked[e.budget], e, key=_rank)
+
+    def ranked(self, budget: float) -> list[Entry]:
+        """ranked(self.by_budget[budget]), kept sorted as results arrive (do not modify)."""
+        if budget in self._unordered:
+            return ranked(self.by_budget.get(budget, []))
+        return self._ranked.get(budget, [])
 
 
 class Ledger:
@@ -156,6 +172,7 @@ class Ledger:
         n = len(finished.entries)
         self.running = [finished.entry(n + i, p, None) for i, p in enumerate(pending)]
         self.claimed: set[int] = set()
+        self._running_count = Counter((e.key, e.budget) for e in self.running)
 
     @property
     def entries(self) -> list[Entry]:
@@ -181,6 +198,11 @@ class Ledger:
     def count(self, key: Hashable, budget: float) -> int:
         return len(self._matches(key, budget))
 
+    def counts(self, budget: float) -> tuple[Mapping[Hashable, int], Mapping[Hashable, int]]:
+        """How often each config ran at this budget: finished trials, pending ones."""
+        running = {k: n for (k, b), n in self._running_count.items() if b == budget}
+        return self.finished.counts.get(budget, {}), running
+
     def claim(self, key: Hashable, budget: float) -> Entry | None:
         for e in self._matches(key, budget):
             if e.order not in self.claimed:
@@ -193,6 +215,10 @@ def _probes(n: int) -> list[int]:
     return sorted({0, n // 4, n // 2, 3 * n // 4, n - 1}) if n else []
 
 
+def _rank(e: Entry) -> tuple[float, int]:
+    return (e.loss if e.loss is not None else math.inf, e.order)
+
+
 def ranked(entries: Sequence[Entry]) -> list[Entry]:
     """Best first (lowest loss); ties go to the one that finished first."""
-    return sorted(entries, key=lambda e: (e.loss if e.loss is not None else math.inf, e.order))
+    return sorted(entries, key=_rank)

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field, model_validator
 
 from nnifc.advisors import kde
-from nnifc.advisors.base import AdvisorOptions, Finished, Ledger, Schedule, config_of
+from nnifc.advisors.base import AdvisorOptions, Entry, Finished, Ledger, Schedule, config_of
 from nnifc.advisors.hyperband import Hyperband
 from nnifc.records import Result
 from nnifc.space import SearchSpace
@@ -68,7 +69,7 @@ class Bohb(Hyperband):
             entries = ledger.at(budget)
             if len(entries) < self.min_points:
                 continue
-            points = self.encoding.encode([config_of(e.params) for e in entries])
+            points = self.points(entries)
             losses = np.array([e.loss for e in entries], dtype=np.float64)
             found = kde.fit(
                 self.encoding,
@@ -81,6 +82,16 @@ class Bohb(Hyperband):
             if found is not None:
                 return found
         return None
+
+    def points(self, entries: Sequence[Entry]) -> NDArray[np.float64]:
+        """The entries' configs encoded, each finished trial's once."""
+        memo = self.finished.memo
+        missing = [e for e in entries if ("row", e.order) not in memo]
+        if missing:
+            rows = self.encoding.encode([config_of(e.params) for e in missing])
+            memo.update({("row", e.order): row for e, row in zip(missing, rows, strict=True)})
+        found = [memo["row", e.order] for e in entries]
+        return np.array(found, dtype=np.float64).reshape(len(entries), len(self.space))
 
     def new_config(
         self, history: Sequence[Result], budget: int, rng: np.random.Generator

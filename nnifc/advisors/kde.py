@@ -83,11 +83,15 @@ class Kde:
     def pdf(self, x: Array) -> Array:
         """Density at each row of x (m, d)."""
         diff = x[:, None, :] - self.data[None, :, :]  # (m, n, d)
-        numeric = np.exp(-0.5 * (diff / self.bw) ** 2) / (SQRT_2PI * self.bw)
-        same = np.abs(diff) < 0.5
-        other = self.bw / np.maximum(self.sizes - 1, 1)
-        categorical = np.where(same, 1 - self.bw, other)
-        kernel = np.where(self.sizes > 0, categorical, numeric)
+        kernel = np.empty_like(diff)
+        numbers, options = self.sizes == 0, self.sizes > 0  # each kernel on its columns only
+        if numbers.any():
+            bw = self.bw[numbers]
+            kernel[..., numbers] = np.exp(-0.5 * (diff[..., numbers] / bw) ** 2) / (SQRT_2PI * bw)
+        if options.any():
+            bw = self.bw[options]
+            other = bw / np.maximum(self.sizes[options] - 1, 1)
+            kernel[..., options] = np.where(np.abs(diff[..., options]) < 0.5, 1 - bw, other)
         return np.asarray(np.prod(kernel, axis=2).mean(axis=1), dtype=np.float64)
 
 
