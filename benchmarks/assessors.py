@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from verdict import verdict
 
 from nnifc.assessors import ASSESSORS, Verdict
 
@@ -262,10 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=10)
     args = parser.parse_args(argv)
     missed = medianstop_targets(range(args.seeds))
-    print("targets missed:" if missed else "all targets met")
-    for line in missed:
-        print(f"  - {line}")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import numpy as np
 from assessors import _task
 from multifidelity_refs import Cache, NniAdvisor, OptunaPruned, Start
 from references import _suggest, nni_space
+from verdict import verdict
 
 from nnifc.advisors import ADVISORS, BUDGET_KEY, Advisor
 from nnifc.assessors import ASSESSORS, Verdict
@@ -477,10 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not median < 2.0:
             missed.append(f"{name}: median proposal {median:.2f} ms >= 2 ms")
     print(f"\n{time.perf_counter() - began:.0f} s")
-    print("targets missed:" if missed else "all targets met")
-    for line in missed:
-        print(f"  - {line}")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":

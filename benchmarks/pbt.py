@@ -43,6 +43,7 @@ import numpy as np
 from assessors import _task
 from multifidelity import interval, sgd_epoch
 from references import nni_space
+from verdict import verdict
 
 from nnifc.records import Params, Result
 from nnifc.space import SearchSpace, Uniform
@@ -209,10 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"nnifc PBTTuner {medians['nnifc PBTTuner']:.4f} > "
             f"NNI 3.0 PBTTuner {medians['NNI 3.0 PBTTuner']:.4f}"
         )
-    print("targets missed:" if missed else "all targets met")
-    for line in missed:
-        print(f"  - {line}")
-    return 1 if missed else 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from references import (
     run_optuna,
 )
 from threadpoolctl import threadpool_limits
+from verdict import verdict
 
 from nnifc.records import Params, Result
 from nnifc.space import Choice, RandInt, SearchSpace, Uniform
@@ -318,14 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     missed += medianstop_targets(seeds)
     return verdict(missed)
-
-
-def verdict(missed: Sequence[str]) -> int:
-    print()
-    print("targets missed:" if missed else "all targets met")
-    for line in missed:
-        print(f"  - {line}")
-    return 1 if missed else 0
 
 
 def bo_versus_nni(problems: Sequence[Problem], seeds: range, trials: int) -> list[str]:
