@@ -7,9 +7,9 @@ results is known, then all of them told, the way tuners.py runs nnifc's `batch=8
 handles the pending proposals of a round in its own way, described at its runner.
 
 `cached` keeps each reference run's losses on disk (benchmarks/.cache, gitignored), keyed by the
-reference, problem, seed, trials, batch, the reference library's version and RUNNERS_VERSION, so
-a re-run of the benchmark only recomputes nnifc's tuners. Clear it with `rm -rf benchmarks/.cache`;
-bump RUNNERS_VERSION when a runner or a problem changes.
+reference, problem, seed, trials, batch, classArgs if not the defaults, the reference library's
+version and RUNNERS_VERSION, so a re-run of the benchmark only recomputes nnifc's tuners. Clear it
+with `rm -rf benchmarks/.cache`; bump RUNNERS_VERSION when a runner or a problem changes.
 """
 
 from __future__ import annotations
@@ -36,12 +36,20 @@ _LIBRARY = {"optuna": "optuna", "hyperopt": "hyperopt", "nni": "nni"}
 
 
 def cached(
-    who: str, problem: str, seed: int, trials: int, batch: int, compute: Callable[[], list[float]]
+    who: str,
+    problem: str,
+    seed: int,
+    trials: int,
+    batch: int,
+    compute: Callable[[], list[float]],
+    class_args: Mapping[str, Any] | None = None,
 ) -> list[float]:
-    """compute()'s losses, from benchmarks/.cache when this run was made before (module doc)."""
+    """compute()'s losses, from benchmarks/.cache when this run was made before (module doc);
+    `class_args` other than the reference's defaults are part of the key."""
     library = _LIBRARY[who.split("-")[0]]
     version = f"v{RUNNERS_VERSION}-{library}-{metadata.version(library)}"
-    path = CACHE / version / who / f"{problem}-seed{seed}-trials{trials}-batch{batch}.json"
+    args = "".join(f"-{k}={v}" for k, v in sorted((class_args or {}).items()))
+    path = CACHE / version / who / f"{problem}-seed{seed}-trials{trials}-batch{batch}{args}.json"
     if path.exists():
         return [float(x) for x in json.loads(path.read_text())]
     losses = compute()

@@ -38,9 +38,15 @@ Mixed and Hartmann6 a median of 10 seeds swings by more than the change it is me
 adds TPE in rounds of 2: how much of the cost of rounds is there with the smallest lag.
 
 GP and Metis (issue 21, checked): nnifc's GPTuner and MetisTuner against NNI 3.0's, sequential,
-both with their defaults, median regret of `--bo-seeds` (40) seeds with a bootstrap interval of
-the ratio, and GPTuner's proposal latency at 200 results (< 50 ms). NNI's GPTuner takes about 40 s
-a proposal with its defaults (100,000 warm-up points, 250 L-BFGS-B runs): the 40 seeds take hours.
+both with the same classArgs (NNI's defaults unless `--bo-warm-up` / `--bo-starting-points` set
+selection_num_warm_up / selection_num_starting_points; the header prints them), median regret of
+`--bo-seeds` (40) seeds after `--bo-trials` with the paired bootstrap interval of the ratio, and
+GPTuner's proposal latency at 200 results (< 50 ms, column `GP ms@200`). NNI's GPTuner takes
+14-40 s a proposal with its defaults (100,000 warm-up points, 250 L-BFGS-B runs): the 40 seeds take
+days. NNI's runs are cached with their classArgs. `--bo-only` prints that table alone, e.g.
+
+    .venv/bin/python benchmarks/tuners.py --bo-only --bo-tuners GP --bo-problems Branin,Hartmann6 \
+        --bo-trials 40 --bo-warm-up 2000 --bo-starting-points 5
 Every point a reference evaluates must lie in nnifc's domain for the space (references.in_domain).
 """
 
@@ -145,10 +151,17 @@ REFERENCES = ("optuna-TPE", "hyperopt-tpe", "hyperopt-anneal", "nni-TPE")
 CHECKPOINTS = (20, 50, 100)
 
 
-def run_nnifc(name: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> list[float]:
+def run_nnifc(
+    name: str,
+    problem: Problem,
+    seed: int,
+    trials: int,
+    batch: int = 1,
+    class_args: Mapping[str, Any] | None = None,
+) -> list[float]:
     """Sequential (batch=1) or synchronous rounds of `batch` proposals."""
     cls = TUNERS[name]
-    tuner = cls(problem.space, cls.Options(seed=seed))
+    tuner = cls(problem.space, cls.Options(seed=seed, **(class_args or {})))
     history: list[Result] = []
     while len(history) < trials:
         pending: list[Params] = []
@@ -221,9 +234,15 @@ def summary(values: np.ndarray[Any, np.dtype[np.float64]]) -> str:
     return f"{median:.4g} [{q1:.4g}, {q3:.4g}]"
 
 
-def latency_ms(name: str, problem: Problem, n_history: int, batch: int) -> float:
+def latency_ms(
+    name: str,
+    problem: Problem,
+    n_history: int,
+    batch: int,
+    class_args: Mapping[str, Any] | None = None,
+) -> float:
     cls = TUNERS[name]
-    tuner = cls(problem.space, cls.Options())
+    tuner = cls(problem.space, cls.Options(**(class_args or {})))
     rng = np.random.default_rng(0)
     history = [
         Result(p, problem.objective(p))
@@ -251,12 +270,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--parallel-only", action="store_true", help="only the parallel TPE targets' table"
     )
     parser.add_argument("--bo-seeds", type=int, default=40, help="GP and Metis against NNI's")
+    parser.add_argument("--bo-only", action="store_true", help="only the GP and Metis table")
+    parser.add_argument("--bo-trials", type=int, help="default: --trials")
+    parser.add_argument("--bo-problems", help="default: --problems")
+    parser.add_argument("--bo-tuners", default="GP,Metis", help="NNI names: GP, Metis")
+    parser.add_argument("--bo-warm-up", type=int, help="GP's selection_num_warm_up, both sides")
+    parser.add_argument(
+        "--bo-starting-points", type=int, help="GP's and Metis' selection_num_starting_points"
+    )
     args = parser.parse_args(argv)
     seeds = range(3 if args.quick else args.seeds)
     more_seeds = range(0 if args.quick else args.more_seeds)
     problems = [p for p in PROBLEMS if p.name in args.problems.split(",")]
     checkpoints = [c for c in CHECKPOINTS if c <= args.trials]
     missed: list[str] = []
+    bo_problems = [p for p in PROBLEMS if p.name in (args.bo_problems or args.problems).split(",")]
+    bo_args = {
+        k: v
+        for k, v in bo_class_args(args.bo_warm_up, args.bo_starting_points).items()
+        if k in args.bo_tuners.split(",")
+    }
+    bo_seeds = range(3 if args.quick else args.bo_seeds)
+    if args.bo_only:
+        return verdict(bo_versus_nni(bo_problems, bo_seeds, args.bo_trials or args.trials, bo_args))
     if args.parallel_only:
         missed = parallel_targets(
             problems, range(3 if args.quick else args.parallel_seeds), args.trials
@@ -315,45 +351,81 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems, range(3 if args.quick else args.parallel_seeds), args.trials
     )
     print()
-    missed += bo_versus_nni(problems, range(3 if args.quick else args.bo_seeds), args.trials)
+    missed += bo_versus_nni(bo_problems, bo_seeds, args.bo_trials or args.trials, bo_args)
     print()
     missed += medianstop_targets(seeds)
     return verdict(missed)
 
 
-def bo_versus_nni(problems: Sequence[Problem], seeds: range, trials: int) -> list[str]:
-    """nnifc's GPTuner and MetisTuner against NNI 3.0's, sequential, with the defaults of both
-    (issue 21): the median regret after `trials` over `seeds`, its ratio to NNI's with a 95%
-    bootstrap interval over seeds (paired), and GPTuner's proposal latency at 200 results. A
-    ratio above 1 is a miss; a space NNI's tuner refuses (n/a) is not compared."""
+def bo_class_args(warm_up: int | None, starting_points: int | None) -> dict[str, dict[str, int]]:
+    """The classArgs both sides' GP and Metis run with: NNI's defaults but for the flags given."""
+    gp = {"selection_num_warm_up": warm_up, "selection_num_starting_points": starting_points}
+    return {
+        "GP": {k: v for k, v in gp.items() if v is not None},
+        "Metis": {}
+        if starting_points is None
+        else {"selection_num_starting_points": starting_points},
+    }
+
+
+def bo_versus_nni(
+    problems: Sequence[Problem],
+    seeds: range,
+    trials: int,
+    class_args: Mapping[str, Mapping[str, int]],
+) -> list[str]:
+    """nnifc's GPTuner and MetisTuner (those in `class_args`) against NNI 3.0's, sequential, both
+    with the same `class_args` (issue 21): the median regret after `trials` over `seeds`, its
+    ratio to NNI's with a 95% bootstrap interval over seeds (paired), and GPTuner's proposal
+    latency at 200 results. A ratio above 1 is a miss; a space NNI's tuner refuses is n/a."""
     print(f"== GP and Metis vs NNI 3.0: regret after {trials} trials, median of {len(seeds)} seeds")
-    print(f"{'tuner':<12}{'problem':<14}{'nnifc':<12}{'NNI 3.0':<12}{'ratio [95% CI]':<26}seconds")
+    for theirs, args in class_args.items():
+        print(f"classArgs of both {theirs}: {dict(args) or 'the defaults'} (the rest default)")
+    print(
+        f"{'tuner':<12}{'problem':<14}{'nnifc':<12}{'NNI 3.0':<12}{'ratio [95% CI]':<26}"
+        f"{'GP ms@200':<11}seconds"
+    )
     missed = []
     for ours, theirs in (("GPTuner", "GP"), ("MetisTuner", "Metis")):
+        if theirs not in class_args:
+            continue
+        args = class_args[theirs]
         for problem in problems:
             start = time.perf_counter()
             with threadpool_limits(1):  # as the launcher runs tuners
-                mine = [min(run_nnifc(ours, problem, s, trials)) - problem.optimum for s in seeds]
-            objective = in_domain(problem.space, f"nni-{theirs}", problem.objective)
-            nni = [run_nni_bo(theirs, problem.space, objective, s, trials) for s in seeds]
-            if any(curve is None for curve in nni):
-                cells = f"{np.median(mine):<12.4g}{'n/a':<12}{'(NNI refuses the space)':<26}"
-                print(f"{ours:<12}{problem.name:<14}{cells}{time.perf_counter() - start:.0f}")
-                continue
-            reference = np.array([min(c) - problem.optimum for c in nni if c is not None])
-            ratio, low, high = _bootstrap_ratio(np.array(mine), reference)
-            interval = f"{ratio:.3f} [{low:.3f}, {high:.3f}]"
-            cells = f"{np.median(mine):<12.4g}{np.median(reference):<12.4g}{interval:<26}"
-            print(f"{ours:<12}{problem.name:<14}{cells}{time.perf_counter() - start:.0f}")
-            if ratio > 1.0:
-                missed.append(f"{problem.name}: {ours} regret {ratio:.3f} x NNI's {theirs}")
-    with threadpool_limits(1):
-        for problem in problems:
-            ms = latency_ms("GPTuner", problem, 200, 1)
-            print(f"GPTuner proposal at 200 results, {problem.name}: {ms:.1f} ms")
+                mine = [min(run_nnifc(ours, problem, s, trials, 1, args)) for s in seeds]
+                ms = latency_ms(ours, problem, 200, 1, args) if theirs == "GP" else math.nan
+            nni = [_nni_bo(theirs, problem, s, trials, args) for s in seeds]
+            latency = f"{ms:<11.1f}"
             if ms >= 50.0:
                 missed.append(f"GPTuner latency on {problem.name}: {ms:.1f} ms >= 50 ms")
+            if not all(nni):
+                cells = f"{np.median(mine) - problem.optimum:<12.4g}{'n/a':<12}"
+                cells += f"{'(NNI refuses the space)':<26}{latency}"
+                print(f"{ours:<12}{problem.name:<14}{cells}{time.perf_counter() - start:.0f}")
+                continue
+            regret = np.array(mine) - problem.optimum
+            reference = np.array([min(c) - problem.optimum for c in nni])
+            ratio, low, high = _bootstrap_ratio_to_best(regret, [reference])
+            interval = f"{ratio:.3f} [{low:.3f}, {high:.3f}]"
+            cells = f"{np.median(regret):<12.4g}{np.median(reference):<12.4g}{interval:<26}"
+            print(f"{ours:<12}{problem.name:<14}{cells}{latency}{time.perf_counter() - start:.0f}")
+            if ratio > 1.0:
+                missed.append(f"{problem.name}: {ours} regret {ratio:.3f} x NNI's {theirs}")
     return missed
+
+
+def _nni_bo(
+    theirs: str, problem: Problem, seed: int, trials: int, args: Mapping[str, int]
+) -> list[float]:
+    """NNI's GP or Metis run, cached; [] when NNI refuses the space."""
+
+    def compute() -> list[float]:
+        objective = in_domain(problem.space, f"nni-{theirs}", problem.objective)
+        with threadpool_limits(1):
+            return run_nni_bo(theirs, problem.space, objective, seed, trials, **args) or []
+
+    return cached(f"nni-{theirs}", problem.name, seed, trials, 1, compute, args)
 
 
 def parallel_targets(problems: Sequence[Problem], seeds: range, trials: int) -> list[str]:
@@ -416,21 +488,6 @@ def _bootstrap_ratio_to_best(
     point = max(float(np.median(ours)), floor) / max(
         min(float(np.median(r)) for r in references), floor
     )
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return point, float(low), float(high)
-
-
-def _bootstrap_ratio(
-    ours: np.ndarray[Any, np.dtype[np.float64]], theirs: np.ndarray[Any, np.dtype[np.float64]]
-) -> tuple[float, float, float]:
-    """Median regret ratio, and its 95% interval from resampling the seeds (paired) 2,000 times."""
-    floor = 1e-12  # a regret of 0 (the optimum hit) would divide by zero
-    rng = np.random.default_rng(0)
-    picks = rng.integers(0, len(ours), (2000, len(ours)))
-    ratios = np.maximum(np.median(ours[picks], axis=1), floor) / np.maximum(
-        np.median(theirs[picks], axis=1), floor
-    )
-    point = max(float(np.median(ours)), floor) / max(float(np.median(theirs)), floor)
     low, high = np.percentile(ratios, [2.5, 97.5])
     return point, float(low), float(high)
 
