@@ -72,10 +72,10 @@ def claim(exp_id: str) -> int:
     return fd
 
 
-def mark_claim(fd: int) -> None:
-    """Write this process's pid in the claim it holds (a detached loop, after its parent)."""
+def mark_claim(fd: int, pid: int | None = None) -> None:
+    """Write the pid of the process that holds the claim (this one unless told)."""
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    os.pwrite(fd, f"{pid or os.getpid()}\n".encode(), 0)
 
 
 def start_detached(exp_id: str, *, resuming: bool = False, claim_fd: int | None = None) -> int:
@@ -100,6 +100,8 @@ def start_detached(exp_id: str, *, resuming: bool = False, claim_fd: int | None 
             pass_fds=passed,
             env=env,
         )
+    if claim_fd is not None:  # named before this process exits, not when the child gets going
+        mark_claim(claim_fd, proc.pid)
     return proc.pid
 
 

@@ -74,6 +74,20 @@ def test_concurrent_resumes_start_exactly_one_loop(
     assert run_nnifc("stop", exp_id).returncode == 0
 
 
+def test_a_detached_resume_names_its_loop_in_the_claim_before_it_returns(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    result = run_nnifc("create", "--config", str(experiment_files(SLOW, max_trials=2)), "--detach")
+    exp_id = created_id(result)
+    wait_for(lambda: status_json(exp_id)["trials"], what="a trial")
+    os.kill(loop_pid(exp_id), signal.SIGKILL)
+    wait_for(lambda: not loop_pids(exp_id), timeout=10, what="the loop to be gone")
+    assert run_nnifc("resume", exp_id, "--detach").returncode == 0
+    named = int((home / "experiments" / exp_id / "loop.lock").read_text())
+    assert named == loop_pid(exp_id)  # not the `resume` that has just exited
+    assert run_nnifc("stop", exp_id).returncode == 0
+
+
 def test_an_unexpected_error_is_one_line_and_a_report(
     home: Path, experiment_files: Callable[..., Path]
 ) -> None:
