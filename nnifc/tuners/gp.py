@@ -11,8 +11,8 @@ added to its diagonal. Differences from NNI 3.0, which are what make it fast:
   min(selection_num_starting_points, 4) points, all scored in one vectorised pass each. NNI scores
   100,000 random points and runs L-BFGS-B 250 times: 40 s a proposal here at 10 trials.
 * Parameters live in the unit cube (unit_cube.py: log scale for log types; any choice, normal or
-  nested type too, where NNI accepts numbers only), losses as normal scores of their ranks, so `xi`
-  and `kappa` are in standard units of that scale.
+  nested type too, where NNI accepts numbers only), losses standardised after their worse three
+  quarters are compressed (gp_model.standardised), so `xi` and `kappa` are in standard units.
 * Running trials (`pending`, which NNI ignores, proposing the same point again) are told to the
   model at its own mean (kriging believer): their neighbourhoods lose their uncertainty, so the
   next proposal goes elsewhere. No point already run or running is proposed again.

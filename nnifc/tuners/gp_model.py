@@ -5,8 +5,10 @@ seconds at 200 results here (10-D, one start; NNI's GPTuner runs 26 starts), and
 35 ms for 1,000 points. This is the textbook computation (Rasmussen & Williams, algorithm 2.1) on
 numpy and scipy: a Matern kernel with one length scale for the cube, chosen from a grid by the
 marginal likelihood with the signal variance profiled out, costs one Cholesky factorisation per
-grid point. Losses go in as normal scores of their ranks, so one huge loss (Rosenbrock's corners, a
-FAILED trial's inf) does not flatten the rest; the model is of ranks, and lower is better.
+grid point. Losses are standardised as NNI's `normalize_y` does, after the worse three quarters are
+compressed logarithmically: the good region keeps its shape (what converging on the optimum needs;
+normal scores of ranks flattened it), while one huge loss (Rosenbrock's corners, a FAILED trial's
+inf, counted as the worst finite loss) does not flatten the rest. Lower is better.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
-from scipy.special import gamma, kv, ndtr, ndtri
+from scipy.special import gamma, kv, ndtr
 
 from nnifc.tuners.unit_cube import Layout, Matrix
 
@@ -78,7 +80,7 @@ class Gp:
 
 def fit(x: Matrix, losses: Matrix, nu: float, alpha: float) -> Gp:
     """The GP of `losses` at `x` whose length scale has the highest marginal likelihood."""
-    y = scores(losses)
+    y = standardised(losses)
     distances = distance(x, x)
     best: tuple[float, Gp] | None = None
     for length in _LENGTHS:
@@ -94,12 +96,19 @@ def fit(x: Matrix, losses: Matrix, nu: float, alpha: float) -> Gp:
     return best[1]
 
 
-def scores(losses: Matrix) -> Matrix:
-    """Normal scores of the ranks: lowest loss most negative, ties equal, inf simply the worst."""
-    ordered = np.sort(losses)
-    low, high = np.searchsorted(ordered, losses, "left"), np.searchsorted(ordered, losses, "right")
-    ranks = (low + high + 1) / 2.0  # 1-based, the mean rank of a tie
-    return np.asarray(ndtri((ranks - 0.5) / len(losses)))
+def standardised(losses: Matrix) -> Matrix:
+    """Zero mean and unit variance, after the losses above the lower quartile are compressed
+    logarithmically (in units of the interquartile range); inf is the worst finite loss."""
+    finite = losses[np.isfinite(losses)]
+    if not len(finite):
+        return np.zeros(len(losses))
+    values = np.where(np.isfinite(losses), losses, finite.max())
+    low, high = np.percentile(values, [25.0, 75.0])
+    spread = float(high - low) or float(values.std()) or 1.0
+    values = np.where(
+        values > low, low + spread * np.log1p(np.maximum(values - low, 0.0) / spread), values
+    )
+    return np.asarray((values - values.mean()) / (values.std() or 1.0))
 
 
 def correlation(a: Matrix, b: Matrix, length: float, nu: float) -> Matrix:
