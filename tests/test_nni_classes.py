@@ -397,3 +397,39 @@ def test_without_nni_a_class_config_says_to_install_the_extra(tmp_path: Path, ho
         assert f"{config}:{line}:" in result.stderr, result.stderr
         assert "pip install 'nnifc[nni]'" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_resumed_loops_assessor_is_told_the_curves_that_succeeded_before_it(
+    tmp_path: Path,
+) -> None:
+    """NNI's own median stop through the adapter: the object a resumed loop builds compares a
+    running curve with the same completed curves the killed loop's object had seen."""
+    from nni.algorithms.hpo.medianstop_assessor import MedianstopAssessor
+    from nni.assessor import AssessResult
+
+    from nnifc.assessors.base import AssessorOptions, Verdict
+    from nnifc.nni_classes import ClassSource, assessor_class
+
+    (tmp_path / "median.py").write_text(
+        "from nni.algorithms.hpo.medianstop_assessor import MedianstopAssessor as Median\n"
+    )
+    args = {"optimize_mode": "maximize", "start_step": 1}
+    succeeded, late = ([0.8, 0.9], [0.7, 0.85]), [0.1, 0.2]
+    nnis = MedianstopAssessor(**args)  # the killed loop's object saw them end
+    for i, curve in enumerate(succeeded):
+        nnis.assess_trial(f"t{i}", curve)
+        nnis.trial_end(f"t{i}", True)
+    assert nnis.assess_trial("late", late) is AssessResult.Bad
+    source = ClassSource(
+        section="assessor",
+        class_name="Median",
+        module="median",
+        class_args=args,
+        code_dir=tmp_path,
+        class_file=tmp_path / "median.py",
+    )
+    resumed = assessor_class(source, "maximize")(AssessorOptions())
+    as_losses = [[-x for x in curve] for curve in succeeded]  # as the loop's knowledge holds them
+    verdict = resumed.assess_trial("late", [-x for x in late], as_losses)
+    assert verdict is Verdict.STOP
+    assert resumed.assess_trial("good", [-0.9, -0.95], as_losses) is Verdict.CONTINUE

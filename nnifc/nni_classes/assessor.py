@@ -6,9 +6,12 @@ nnifc's own assessors answer from the curve alone. Curves reach NNI's object as 
 reported them (un-oriented with the assessor's optimize_mode), and `trial_end` only for trials it
 assessed, as NNI's dispatcher does.
 
-Resume: a resumed loop builds a fresh object; the running trials' curves are whole again at
-their next intermediate result, but what the old object learnt from trials that ended (a median
-stop's completed curves) is lost.
+Resume: a resumed loop builds a fresh object, which is first told each SUCCEEDED trial's curve
+as NNI told it while those trials ran (`assess_trial` with the whole curve, then
+`trial_end(id, True)`, under an id of the form `replayed-N`), so a median stop compares with the
+same completed curves as before. The running trials' curves are whole again at their next
+intermediate result; a trial that failed or was stopped before the resume is not replayed (NNI's
+assessors drop those).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class NniAssessor(Assessor):
     def assess_trial(
         self, trial_id: str, curve: Sequence[float], finished: Sequence[Sequence[float]]
     ) -> Verdict:
+        if self._nni is None:
+            self._start(finished)
         history = [raw_metric(x, self.optimize_mode) for x in curve]
         result = self._call("assess_trial", trial_id, history)
         self._assessed.add(trial_id)
@@ -50,6 +55,14 @@ class NniAssessor(Assessor):
         if trial_id in self._assessed:
             self._assessed.discard(trial_id)
             self._call("trial_end", trial_id, success)
+
+    def _start(self, finished: Sequence[Sequence[float]]) -> None:
+        """Build the object and tell it the curves of the trials that succeeded before it."""
+        self._nni = instantiate(self.source)
+        for i, curve in enumerate(c for c in finished if c):
+            replayed = f"replayed-{i}"
+            self._call("assess_trial", replayed, [raw_metric(x, self.optimize_mode) for x in curve])
+            self._call("trial_end", replayed, True)
 
     def _call(self, method: str, *args: Any) -> Any:
         if self._nni is None:
