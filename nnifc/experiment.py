@@ -133,7 +133,7 @@ class AssessorSpec(Model):
 class AdvisorSpec(Model):
     builtin_advisor_name: str | None = None
     class_args: dict[str, Any] = Field(default_factory=dict)
-    code_dir: str | None = None  # custom advisors: refused in config.py
+    code_dir: str | None = None  # custom advisors: run by nnifc.nni_classes (config.py)
     class_file_name: str | None = None
     class_name: str | None = None
     gpu_indices: int | str | None = None
@@ -275,8 +275,9 @@ class Experiment:
     def tuner_name(self) -> str:
         """The tuner's name, or the advisor's: an advisor runs as the tuner."""
         if self.config.advisor is not None:
-            assert self.config.advisor.builtin_advisor_name
-            return self.config.advisor.builtin_advisor_name
+            advisor = self.config.advisor
+            assert advisor.builtin_advisor_name or advisor.class_name
+            return advisor.builtin_advisor_name or advisor.class_name or ""
         tuner = self.config.tuner
         assert tuner is not None and (tuner.builtin_tuner_name or tuner.class_name)
         return tuner.builtin_tuner_name or tuner.class_name or ""

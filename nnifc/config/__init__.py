@@ -1,6 +1,6 @@
 """load(path) -> Experiment: an NNI v1 YAML file and its search space, fully validated.
 
-The loader, above everything that runs an experiment: it knows the tuner and assessor
+The loader, above everything that runs an experiment: it knows the tuner, assessor and advisor
 registries and NNI v2's translation, which the models in `experiment.py` must not pull in.
 
 Nothing touches a cluster, storage or the store before this returns, and every mistake it finds
@@ -86,10 +86,12 @@ def load(
     else:
         raise source.error(("searchSpacePath",), "required: the JSON file of parameters to tune")
     search_space = space.parse(space_doc)
-    tuner_name, name_loc = _tuner_name(config)
-    tuner_source = (
-        classes.nni_source(source, "tuner", config.tuner) if config.advisor is None else None
+    tuner_source = (  # first: it says what a custom section misses
+        classes.nni_source(source, "tuner", config.tuner)
+        if config.advisor is None
+        else classes.nni_source(source, "advisor", config.advisor)
     )
+    tuner_name, name_loc = _tuner_name(config)
     assessor_source = classes.nni_source(source, "assessor", config.assessor)
     for class_source in (tuner_source, assessor_source):
         if class_source is not None and not stored:  # the loop loads it again when it starts
@@ -116,7 +118,9 @@ def load(
     if assessor_source is not None and assessor_options is not None:
         assessor_mode = assessor_options.optimize_mode or modes.experiment
         assessor_class = nni_classes.assessor_class(assessor_source, assessor_mode)
-    if tuner_source is not None:
+    if tuner_source is not None and tuner_source.section == "advisor":
+        tuner_class = nni_classes.advisor_class(tuner_source, modes.experiment)
+    elif tuner_source is not None:
         tuner_class = nni_classes.tuner_class(
             tuner_source, modes.experiment, tuner_class.default_optimize_mode
         )
@@ -138,6 +142,8 @@ def load(
 
 
 def _proposer_class(name: str, name_loc: Loc, source: ClassSource | None) -> type[Tuner]:
+    if source is not None and source.section == "advisor":
+        return nni_classes.advisor_class(source, "maximize")  # bound again, as below
     if source is not None:  # bound again to the experiment's mode once it is known
         default = nni_classes.NNI_DEFAULT_MODE if source.class_file is None else None
         return nni_classes.tuner_class(source, "maximize", default)
@@ -199,6 +205,9 @@ def _tuner_name(config: ExperimentConfig) -> tuple[str, Loc]:
     """What proposes trials (an advisor runs as the tuner), and where the file names it."""
     if config.advisor is not None and config.advisor.builtin_advisor_name:
         return config.advisor.builtin_advisor_name, ("advisor", "builtinAdvisorName")
+    if config.advisor is not None:
+        assert config.advisor.class_name
+        return config.advisor.class_name, ("advisor", "className")
     assert config.tuner is not None
     if config.tuner.builtin_tuner_name:
         return config.tuner.builtin_tuner_name, ("tuner", "builtinTunerName")
@@ -250,11 +259,6 @@ def _options(
         or getattr(spec, "builtin_assessor_name", None)
         or getattr(spec, "builtin_advisor_name", None)
     )
-    if custom and section == "advisor":
-        raise doc.error(
-            (section,),
-            f"custom {section}s are not supported; use {name_key}: one of {', '.join(registry)}",
-        )
     if custom and name is not None:
         raise doc.error(
             (section, name_key),
@@ -271,7 +275,7 @@ def _options(
         )
     if custom or name in nni_builtins:
         # the class takes its classArgs as it likes; nnifc reads their optimize_mode only
-        base: type[BaseModel] = TunerOptions if section == "tuner" else AssessorOptions
+        base: type[BaseModel] = AssessorOptions if section == "assessor" else TunerOptions
         return _validated(doc, section, base, _mode_only(spec.class_args))
     assert name is not None
     return _validated(doc, section, registry[name].Options, spec.class_args)

@@ -1,4 +1,4 @@
-"""The config sections that name an NNI class (a custom tuner or assessor, or NNI's builtin
+"""The config sections that name an NNI class (a custom tuner, assessor or advisor, or NNI's builtin
 that nnifc has no native version of), as `load` needs them: the class's source, its check at
 create, and the warning that NNI's own code runs.
 
@@ -9,17 +9,17 @@ the located ConfigError every other config mistake is.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from nnifc import nni_classes
 from nnifc.document import Source
-from nnifc.nni_classes import NNI_TUNERS, ClassProblem, ClassSource
+from nnifc.nni_classes import NNI_TUNERS, ClassProblem, ClassSource, Section
 from nnifc.space import SearchSpace
 
 
-def nni_source(doc: Source, section: Literal["tuner", "assessor"], spec: Any) -> ClassSource | None:
-    """The NNI class a tuner or assessor section names (a custom one, or NNI's builtin that nnifc
-    has no native version of); None for nnifc's own."""
+def nni_source(doc: Source, section: Section, spec: Any) -> ClassSource | None:
+    """The NNI class a tuner, assessor or advisor section names (a custom one, or NNI's builtin
+    that nnifc has no native version of); None for nnifc's own."""
     if spec is None:
         return None
     try:
@@ -34,7 +34,8 @@ def nni_source(doc: Source, section: Literal["tuner", "assessor"], spec: Any) ->
 
 
 def check(doc: Source, source: ClassSource, search_space: SearchSpace) -> None:
-    """At create: the class loads, takes its classArgs and (a tuner) the search space."""
+    """At create: the class loads, takes its classArgs and (a tuner, an advisor) the search
+    space."""
     try:
         nni_classes.check(source, search_space)
     except ClassProblem as e:

@@ -1,21 +1,29 @@
-"""NNI's class API: custom tuners and assessors (`codeDir` + `classFileName` + `className` +
-`classArgs`) and NNI's builtins nnifc has no native version of, run by nnifc's loop.
+"""NNI's class API: custom tuners, assessors and advisors (`codeDir` + `classFileName` +
+`className` + `classArgs`) and NNI's builtins nnifc has no native version of, run by nnifc's loop.
 
 The loader (`nnifc.config`) turns a config section into a ClassSource, checks it at create with
-`check`, and binds it into a Tuner or Assessor class (`tuner_class`, `assessor_class`) that the
-scheduler builds like any other. `nni` is needed only when such a config is loaded.
+`check`, and binds it into a Tuner or Assessor class (`tuner_class`, `advisor_class`,
+`assessor_class`) that the scheduler builds like any other. `nni` is needed only when such a config is loaded.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from nnifc.nni_classes import advisor
+from nnifc.nni_classes.advisor import NniAdvisor, advisor_class
 from nnifc.nni_classes.assessor import NniAssessor, assessor_class
 from nnifc.nni_classes.builtins import NNI_DEFAULT_MODE, NNI_TUNERS, builtin_source
 from nnifc.nni_classes.formats import nni_space
-from nnifc.nni_classes.loading import INSTALL_NNI, ClassProblem, ClassSource, instantiate
+from nnifc.nni_classes.loading import (
+    INSTALL_NNI,
+    ClassProblem,
+    ClassSource,
+    Section,
+    instantiate,
+)
 from nnifc.nni_classes.tuner import NniTuner, tuner_class
 from nnifc.space import SearchSpace
 
@@ -25,8 +33,11 @@ __all__ = [
     "NNI_TUNERS",
     "ClassProblem",
     "ClassSource",
+    "NniAdvisor",
     "NniAssessor",
     "NniTuner",
+    "Section",
+    "advisor_class",
     "assessor_class",
     "builtin_source",
     "check",
@@ -35,7 +46,7 @@ __all__ = [
 ]
 
 
-def custom_source(section: Literal["tuner", "assessor"], spec: Any, base_dir: Path) -> ClassSource:
+def custom_source(section: Section, spec: Any, base_dir: Path) -> ClassSource:
     """The class a section's codeDir, classFileName and className name; codeDir is relative to
     the config file, as NNI has it. NNI v2's dotted className ("file.Class") names the file too."""
     if not spec.class_name:
@@ -62,8 +73,11 @@ def custom_source(section: Literal["tuner", "assessor"], spec: Any, base_dir: Pa
 
 
 def check(source: ClassSource, space: SearchSpace) -> None:
-    """Build the class with its classArgs, and give a tuner the search space, as the loop will:
-    a ClassProblem (naming the config key) when either fails."""
+    """Build the class with its classArgs, and give a tuner or advisor the search space, as the
+    loop will: a ClassProblem (naming the config key) when either fails."""
+    if source.section == "advisor":
+        advisor.check(source, space)
+        return
     instance = instantiate(source)
     if source.section != "tuner":
         return

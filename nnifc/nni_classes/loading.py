@@ -1,4 +1,4 @@
-"""Where an NNI class comes from, and loading it as NNI does (codeDir on sys.path, classArgs as
+"""Where an NNI class (tuner, assessor or advisor) comes from, and loading it as NNI does (codeDir on sys.path, classArgs as
 keyword arguments).
 
 Why a module of its own: the loader checks a class at create (a missing file, a misspelt class,
@@ -23,7 +23,12 @@ from nnifc.errors import NnifcError
 
 INSTALL_NNI = "pip install 'nnifc[nni]'"
 # the method NNI calls on each kind of class: a class without it is not one
-NEEDS = {"tuner": "generate_parameters", "assessor": "assess_trial"}
+NEEDS = {
+    "tuner": "generate_parameters",
+    "assessor": "assess_trial",
+    "advisor": "handle_request_trial_jobs",
+}
+Section = Literal["tuner", "assessor", "advisor"]
 
 
 class ClassProblem(NnifcError):
@@ -40,7 +45,7 @@ class ClassSource:
     """A class a config names: a file in codeDir (a custom class) or a module of NNI's (a builtin
     nnifc has no native version of, where `pip` says what its own dependencies are)."""
 
-    section: Literal["tuner", "assessor"]
+    section: Section
     class_name: str
     module: str  # the class file's module name, or NNI's module
     class_args: Mapping[str, Any] = field(default_factory=dict, hash=False)
