@@ -17,6 +17,7 @@ from typing import Any
 
 BUDGET_KEY = "TRIAL_BUDGET"  # NNI's advisors pass the budget under this key
 SAVE_KEY = "save_checkpoint_dir"  # NNI's PBTTuner: <root>/<generation>/<index>
+LOAD_KEY = "load_checkpoint_dir"  # the checkpoint a trial continues from
 
 
 @dataclass(frozen=True)

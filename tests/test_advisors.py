@@ -22,6 +22,8 @@ from nnifc.advisors.base import Schedule, config_of
 from nnifc.advisors.bohb import Bohb, BohbOptions
 from nnifc.records import Params, Result
 from nnifc.space import RandInt, SearchSpace, Uniform
+from nnifc.stages import LOAD_KEY, SAVE_KEY
+from nnifc.stages import stages as stage_of
 from tests.badinput_helpers import assert_accepted, assert_one_error
 from tests.conftest import created_id, loop_pid, run_nnifc, status_json, trial_processes, wait_for
 
@@ -128,6 +130,27 @@ def test_asha_promotes_as_soon_as_a_rung_has_eta_results() -> None:
     pending.append(promoted)
     again = asha.propose(history, pending, np.random.default_rng(10))
     assert again[BUDGET_KEY] == 1  # the best third (one of three) is already promoted
+
+
+def test_an_asha_promotion_loads_the_checkpoint_of_the_trial_it_promotes() -> None:
+    asha, again = make("ASHA", R=9, eta=3), make("ASHA", R=9, eta=3)
+    asha.shared_dir = again.shared_dir = "/share/exp"
+    history: list[Result] = []
+    pending = [asha.propose(history, [], np.random.default_rng(t)) for t in range(3)]
+    for p in pending:
+        assert p[LOAD_KEY] == p[SAVE_KEY] and p[SAVE_KEY].startswith("/share/exp/checkpoint/asha/")
+    assert len({p[SAVE_KEY] for p in pending}) == 3
+    history = [Result(p, loss(p)) for p in pending]
+    promoted = asha.propose(history, [], np.random.default_rng(9))
+    best = min(history, key=lambda r: r.loss)
+    assert config_of(promoted) == config_of(best.params) and promoted[BUDGET_KEY] == 3
+    assert promoted[LOAD_KEY] == best.params[SAVE_KEY]
+    assert promoted[SAVE_KEY] not in {p[SAVE_KEY] for p in pending}
+    assert again.propose(history, [], np.random.default_rng(9)) == promoted  # after a resume
+    following = asha.propose(history, [promoted], np.random.default_rng(10))
+    assert following[BUDGET_KEY] == 1  # the promoted config is running: not promoted twice
+    stages = [s.generation for s in stage_of([*pending, promoted, following])]
+    assert stages == [None] * 5  # ASHA's directories name no PBT generation
 
 
 def test_a_failed_trial_is_never_promoted() -> None:
@@ -410,3 +433,57 @@ def test_killed_mid_bracket_and_resumed_loses_nothing_and_repeats_nothing(
     )
     promoted = set(x_at[3]) & set(x_at[1])
     assert promoted == {t["parameters"]["x"] for t in first[:3]}  # no result lost
+
+
+CONTINUING_TRIAL = """\
+    import json, os
+    import nni
+    params = nni.get_next_parameter()
+    budget = params["TRIAL_BUDGET"]
+    state = os.path.join(params["load_checkpoint_dir"], "state.json")
+    done = json.load(open(state))["epochs"] if os.path.exists(state) else 0
+    for epoch in range(done, budget):
+        nni.report_intermediate_result(params["x"] * (epoch + 1))
+    with open(os.path.join(params["save_checkpoint_dir"], "state.json"), "w") as f:
+        json.dump({"epochs": budget}, f)
+    with open(os.environ["NNI_OUTPUT_DIR"] + "/continued.json", "w") as f:
+        json.dump({"from": done, "to": budget}, f)
+    nni.report_final_result(params["x"] * budget)
+"""
+
+
+def test_asha_promotions_continue_from_the_promoted_trials_checkpoint(
+    home: Path, experiment_files: Callable[..., Path]
+) -> None:
+    config = experiment_files(
+        CONTINUING_TRIAL,
+        max_trials=8,
+        concurrency=2,
+        space={"x": {"_type": "uniform", "_value": [0, 1]}},
+    )
+    text = config.read_text()
+    tuner = text[text.index("tuner:") : text.index("trial:")]
+    config.write_text(
+        text.replace(tuner, "advisor:\n  builtinAdvisorName: ASHA\n  classArgs: {R: 9, eta: 3}\n")
+    )
+    result = run_nnifc("create", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    exp_id = created_id(result)
+    trials = sorted(status_json(exp_id)["trials"], key=lambda t: t["sequence"])
+    assert [t["status"] for t in trials] == ["SUCCEEDED"] * 8
+    by_save = {t["parameters"][SAVE_KEY]: t for t in trials}
+    promoted = [t for t in trials if t["parameters"][BUDGET_KEY] > 1]
+    assert promoted, [t["parameters"] for t in trials]
+    for t in trials:
+        out = home / "experiments" / exp_id / "trials" / t["id"] / "output"
+        ran = json.loads(next(out.rglob("continued.json")).read_text())
+        source = by_save.get(t["parameters"][LOAD_KEY])
+        if t in promoted:
+            assert source is not None and source is not t
+            assert ran == {
+                "from": source["parameters"][BUDGET_KEY],
+                "to": t["parameters"][BUDGET_KEY],
+            }
+        else:
+            assert source is t and ran == {"from": 0, "to": 1}
+        assert len(t["intermediate"]) == ran["to"] - ran["from"]  # only the epochs it added

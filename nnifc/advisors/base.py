@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 from pydantic import Field
 
 from nnifc.records import Params, Result
-from nnifc.stages import BUDGET_KEY
+from nnifc.stages import BUDGET_KEY, LOAD_KEY, SAVE_KEY
 from nnifc.tuners.base import Tuner, TunerOptions
 from nnifc.tuners.encoded import freeze
 
@@ -40,8 +40,12 @@ class Advisor(Tuner):
     learns_unfinished: ClassVar[bool] = True  # a cancelled trial's config is not run again
 
 
+_NOT_CONFIG = frozenset({BUDGET_KEY, LOAD_KEY, SAVE_KEY})
+
+
 def config_of(params: Params) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k != BUDGET_KEY}
+    """The searched parameters: without the budget and the checkpoint directories."""
+    return {k: v for k, v in params.items() if k not in _NOT_CONFIG}
 
 
 def with_budget(config: Mapping[str, Any], budget: int) -> dict[str, Any]:

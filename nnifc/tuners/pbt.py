@@ -27,7 +27,6 @@ Generation 0 loads from its own empty save directory, as under NNI.
 from __future__ import annotations
 
 import math
-import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -35,13 +34,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from nnifc import checkpoints
 from nnifc.errors import PlatformError
 from nnifc.records import Params, Result
 from nnifc.space import Branch, Choice, Normal, Parameter, RandInt, SearchSpace, Uniform
-from nnifc.stages import SAVE_KEY
+from nnifc.stages import LOAD_KEY, SAVE_KEY
 from nnifc.tuners.base import Tuner, TunerOptions
-
-LOAD_KEY = "load_checkpoint_dir"
 
 
 class PbtOptions(TunerOptions):
@@ -51,12 +49,7 @@ class PbtOptions(TunerOptions):
     resample_probability: float = Field(default=0.25, ge=0, le=1)
     fraction: float = Field(default=0.2, ge=0, le=1)
 
-    @field_validator("all_checkpoint_dir")
-    @classmethod
-    def _absolute(cls, path: str | None) -> str | None:
-        if path is not None and (not path.startswith("/") or "\0" in path):
-            raise ValueError("must be an absolute path that every trial can read and write")
-        return path
+    _absolute = field_validator("all_checkpoint_dir")(checkpoints.checked_root)
 
 
 @dataclass(frozen=True)
@@ -85,14 +78,13 @@ class PbtTuner(Tuner):
 
     @property
     def root(self) -> str:
-        if self.options.all_checkpoint_dir is not None:
-            return posixpath.normpath(self.options.all_checkpoint_dir)
-        if self.shared_dir is None:
+        found = checkpoints.root(self.options.all_checkpoint_dir, self.shared_dir)
+        if found is None:
             raise PlatformError(
                 "PBTTuner needs tuner.classArgs.all_checkpoint_dir: this platform's trials "
                 "share no directory for checkpoints"
             )
-        return posixpath.join(posixpath.normpath(self.shared_dir), "checkpoint")
+        return found
 
     def directory(self, generation: int, member: int) -> str:
         return f"{self.root}/{generation}/{member}"
