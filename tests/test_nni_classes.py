@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import nni
+import numpy as np
 import pytest
 from nni.algorithms.hpo.random_tuner import RandomTuner
 
@@ -433,3 +434,31 @@ def test_a_resumed_loops_assessor_is_told_the_curves_that_succeeded_before_it(
     verdict = resumed.assess_trial("late", [-x for x in late], as_losses)
     assert verdict is Verdict.STOP
     assert resumed.assess_trial("good", [-0.9, -0.95], as_losses) is Verdict.CONTINUE
+
+
+def test_an_nni_builtin_that_loads_is_run_with_a_warning_that_nnis_code_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SMAC's, DNGO's and PPO's packages are not installed here, so the table gains NNI's
+    RandomTuner under a name of its own: the real NNI class, loaded and checked as SMAC would be."""
+    from nnifc import config
+    from nnifc.nni_classes.builtins import NNI_TUNERS, Builtin
+
+    random = Builtin("nni.algorithms.hpo.random_tuner", "RandomTuner", "")
+    monkeypatch.setitem(NNI_TUNERS, "NniRandom", random)
+    path = write_experiment(tmp_path, "tuner:\n  builtinTunerName: NniRandom\n")
+    experiment = config.load(path)
+    (warning,) = [w for w in experiment.warnings if "NNI's own code" in w]
+    assert warning == (
+        f"{path}: NniRandom runs NNI's own code (nni.algorithms.hpo.random_tuner.RandomTuner),"
+        " not nnifc's"
+    )
+    tuner = experiment.tuner_class(experiment.space, experiment.tuner_options)
+    proposed = tuner.propose([], [], np.random.default_rng(0))
+    assert proposed is not None and 0 <= proposed["x"] <= 1
+    custom = config.load(
+        write_experiment(
+            tmp_path, fixed_tuner([0.1], tmp_path / "t.log"), files={"fixed_tuner.py": FIXED_TUNER}
+        )
+    )
+    assert not [w for w in custom.warnings if "NNI's own code" in w]  # a user's class: no warning
