@@ -14,8 +14,9 @@ Problems, both with maximum budget R = 27 steps and eta = 3 (budgets 1, 3, 9, 27
 One simulated clock for every method: `concurrency` workers, each running one step (one unit of
 budget) of one trial per tick. Compute = the steps actually run, by every method alike: a
 promoted config of nnifc's advisors and of NNI's restarts from scratch (all its steps are paid
-again); optuna's pruners and nnifc's Medianstop stop a running trial (its remaining steps are
-never paid). A slot with no trial to run stays idle (NNI's BOHB waits for its brackets). A
+again), but for `nnifc ASHA continuing`, ASHA for trial code that resumes from the checkpoint
+its promotion loads (multifidelity_ours.py: only the steps it adds are paid); optuna's pruners
+and nnifc's Medianstop stop a running trial (its remaining steps are never paid). A slot with no trial to run stays idle (NNI's BOHB waits for its brackets). A
 result counts at compute level L when the compute spent at the end of its tick is at most L x R.
 Reported per cell: over the seeds, the median of the best loss at the maximum budget found
 within the compute, with a bootstrap 95% interval of that median (inf: no such result yet).
@@ -36,15 +37,13 @@ from typing import Any, Protocol
 
 import numpy as np
 from assessors import _task
+from multifidelity_ours import Advised, Resumed, TpeMedianstop
 from multifidelity_refs import Cache, NniAdvisor, OptunaPruned, Start
 from references import _suggest, nni_space
 from verdict import verdict
 
-from nnifc.advisors import ADVISORS, BUDGET_KEY, Advisor
-from nnifc.assessors import ASSESSORS, Verdict
-from nnifc.records import Params, Result
+from nnifc.records import Params
 from nnifc.space import Choice, SearchSpace, Uniform
-from nnifc.tuners import TUNERS
 
 R, ETA, START_STEP = 27, 3, 5
 LEVELS = (10, 30, 100)
@@ -53,7 +52,7 @@ SIZES = (16, 32, 64, 128)
 
 
 class Policy(Protocol):
-    def start(self, trial: int) -> Start: ...
+    def start(self, trial: int) -> Start | Resumed: ...
     def report(self, trial: int, step: int, loss: float) -> bool: ...
     def end(self, trial: int, loss: float, completed: bool) -> None: ...
 
@@ -208,62 +207,6 @@ PROBLEMS = (
 )
 
 
-class Advised:
-    """An nnifc advisor as nnifc's scheduler drives it; times every decision."""
-
-    def __init__(self, name: str, space: SearchSpace, seed: int) -> None:
-        cls = ADVISORS[name]
-        args: dict[str, Any] = {"max_budget": R} if name == "BOHB" else {"R": R}
-        self.advisor: Advisor = cls(space, cls.Options.model_validate({**args, "eta": ETA}))
-        self.seed, self.history, self.pending = seed, list[Result](), dict[int, Params]()
-        self.seconds: list[tuple[int, float]] = []  # (results recorded, seconds)
-
-    def start(self, trial: int) -> Start:
-        began = time.perf_counter()
-        rng = np.random.default_rng([self.seed, trial])
-        params = self.advisor.propose(self.history, list(self.pending.values()), rng)
-        assert params is not None  # an advisor always has a next trial
-        self.seconds.append((len(self.history), time.perf_counter() - began))
-        self.pending[trial] = params
-        return params, int(params[BUDGET_KEY])
-
-    def report(self, trial: int, step: int, loss: float) -> bool:
-        return False
-
-    def end(self, trial: int, loss: float, completed: bool) -> None:
-        self.history.append(Result(self.pending.pop(trial), loss))
-
-
-class TpeMedianstop:
-    """nnifc's TPE with Medianstop (start_step 5): a stopped trial is not told to the tuner,
-    as nnifc does without includeIntermediateResults."""
-
-    def __init__(self, space: SearchSpace, seed: int) -> None:
-        self.tuner = TUNERS["TPE"](space, TUNERS["TPE"].Options.model_validate({}))
-        medianstop = ASSESSORS["Medianstop"]
-        self.assessor = medianstop(medianstop.Options.model_validate({"start_step": START_STEP}))
-        self.seed, self.history, self.pending = seed, list[Result](), dict[int, Params]()
-        self.curves: dict[int, list[float]] = {}
-        self.finished: list[list[float]] = []
-
-    def start(self, trial: int) -> Start:
-        rng = np.random.default_rng([self.seed, trial])
-        params = self.tuner.propose(self.history, list(self.pending.values()), rng)
-        assert params is not None  # TPE always has a proposal
-        self.pending[trial], self.curves[trial] = params, []
-        return params, R
-
-    def report(self, trial: int, step: int, loss: float) -> bool:
-        self.curves[trial].append(loss)
-        return self.assessor.assess(self.curves[trial], self.finished) is Verdict.STOP
-
-    def end(self, trial: int, loss: float, completed: bool) -> None:
-        params, curve = self.pending.pop(trial), self.curves.pop(trial)
-        if completed:
-            self.history.append(Result(params, loss))
-            self.finished.append([*curve, loss])
-
-
 @dataclass(frozen=True)
 class Outcome:
     found: list[tuple[int, float]]  # (compute at the end of the tick, loss at the maximum budget)
@@ -281,7 +224,7 @@ def simulate(
     trials = compute = idle = ticks = 0
     while compute < limit and not until():
         while len(running) < concurrency and (started := policy.start(trials)) is not None:
-            running[trials] = [started[0], started[1], 0]
+            running[trials] = [started[0], started[1], started[2] if len(started) > 2 else 0]
             trials += 1
         if not running:
             raise RuntimeError(f"{type(policy).__name__} started nothing with every slot free")
@@ -301,12 +244,16 @@ def simulate(
     return Outcome(found, idle / (ticks * concurrency))
 
 
+CONTINUING = "nnifc ASHA continuing"
+
+
 def methods(space: SearchSpace, seed: int, slots: int) -> dict[str, Callable[[], Policy]]:
     return {
-        "nnifc Hyperband": lambda: Advised("Hyperband", space, seed),
-        "nnifc BOHB": lambda: Advised("BOHB", space, seed),
-        "nnifc ASHA": lambda: Advised("ASHA", space, seed),
-        "nnifc TPE+Medianstop": lambda: TpeMedianstop(space, seed),
+        "nnifc Hyperband": lambda: Advised("Hyperband", space, seed, r=R, eta=ETA),
+        "nnifc BOHB": lambda: Advised("BOHB", space, seed, r=R, eta=ETA),
+        "nnifc ASHA": lambda: Advised("ASHA", space, seed, r=R, eta=ETA),
+        CONTINUING: lambda: Advised("ASHA", space, seed, r=R, eta=ETA, continuing=True),
+        "nnifc TPE+Medianstop": lambda: TpeMedianstop(space, seed, r=R, start_step=START_STEP),
         "NNI 3.0 Hyperband": lambda: NniAdvisor("Hyperband", space, R, ETA, seed, slots),
         "NNI 3.0 BOHB": lambda: NniAdvisor("BOHB", space, R, ETA, seed, slots),
         "optuna TPE+Hyperband": lambda: OptunaPruned("hyperband", space, R, ETA, seed, slots),
@@ -315,7 +262,7 @@ def methods(space: SearchSpace, seed: int, slots: int) -> dict[str, Callable[[],
 
 
 REFERENCES = ("NNI 3.0 Hyperband", "NNI 3.0 BOHB", "optuna TPE+Hyperband", "optuna TPE+SH")
-OURS = ("nnifc Hyperband", "nnifc BOHB", "nnifc ASHA")
+OURS = ("nnifc Hyperband", "nnifc BOHB", "nnifc ASHA", CONTINUING)
 HALF = 15  # the compute level (x R) at which nnifc must match NNI's Hyperband at 30x
 Row = dict[str, list[float]]  # "c=1 10x" -> one best loss per seed; "c=8 idle" -> idle fractions
 
@@ -375,7 +322,9 @@ def interval(values: Sequence[float], seed: int = 0) -> tuple[float, float, floa
 
 def decision_ms(name: str) -> tuple[float, float, int]:
     """Median and 95th percentile ms of nnifc's proposals made with 1000 to 1200 results."""
-    policy = Advised(name.removeprefix("nnifc "), PROBLEMS[1].space, 0)
+    continuing = name == CONTINUING
+    advisor = "ASHA" if continuing else name.removeprefix("nnifc ")
+    policy = Advised(advisor, PROBLEMS[1].space, 0, r=R, eta=ETA, continuing=continuing)
     simulate(policy, misleading(0), 8, 600 * R, lambda: len(policy.history) >= 1200)
     times = [s * 1000 for n, s in policy.seconds if 1000 <= n < 1200]
     if not times:

@@ -197,7 +197,10 @@ class OptunaPruned:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=slots > 1)
-        self.study = optuna.create_study(sampler=sampler, pruner=pruners[pruner])
+        # named: HyperbandPruner puts a trial in a bracket by a checksum of the study's name,
+        # which optuna otherwise draws at random (a run would not repeat for its seed)
+        name = f"multifidelity-seed{seed}"
+        self.study = optuna.create_study(sampler=sampler, pruner=pruners[pruner], study_name=name)
         self.live: dict[int, Any] = {}
 
     def start(self, trial: int) -> Start:
