@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import created_id, loop_pid, run_nnifc, status_json, wait_for
+from tests.test_nni_classes import write_experiment as nni_class_experiment
 
 # xs at TRIAL_BUDGET 1, then the best `keep` of them again at budget 3; NoMoreTrialJobs while
 # a round runs (then the next round goes out on the credit asked for, as NNI's Hyperband does).
@@ -131,28 +132,14 @@ def write_experiment(
     files: dict[str, str] | None = None,
 ) -> Path:
     """A local experiment whose config has `algorithms` (the advisor section) verbatim."""
-    code, algo = tmp_path / "code", tmp_path / "algo"
-    code.mkdir(exist_ok=True)
-    algo.mkdir(exist_ok=True)
-    (code / "trial.py").write_text(textwrap.dedent(BUDGET_TRIAL))
-    for name, text in (files or {}).items():
-        (algo / name).write_text(textwrap.dedent(text))
-    (tmp_path / "space.json").write_text(json.dumps({"x": {"_type": "uniform", "_value": [0, 1]}}))
-    config = tmp_path / "exp.yml"
-    config.write_text(
-        textwrap.dedent(f"""\
-        experimentName: nni-advisor
-        trialConcurrency: {concurrency}
-        maxTrialNum: {max_trials}
-        trainingServicePlatform: local
-        searchSpacePath: space.json
-        trial:
-          command: python3 trial.py
-          codeDir: code
-        """)
-        + textwrap.dedent(algorithms)
+    return nni_class_experiment(
+        tmp_path,
+        algorithms,
+        trial=BUDGET_TRIAL,
+        concurrency=concurrency,
+        max_trials=max_trials,
+        files=files,
     )
-    return config
 
 
 def rungs(xs: list[float], log: Path, keep: int = 2) -> str:

@@ -44,7 +44,7 @@ from typing import Any, ClassVar, cast
 import numpy as np
 
 from nnifc.errors import NnifcError
-from nnifc.nni_classes.formats import nni_space, plain, raw_metric
+from nnifc.nni_classes.formats import nni_space, plain, raw_metric, tell_each
 from nnifc.nni_classes.loading import ClassProblem, ClassSource, instantiate, require_nni
 from nnifc.records import Params, Result
 from nnifc.space import SearchSpace
@@ -140,18 +140,7 @@ class NniAdvisor(Tuner):
         if self._nni is None:
             self._start()
         new, self._told = history[self._told :], len(history)
-        imported: list[dict[str, Any]] = []
-        for result in new:
-            mine = self._take(result.params)
-            if mine is None:
-                if math.isfinite(result.loss):
-                    value = raw_metric(result.loss, self.optimize_mode)
-                    imported.append({"parameter": dict(result.params), "value": value})
-                continue
-            self._import(imported)
-            imported = []
-            self._ended(mine, result.loss)
-        self._import(imported)
+        tell_each(new, self.optimize_mode, self._take, self._ended, self._import)
         self._ended_without_result(pending)
 
     def _start(self) -> None:
@@ -204,8 +193,7 @@ class NniAdvisor(Tuner):
         self._call("handle_trial_end", data)
 
     def _import(self, records: list[dict[str, Any]]) -> None:
-        if records:
-            self._call("handle_import_data", records)
+        self._call("handle_import_data", records)
 
     def _call(self, method: str, *args: Any) -> None:
         try:

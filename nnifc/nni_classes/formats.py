@@ -8,12 +8,16 @@ store's JSON cannot hold.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
+from nnifc.records import Params, Result
 from nnifc.space import Branch, Choice, Parameter, RandInt, SearchSpace, Uniform
+
+Mine = TypeVar("Mine")
 
 
 def nni_space(space: SearchSpace) -> dict[str, Any]:
@@ -55,3 +59,29 @@ def plain(value: Any) -> Any:
 def raw_metric(loss: float, optimize_mode: str) -> float:
     """The metric as the trial reported it, from nnifc's loss (lower is better)."""
     return -loss if optimize_mode == "maximize" else loss
+
+
+def tell_each(
+    results: Sequence[Result],
+    optimize_mode: str,
+    take: Callable[[Params], Mine | None],
+    ended: Callable[[Mine, float], None],
+    imported: Callable[[list[dict[str, Any]]], None],
+) -> None:
+    """Each new result once, in order: to `ended` when `take` finds it among the object's own
+    proposals, else gathered for `imported` (NNI's import_data records; a FAILED one has no
+    value to import), each gathering told before the next own result."""
+    gathered: list[dict[str, Any]] = []
+    for result in results:
+        mine = take(result.params)
+        if mine is None:
+            if math.isfinite(result.loss):
+                value = raw_metric(result.loss, optimize_mode)
+                gathered.append({"parameter": dict(result.params), "value": value})
+            continue
+        if gathered:
+            imported(gathered)
+            gathered = []
+        ended(mine, result.loss)
+    if gathered:
+        imported(gathered)

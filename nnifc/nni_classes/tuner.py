@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Literal, cast
 import numpy as np
 
 from nnifc.errors import NnifcError
-from nnifc.nni_classes.formats import nni_space, plain, raw_metric
+from nnifc.nni_classes.formats import nni_space, plain, raw_metric, tell_each
 from nnifc.nni_classes.loading import ClassSource, instantiate
 from nnifc.records import Params, Result
 from nnifc.tuners.base import Tuner
@@ -86,18 +86,7 @@ class NniTuner(Tuner):
         if self._nni is None:
             self._start(first_id=len(history) + len(pending))
         new, self._told = history[self._told :], len(history)
-        imported: list[dict[str, Any]] = []
-        for result in new:
-            mine = self._take(result.params)
-            if mine is None:
-                if math.isfinite(result.loss):
-                    value = raw_metric(result.loss, self.optimize_mode)
-                    imported.append({"parameter": dict(result.params), "value": value})
-                continue
-            self._import(imported)
-            imported = []
-            self._ended(*mine, result.loss)
-        self._import(imported)
+        tell_each(new, self.optimize_mode, self._take, self._ended, self._import)
         self._ended_without_result(pending)
 
     def _start(self, first_id: int) -> None:
@@ -112,7 +101,8 @@ class NniTuner(Tuner):
                 return parameter_id, proposed
         return None
 
-    def _ended(self, parameter_id: int, params: Params, loss: float) -> None:
+    def _ended(self, mine: tuple[int, Params], loss: float) -> None:
+        parameter_id, params = mine
         if math.isfinite(loss):
             value = raw_metric(loss, self.optimize_mode)
             self._call("receive_trial_result", parameter_id, params, value)
@@ -131,8 +121,7 @@ class NniTuner(Tuner):
         self._outstanding = still
 
     def _import(self, records: list[dict[str, Any]]) -> None:
-        if records:
-            self._call("import_data", records)
+        self._call("import_data", records)
 
     def _call(self, method: str, *args: Any) -> None:
         try:
