@@ -52,7 +52,17 @@ def frame(
         prior_sigma=np.ones(len(numeric)),
         categorical=rows_categorical,
         sizes=np.array([size(p) for _, p in categorical], dtype=np.int64),
+        min_sigma=np.array([step(p) for _, p in numeric], dtype=np.float64),
     )
+
+
+def step(param: Uniform | Normal) -> float:
+    """A quantization step in model coordinates (0: none, or not constant there)."""
+    if isinstance(param, Uniform) and param.q and not param.log:
+        return float(param.q / (param.high - param.low))
+    if isinstance(param, Normal) and param.q and not param.log:
+        return float(param.q / param.sigma)
+    return 0.0
 
 
 def encode(param: Uniform | Normal, values: list[Any]) -> NDArray[np.float64]:
