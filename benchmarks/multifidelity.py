@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from assessors import _task
+from intervals import ratio_of_best
 from multifidelity_ours import Advised, Resumed, TpeMedianstop
 from multifidelity_refs import Cache, NniAdvisor, OptunaPruned, Start
 from references import _suggest, nni_space
@@ -365,7 +366,8 @@ def table(
             key = f"c={c} {x}x"
             ours, theirs = _best(medians, OURS, key), _best(medians, REFERENCES, key)
             if not ours[1] <= theirs[1]:
-                missed.append(f"{problem.name} {key}: {_named(ours)} > {_named(theirs)}")
+                sure = _sureness(rows, key)
+                missed.append(f"{problem.name} {key}: {_named(ours)} > {_named(theirs)}; {sure}")
         if compare and 30 in levels:
             ours, nni = _best(medians, OURS, f"c={c} {HALF}x"), medians["NNI 3.0 Hyperband"]
             if not ours[1] <= nni[f"c={c} 30x"]:
@@ -378,6 +380,15 @@ def table(
         if worst > 0.05:
             missed.append(f"{problem.name}: {name} idle {worst:.1%} of slot time at c=8")
     return missed
+
+
+def _sureness(rows: dict[str, Row], key: str) -> str:
+    """The best of ours over the best reference, with its paired bootstrap interval over seeds."""
+    ratio, low, high = ratio_of_best(
+        [np.array(rows[n][key]) for n in OURS], [np.array(rows[n][key]) for n in REFERENCES]
+    )
+    verdict = "by chance alone as likely" if low <= 1.0 else "a real difference"
+    return f"ratio {ratio:.3f} [{low:.3f}, {high:.3f}]: {verdict}"
 
 
 def _cell(median: float, low: float, high: float) -> str:

@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 from assessors import medianstop_targets
+from intervals import ratio_of_best
 from references import (
     Objective,
     cached,
@@ -406,7 +407,7 @@ def bo_versus_nni(
                 continue
             regret = np.array(mine) - problem.optimum
             reference = np.array([min(c) - problem.optimum for c in nni])
-            ratio, low, high = _bootstrap_ratio_to_best(regret, [reference])
+            ratio, low, high = ratio_of_best([regret], [reference])
             interval = f"{ratio:.3f} [{low:.3f}, {high:.3f}]"
             cells = f"{np.median(regret):<12.4g}{np.median(reference):<12.4g}{interval:<26}"
             print(f"{ours:<12}{problem.name:<14}{cells}{latency}{time.perf_counter() - start:.0f}")
@@ -457,7 +458,7 @@ def parallel_targets(problems: Sequence[Problem], seeds: range, trials: int) -> 
                 for w in REFERENCES
             }
             best = min(theirs, key=lambda w: float(np.median(theirs[w])))
-            ratio, low, high = _bootstrap_ratio_to_best(mine, list(theirs.values()))
+            ratio, low, high = ratio_of_best([mine], list(theirs.values()))
             reference = f"{np.median(theirs[best]):.4g} ({best})"
             print(
                 f"{problem.name:<14}{mode:<15}{np.median(mine):<12.4g}{reference:<30}"
@@ -473,23 +474,6 @@ def _regrets(
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     curves = [run(who, problem, s, trials, batch) for s in seeds]
     return best_after(curves, trials) - problem.optimum
-
-
-def _bootstrap_ratio_to_best(
-    ours: np.ndarray[Any, np.dtype[np.float64]],
-    references: Sequence[np.ndarray[Any, np.dtype[np.float64]]],
-) -> tuple[float, float, float]:
-    """Our median regret over the lowest reference median, and its 95% interval from resampling
-    the seeds (paired) 2,000 times, the lowest reference picked in each resample."""
-    floor = 1e-12  # a regret of 0 (the optimum hit) would divide by zero
-    picks = np.random.default_rng(0).integers(0, len(ours), (2000, len(ours)))
-    best = np.min([np.median(r[picks], axis=1) for r in references], axis=0)
-    ratios = np.maximum(np.median(ours[picks], axis=1), floor) / np.maximum(best, floor)
-    point = max(float(np.median(ours)), floor) / max(
-        min(float(np.median(r)) for r in references), floor
-    )
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return point, float(low), float(high)
 
 
 def batch_ratios(problem: Problem, seeds: range, trials: int) -> str:
