@@ -1,4 +1,4 @@
-"""configs/hyperband.yml, bohb.yml and pbt.yml (NNI's own examples, on the quick start's digits)
+"""configs/hyperband.yml, bohb.yml, pbt.yml and asha.yml (NNI's own examples and ours, on the quick start's digits)
 switched to FrameworkController the way a user would, run on the Kubernetes double with
 nfs-ganesha and the unmodified `import nni` trial in examples/quickstart (issue 19)."""
 
@@ -97,7 +97,8 @@ def budget(trial: dict[str, Any]) -> int:
 
 
 def config_of(trial: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in trial["parameters"].items() if k != "TRIAL_BUDGET"}
+    added = ("TRIAL_BUDGET", "load_checkpoint_dir", "save_checkpoint_dir")
+    return {k: v for k, v in trial["parameters"].items() if k not in added}
 
 
 @pytest.mark.parametrize(
@@ -129,3 +130,18 @@ def test_the_nni_pbt_example_continues_from_checkpoints_on_the_cluster(
     logs = [run_nnifc("logs", t["id"]).stdout for t in later]
     assert all("/tmp/mount/nni/" in text for text in logs)  # each looked on the share, and
     assert any("continuing from" in text for text in logs)  # at least one found its network
+
+
+def test_the_asha_example_continues_each_promotion_from_the_share(
+    cluster: KubeCluster, nfs_server: Ganesha, tmp_path: Path
+) -> None:
+    small = {"R: 9": "R: 3", "maxTrialNum: 16": "maxTrialNum: 5"}
+    trials = finished(example("asha", tmp_path, nfs_server, **small))
+    # concurrency 2: the third result at budget 1 promotes the best of the three to budget 3
+    assert [budget(t) for t in trials] == [1, 1, 1, 1, 3]
+    promoted = trials[4]
+    loaded = promoted["parameters"]["load_checkpoint_dir"]
+    (source,) = [t for t in trials[:4] if t["parameters"]["save_checkpoint_dir"] == loaded]
+    assert config_of(source) == config_of(promoted) and loaded.startswith("/tmp/mount/")
+    assert f"continuing from {loaded}/weights.npz" in run_nnifc("logs", promoted["id"]).stdout
+    assert len(promoted["intermediate"]) == 2  # epochs 2 and 3 only: the first was loaded
