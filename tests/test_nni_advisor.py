@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import created_id, loop_pid, run_nnifc, status_json, wait_for
+from tests.conftest import created_id, run_nnifc, status_json
+from tests.test_nni_classes import kill_after_then_resume
 from tests.test_nni_classes import write_experiment as nni_class_experiment
 
 # xs at TRIAL_BUDGET 1, then the best `keep` of them again at budget 3; NoMoreTrialJobs while
@@ -257,16 +257,7 @@ def test_a_resumed_loop_imports_every_result_and_starts_nothing_twice(
     created = run_nnifc("create", "--config", str(config), "--detach")
     assert created.returncode == 0, created.stdout + created.stderr
     exp_id = created_id(created)
-
-    def finished() -> int:
-        return sum(t["status"] == "SUCCEEDED" for t in status_json(exp_id)["trials"])
-
-    wait_for(lambda: finished() >= 2, timeout=60, what="two trials to finish")
-    first = loop_pid(exp_id)
-    os.kill(first, signal.SIGKILL)
-    wait_for(lambda: not Path(f"/proc/{first}").exists(), timeout=10, what="the loop to die")
-    resumed = run_nnifc("resume", exp_id)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    first = kill_after_then_resume(exp_id, 2)
 
     assert status_json(exp_id)["status"] == "DONE"
     trials = by_sequence(exp_id)

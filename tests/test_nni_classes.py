@@ -145,6 +145,22 @@ def events(log: Path) -> list[list[Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
+def kill_after_then_resume(exp_id: str, succeeded: int) -> int:
+    """kill -9 the experiment's loop once `succeeded` trials have, then `nnifc resume` it;
+    the killed loop's pid."""
+
+    def finished() -> int:
+        return sum(t["status"] == "SUCCEEDED" for t in status_json(exp_id)["trials"])
+
+    wait_for(lambda: finished() >= succeeded, timeout=60, what=f"{succeeded} trials to finish")
+    first = loop_pid(exp_id)
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{first}").exists(), timeout=10, what="the loop to die")
+    resumed = run_nnifc("resume", exp_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    return first
+
+
 def by_sequence(exp_id: str) -> list[dict[str, Any]]:
     return sorted(status_json(exp_id)["trials"], key=lambda t: t["sequence"])
 
@@ -252,16 +268,7 @@ def test_a_resumed_loop_replays_the_history_and_tells_each_result_once(
     created = run_nnifc("create", "--config", str(config), "--detach")
     assert created.returncode == 0, created.stdout + created.stderr
     exp_id = created_id(created)
-
-    def finished() -> int:
-        return sum(t["status"] == "SUCCEEDED" for t in status_json(exp_id)["trials"])
-
-    wait_for(lambda: finished() >= 3, timeout=60, what="three trials to finish")
-    first = loop_pid(exp_id)
-    os.kill(first, signal.SIGKILL)
-    wait_for(lambda: not Path(f"/proc/{first}").exists(), timeout=10, what="the loop to die")
-    resumed = run_nnifc("resume", exp_id)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    first = kill_after_then_resume(exp_id, 3)
 
     trials = by_sequence(exp_id)
     assert [t["parameters"]["x"] for t in trials] == xs
