@@ -23,6 +23,7 @@ from nnifc.budget import plural
 from nnifc.columns import Column, Entry, Layout, emit
 from nnifc.plain import plain
 from nnifc.records import Params, TrialStatus
+from nnifc.stages import LOAD_KEY, SAVE_KEY
 from nnifc.store import ExperimentRow, TrialRow
 
 if TYPE_CHECKING:
@@ -92,8 +93,17 @@ def latest(values: Sequence[float | None]) -> float | None:
 
 
 def params_text(params: dict[str, Any]) -> str:
-    """Parameters for people: JSON with floats cut to 4 significant digits."""
-    return json.dumps(_rounded(params), separators=(", ", ": "))
+    """Parameters for people: JSON with floats cut to 4 significant digits and checkpoint
+    directories to their last two parts (PBT's generation/member, ASHA's config-budget); the
+    whole values are in `status --json`, `export` and the web view."""
+    shown = {k: _tail(v) if k in (LOAD_KEY, SAVE_KEY) else v for k, v in params.items()}
+    return json.dumps(_rounded(shown), separators=(", ", ": "))
+
+
+def _tail(path: Any) -> Any:
+    if not isinstance(path, str) or path.count("/") < 3:
+        return path
+    return ".../" + "/".join(path.rstrip("/").split("/")[-2:])
 
 
 def _rounded(value: Any) -> Any:

@@ -377,3 +377,19 @@ def test_monitor_line_has_duration_last_value_message_and_parameters() -> None:
     )
     waiting = trial(4, TrialStatus.WAITING, params={"lr": 0.1})
     assert trial_line(waiting, NOW) == f'trial {waiting.id} #4 WAITING {{"lr": 0.1}}'
+
+
+def test_checkpoint_directories_are_shown_by_their_last_two_parts() -> None:
+    """A PBT or ASHA trial's two directory paths made each row of the table six lines at 80
+    columns; the table keeps what tells trials apart, the JSON keeps the paths."""
+    params = {
+        "lr": 0.012345678,
+        "load_checkpoint_dir": "/mnt/share/nni/exp/checkpoint/3/2",
+        "save_checkpoint_dir": "/mnt/share/nni/exp/checkpoint/asha/e70c8e40b4a2715f-3-0/",
+        "note": "/a/b/c/d",  # only the two checkpoint keys are shortened
+    }
+    assert params_text(params) == (
+        '{"lr": 0.01235, "load_checkpoint_dir": ".../3/2", '
+        '"save_checkpoint_dir": ".../asha/e70c8e40b4a2715f-3-0", "note": "/a/b/c/d"}'
+    )
+    assert params_text({"save_checkpoint_dir": "/ckpt"}) == '{"save_checkpoint_dir": "/ckpt"}'
