@@ -439,5 +439,5 @@ def test_tpe_proposes_the_neighbour_of_a_good_quantized_value() -> None:
         cls(space, cls.Options()).propose(history, [], np.random.default_rng(seed))
         for seed in range(40)
     ]
-    good = [p for p in proposed if p["layers"] == 4.0 and abs(p["x"] - 0.3) < 0.1]
+    good = [p for p in proposed if p and p["layers"] == 4.0 and abs(p["x"] - 0.3) < 0.1]
     assert len(good) >= 10, proposed
