@@ -63,8 +63,14 @@ def checked_status(doc: object) -> dict[str, Any]:
 
 
 def status_json(exp_id: str) -> dict[str, Any]:
-    result = run_nnifc("status", exp_id, "--json")
-    assert result.returncode == 0, result.stderr
+    """`nnifc status EXP --json`, run in this process: the same command, without the second of
+    CPU a new interpreter spends importing it (tests poll this while they wait)."""
+    from click.testing import CliRunner
+
+    from nnifc.cli import cli
+
+    result = CliRunner().invoke(cli, ["status", exp_id, "--json"], prog_name="nnifc")
+    assert result.exit_code == 0, result.output + result.stderr
     return checked_status(json.loads(result.stdout))
 
 
