@@ -69,16 +69,13 @@ def status(
         _show_all(as_json=as_json)
         return
     store = Store.open(experiments.resolve(exp_id))
-    row, trials = store.experiment(), store.trials()
+    try:
+        row, trials = store.experiment(), store.trials()
+        counters, imported = store.counters(), store.imported_count()
+    finally:
+        store.close()  # read: nothing is held while the table is drawn
     status = launcher.effective_status(row)
-    _show_experiment(
-        row,
-        status,
-        trials,
-        as_json=as_json,
-        counters=store.counters(),
-        imported=store.imported_count(),
-    )
+    _show_experiment(row, status, trials, as_json=as_json, counters=counters, imported=imported)
 
 
 def _show_all(*, as_json: bool) -> None:
@@ -89,11 +86,17 @@ def _show_all(*, as_json: bool) -> None:
     for found in experiment_ids():
         try:
             store = Store.open(found)
+        except StoreError as e:
+            unreadable.append(str(e))
+            continue
+        try:
             row = store.experiment()
             rows.append((row, launcher.effective_status(row), store.trials()))
             imported[found] = store.imported_count()
         except StoreError as e:
             unreadable.append(str(e))
+        finally:
+            store.close()
     if as_json:
         documents = [summary.experiment_json(r, s, t, imported=imported[r.id]) for r, s, t in rows]
         click.echo(json.dumps(documents, indent=2))
