@@ -58,7 +58,7 @@ system:
 # Four workers: the end-to-end tests mostly wait on trials and browsers, so on 2 cores this
 # more than halves the time of a serial run; worksteal evens out the long tests at the end.
 test: lint system
-	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 4 --dist worksteal --durations=15
+	PATH="$(BIN):$$PATH" $(BIN)/python -m pytest -q -n 4 --dist worksteal --durations=15 $(PYTEST_ARGS)
 
 # Each benchmark prints its table and exits non-zero when it misses a target; all of them run.
 bench: $(STAMP) system

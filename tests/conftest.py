@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from importlib.resources import files
@@ -45,6 +46,7 @@ STATUS_SCHEMA: dict[str, Any] = json.loads(
     (files("nnifc") / "schemas/status.schema.json").read_text(encoding="utf-8")
 )
 STATUS_VALIDATOR = Draft202012Validator(STATUS_SCHEMA, format_checker=FormatChecker())
+IN_PROCESS = threading.Lock()
 
 
 def status_errors(doc: object) -> list[str]:
@@ -69,7 +71,8 @@ def status_json(exp_id: str) -> dict[str, Any]:
 
     from nnifc.cli import cli
 
-    result = CliRunner().invoke(cli, ["status", exp_id, "--json"], prog_name="nnifc")
+    with IN_PROCESS:  # the runner swaps sys.stdout for the whole process, so one at a time
+        result = CliRunner().invoke(cli, ["status", exp_id, "--json"], prog_name="nnifc")
     assert result.exit_code == 0, result.output + result.stderr
     return checked_status(json.loads(result.stdout))
 

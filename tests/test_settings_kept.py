@@ -52,9 +52,13 @@ def test_a_cluster_experiment_is_shown_logged_and_resumed_without_its_files(
     shown = run_nnifc("status", exp_id)
     assert shown.returncode == 0, shown.stderr
     first = status_json(exp_id)["trials"][0]["id"]
-    logged = run_nnifc("logs", first, "--role", "worker", "--index", "0")
-    assert logged.returncode == 0, logged.stderr
-    assert "worker 0 starts in" in logged.stdout
+
+    def logged_start() -> bool:  # RUNNING comes before the trial has imported nni and printed
+        logged = run_nnifc("logs", first, "--role", "worker", "--index", "0")
+        assert logged.returncode == 0, logged.stderr
+        return "worker 0 starts in" in logged.stdout
+
+    wait_for(logged_start, what="worker 0's first line in `nnifc logs`")
 
     resumed = run_nnifc("resume", exp_id)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
