@@ -297,6 +297,8 @@ def test_a_stop_written_by_another_process_is_seen(tmp_path: Path, home: Path) -
 
     platform.poll = poll_then_stop  # type: ignore[method-assign]
     assert Scheduler(platform.experiment, store, platform).run() is ExperimentStatus.STOPPED
-    assert polls > 5 and time.monotonic() - written < STOP_CHECK_SECONDS + 0.25
+    # seen at the next check (every STOP_CHECK_SECONDS); the slack is for a loaded CI machine,
+    # where the stop's cancels and writes took 0.97 s: a loop that never looked would poll 5000 times
+    assert polls > 5 and time.monotonic() - written < 4 * STOP_CHECK_SECONDS
     assert [t.status for t in store.trials()] == [TrialStatus.USER_CANCELED] * 2
     assert platform.seen == ["USER_CANCELED:0", "USER_CANCELED:0"]  # recorded before the cancel
