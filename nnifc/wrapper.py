@@ -84,14 +84,21 @@ VERSION_NAME = "nni_version"
 # nni 1.0 to 3.0 print metrics in the one format nnifc reads; major * 1000 + minor, so 2.10 > 2.9
 SUPPORTED_NNI = ((1, 0), (3, 0))
 # Prints the version of the nni the task's python would import, then major * 1000 + minor;
-# nothing when there is none. Package metadata first: importing nni 3.0 takes a second.
+# nothing when there is none. From the dist-info directory beside that package (0.04 s of CPU,
+# where importing nni 3.0 takes two seconds), else from the package itself: importlib.metadata
+# could name another installation than the one imported (nni on PYTHONPATH over site-packages).
 NNI_PROBE = """\
-import importlib.util, re
-if importlib.util.find_spec("nni"):
+import importlib.util, os, re
+spec = importlib.util.find_spec("nni")
+if spec:
     try:
-        from importlib.metadata import version
-        found = version("nni")
-    except Exception:
+        listed = os.listdir(os.path.dirname(os.path.dirname(spec.origin or "")) or ".")
+    except OSError:
+        listed = []
+    named = [m[1] for m in map(re.compile(r"nni-([^-]+)\\.dist-info\\Z").match, listed) if m]
+    if len(named) == 1:
+        found = named[0]
+    else:
         import nni
         found = str(nni.__version__)
     parts = re.match(r"(\\d+)\\.(\\d+)", found)

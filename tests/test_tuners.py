@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -441,3 +443,22 @@ def test_tpe_proposes_the_neighbour_of_a_good_quantized_value() -> None:
     ]
     good = [p for p in proposed if p and p["layers"] == 4.0 and abs(p["x"] - 0.3) < 0.1]
     assert len(good) >= 10, proposed
+
+
+@pytest.mark.parametrize("name", list(TUNERS))
+def test_each_registry_entry_is_the_tuner_of_that_name(name: str) -> None:
+    tuner = TUNERS[name]
+    assert issubclass(tuner, Tuner) and tuner.name == name
+
+
+def test_commands_start_without_loading_the_tuners_a_config_does_not_name() -> None:
+    """`create` of a TPE experiment, `status` and `logs` leave GP's scipy.linalg unloaded."""
+    modules = ("scipy.linalg", "nnifc.tuners.gp", "nnifc.tuners.metis", "nnifc.tuners.tpe")
+    probe = (
+        "import sys, nnifc.cli.run, nnifc.cli.show, nnifc.scheduler\n"
+        f"print([m for m in {modules!r} if m in sys.modules])"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout

@@ -25,10 +25,13 @@ NO_NNI = (
 )
 
 
-def fake_nni(root: Path, version: str) -> Path:
-    """An installed-looking nni distribution of `version`, to put first on PYTHONPATH."""
+def fake_nni(root: Path, version: str, *, dist_info: bool = True) -> Path:
+    """An installed-looking nni distribution of `version`, to put first on PYTHONPATH; without
+    `dist_info`, a bare package (a source checkout): only its __version__ says which it is."""
     (root / "nni").mkdir(parents=True)
     (root / "nni" / "__init__.py").write_text(f"__version__ = {version!r}\n")
+    if not dist_info:
+        return root
     info = root / f"nni-{version}.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: nni\nVersion: {version}\n")
@@ -59,6 +62,7 @@ def run_task(
     version: str | None,
     *,
     check: bool,
+    dist_info: bool = True,
     path: str | None = None,
     shell: str = "sh",
 ) -> tuple[int, str, str]:
@@ -74,7 +78,7 @@ def run_task(
         workdir=work,
         version_check=check,
     )
-    paths = [str(fake_nni(tmp_path / "site", version))] if version else []
+    paths = [str(fake_nni(tmp_path / "site", version, dist_info=dist_info))] if version else []
     env |= {
         "PATH": path or VENV_BIN + os.pathsep + os.environ["PATH"],
         "PYTHONPATH": os.pathsep.join(paths),
@@ -179,3 +183,12 @@ def test_a_mismatched_trial_fails_with_the_message(
     assert only["message"] == "exit code 71: " + REFUSED.format("0.8") + " (versionCheck is true)"
     logs = run_nnifc("logs", only["id"]).stdout
     assert "training" not in logs
+
+
+@pytest.mark.parametrize("dist_info", [True, False])
+def test_the_version_is_read_with_or_without_the_packages_metadata(
+    tmp_path: Path, dist_info: bool
+) -> None:
+    code, log, recorded = run_task(tmp_path, "0.9", check=True, dist_info=dist_info)
+    assert (code, recorded) == (71, "0.9")
+    assert REFUSED.format("0.9") in log
