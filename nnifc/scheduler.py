@@ -74,6 +74,7 @@ class Scheduler:
         self.cpu = CpuTime()
         self.trials = Trials(store, platform, knowledge, self.failures, self.cpu, assessor)
         self.proposals = Proposals(experiment, store, row, tuner, knowledge, self.cpu)
+        self.trials.progress = self.proposals.progress
         self.knowledge = knowledge
         self.reason = ""
         self.changes_seen = 0  # kills asked while no loop ran are done at the first look
@@ -169,6 +170,8 @@ class Scheduler:
             self.trials.handle_all(events)
             if events:
                 self.proposals.observe(live.spec.params for live in self.live.values())
+                for params in self.proposals.stops():
+                    self.trials.stop_asked(params, "stopped early by the advisor (KillTrialJob)")
             self._show_trouble()
             spent = self._spent()
             ended = spent is not None and not self.live

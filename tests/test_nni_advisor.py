@@ -291,6 +291,106 @@ def test_a_resumed_loop_imports_every_result_and_starts_nothing_twice(
     )
 
 
+# One job per x; a trial whose first intermediate result is below `below` is killed at once.
+STOPPING_ADVISOR = """\
+    import json, os
+    import nni
+    from nni.runtime.msg_dispatcher_base import MsgDispatcherBase
+    from nni.runtime.tuner_command_channel import CommandType
+
+    class Stopping(MsgDispatcherBase):
+        def __init__(self, xs, log, below, optimize_mode="maximize"):
+            super().__init__()
+            self.queue, self.log, self.below = [{"x": x} for x in xs], log, below
+
+        def handle_initialize(self, data):
+            self.send(CommandType.Initialized, "")
+
+        def handle_request_trial_jobs(self, data):
+            for _ in range(data):
+                if not self.queue:
+                    self.send(CommandType.NoMoreTrialJobs, "")
+                    return
+                params = self.queue.pop(0)
+                job = {"parameter_id": params["x"], "parameter_source": "algorithm",
+                       "parameters": params}
+                self.send(CommandType.NewTrialJob, nni.dump(job))
+
+        def handle_report_metric_data(self, data):
+            self._write("metric", data)
+            if data["type"] == "PERIODICAL" and nni.load(data["value"]) < self.below:
+                self._write("kill", data["trial_job_id"])
+                self.send(CommandType.KillTrialJob, json.dumps(data["trial_job_id"]))
+
+        def handle_trial_end(self, data):
+            self._write("end", data)
+
+        def handle_import_data(self, data):
+            pass
+
+        def _write(self, *event):
+            with open(self.log, "a") as f:
+                f.write(json.dumps([os.getpid(), *event]) + "\\n")
+"""
+
+# reports x + step for STEPS steps, then x * 10
+CURVE_TRIAL = """\
+    import time
+    import nni
+    params = nni.get_next_parameter()
+    for step in range({steps}):
+        nni.report_intermediate_result(params["x"] + step)
+        time.sleep(0.3)
+    nni.report_final_result(params["x"] * 10)
+"""
+
+
+def test_an_advisor_is_told_each_intermediate_result_and_its_kills_stop_trials_early(
+    tmp_path: Path, home: Path
+) -> None:
+    log, steps = tmp_path / "advisor.log", 6
+    xs = [0.9, 0.1, 0.8, 0.2]
+    advisor = textwrap.dedent(f"""\
+        advisor:
+          codeDir: algo
+          classFileName: stopping.py
+          className: Stopping
+          classArgs: {{xs: {json.dumps(xs)}, log: {json.dumps(str(log))}, below: 0.5}}
+        """)
+    config = nni_class_experiment(
+        tmp_path,
+        advisor,
+        trial=CURVE_TRIAL.format(steps=steps),
+        max_trials=10,
+        files={"stopping.py": STOPPING_ADVISOR},
+    )
+    result = run_nnifc("create", "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = {t["parameters"]["x"]: t for t in status_json(created_id(result))["trials"]}
+    assert sorted(trials) == sorted(xs)
+    logged = [e[1:] for e in events(log)]
+    periodical = [e[1] for e in logged if e[0] == "metric" and e[1]["type"] == "PERIODICAL"]
+    ends = {e[1]["trial_job_id"]: e[1] for e in logged if e[0] == "end"}
+    killed = {e[1] for e in logged if e[0] == "kill"}
+    for x, trial in trials.items():
+        told = [m for m in periodical if m["parameter_id"] == x]
+        job = told[0]["trial_job_id"]
+        # each intermediate result as NNI's SDK numbers it, the value as the trial's JSON text
+        assert [m["sequence"] for m in told] == list(range(len(told)))
+        assert [json.loads(m["value"]) for m in told] == pytest.approx(trial["intermediate"])
+        if x < 0.5:
+            assert job in killed
+            assert trial["status"] == "EARLY_STOPPED", trial
+            assert trial["message"] == "stopped early by the advisor (KillTrialJob)"
+            assert trial["final"] is None and len(trial["intermediate"]) < steps
+            assert ends[job]["event"] == "EARLY_STOPPED"
+        else:
+            assert job not in killed
+            assert trial["status"] == "SUCCEEDED" and trial["final"] == pytest.approx(x * 10)
+            assert len(told) == steps
+            assert ends[job]["event"] == "SUCCEEDED"
+
+
 BAD_ADVISORS = {
     "missing class": ("className: Nope", "advisor.className", "defines no class Nope"),
     "bad classArgs": (
@@ -388,7 +488,7 @@ KILLING_ADVISOR = """\
 """
 
 
-def test_a_kill_the_loop_cannot_honour_is_logged_not_ignored(
+def test_a_kill_for_a_trial_that_has_ended_is_logged_and_changes_nothing(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RUNS_LOG", str(tmp_path / "runs.log"))
@@ -402,11 +502,12 @@ def test_a_kill_the_loop_cannot_honour_is_logged_not_ignored(
     config = write_experiment(tmp_path, advisor, files={"killing.py": KILLING_ADVISOR})
     result = run_nnifc("create", "--config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert status_json(created_id(result))["status"] == "DONE"
+    status = status_json(created_id(result))
+    assert status["status"] == "DONE"
+    assert [t["status"] for t in status["trials"]] == ["SUCCEEDED"]
     assert (
-        "asked in handle_report_metric_data to kill trial job nnifc-1"
-        ' (parameters {"x": 0.5, "TRIAL_BUDGET": 1}): nnifc cannot stop a trial for an advisor'
-        in result.stderr
+        "asked in handle_report_metric_data to kill trial job nnifc-1, which has ended:"
+        " nothing to stop" in result.stderr
     ), result.stderr
 
 

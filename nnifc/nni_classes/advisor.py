@@ -13,6 +13,11 @@ threads are never started, and the loop calls its `handle_*` methods directly, k
   has a result, then `handle_trial_end({"trial_job_id", "event", "hyper_params": the JSON text of
   its NewTrialJob})`, event SUCCEEDED, FAILED (loss inf) or SYS_CANCELED (ended without a usable
   result; the history does not say how);
+- each intermediate result of a trial this object proposed, as it arrives:
+  `handle_report_metric_data({..., "type": "PERIODICAL", "sequence": n, "value": the JSON text
+  the trial reported})`, n counting from 0 as NNI's SDK counts;
+- a KillTrialJob for a running trial stops it early (EARLY_STOPPED, as NNI's manager does); its
+  trial end then says EARLY_STOPPED, after its FINAL when it had reported one;
 - any other result (a resumed loop's history, `nnifc import`'s points, trials an earlier loop
   started): `handle_import_data([{"parameter": ..., "value": ...}])`.
 The history holds no trial ids: a result is matched to the earliest unfinished proposal with
@@ -24,17 +29,15 @@ asked again only once a trial has ended (NNI's manager asks once per ended trial
 meanwhile polls its trials as always, without calling the advisor. With no trial running, the
 answer ends the proposals and the experiment ends DONE, as under NNI.
 
-Limits: intermediate (PERIODICAL) results are not delivered, and a KillTrialJob is not honoured
-(the adapter cannot name nnifc's trial): it is logged, and the trial runs to its end. Resume
-builds a fresh object that imports every finished result; the trials still running are unknown
-to it until they end (then imported), and what it kept beyond results is lost.
+Limits: resume builds a fresh object that imports every finished result; the trials still
+running are unknown to it until they end (then imported, their intermediate results unsaid), and
+what it kept beyond results is lost.
 `nnifc update --search-space` builds a fresh object too, initialized with the new space.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -117,6 +120,8 @@ class NniAdvisor(Tuner):
         self._outstanding: list[Job] = []  # proposed, not yet ended
         self._may_ask = True  # False after an unanswered request, until a trial ends
         self._jobs: dict[str, Job] = {}  # by trial_job_id: what a KillTrialJob names
+        self._to_stop: list[Job] = []  # kills asked, not yet handed to the loop
+        self._killed: set[str] = set()  # trial_job_ids: their trial end says EARLY_STOPPED
 
     def wait(self, history: Sequence[Result], pending: Sequence[Params]) -> bool:
         self.observe(history, pending)
@@ -142,6 +147,23 @@ class NniAdvisor(Tuner):
         new, self._told = history[self._told :], len(history)
         tell_each(new, self.optimize_mode, self._take, self._ended, self._import)
         self._ended_without_result(pending)
+
+    def progress(self, params: Params, step: int, raw: str) -> None:
+        job = next((job for job in self._outstanding if job.params == params), None)
+        if job is None:  # proposed by an earlier loop's object: unknown to this one
+            return
+        metric = {
+            "parameter_id": job.parameter_id,
+            "trial_job_id": job.trial_job_id,
+            "type": "PERIODICAL",
+            "sequence": step,
+            "value": raw,
+        }
+        self._call("handle_report_metric_data", metric)
+
+    def stops(self) -> list[Params]:
+        asked, self._to_stop = self._to_stop, []
+        return [job.params for job in asked if job in self._outstanding]
 
     def _start(self) -> None:
         try:
@@ -189,6 +211,8 @@ class NniAdvisor(Tuner):
 
     def _end(self, job: Job, event: str) -> None:
         self._may_ask = True  # NNI's manager asks for a trial each time one ends
+        if job.trial_job_id in self._killed:
+            event = "EARLY_STOPPED"
         data = {"trial_job_id": job.trial_job_id, "event": event, "hyper_params": job.text}
         self._call("handle_trial_end", data)
 
@@ -234,15 +258,26 @@ class NniAdvisor(Tuner):
         self._ready.append(self._jobs[trial_job_id])
 
     def _kill(self, data: Any, method: str) -> None:
-        trial_job_id = _loads(data) if isinstance(data, str) else data
-        job = self._jobs.get(str(trial_job_id))
+        trial_job_id = str(_loads(data) if isinstance(data, str) else data)
+        job = self._jobs.get(trial_job_id)
+        if job is None or job.trial_job_id in self._killed:
+            return self._kill_ignored(method, trial_job_id, "which it never sent or killed before")
+        if job not in self._ready and job not in self._outstanding:
+            return self._kill_ignored(method, trial_job_id, "which has ended: nothing to stop")
+        self._killed.add(trial_job_id)
+        if job in self._ready:  # sent, never started: it ends here
+            self._ready.remove(job)
+            self._end(job, "EARLY_STOPPED")
+        else:
+            self._to_stop.append(job)
+
+    def _kill_ignored(self, method: str, trial_job_id: str, why: str) -> None:
         _log.warning(
-            "the advisor %s asked in %s to kill trial job %s (parameters %s): nnifc cannot"
-            " stop a trial for an advisor, it runs to its end",
+            "the advisor %s asked in %s to kill trial job %s, %s",
             self.source.label,
             method,
             trial_job_id,
-            json.dumps(job.params) if job is not None else "unknown",
+            why,
         )
 
     def _unsupported(self, data: Any, method: str) -> None:

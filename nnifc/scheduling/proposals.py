@@ -75,6 +75,14 @@ class Proposals:
         with self.cpu.timed("tunerSeconds"):
             self.tuner.observe(self.knowledge.results, pending)
 
+    def progress(self, params: Params, step: int, raw: str) -> None:
+        with self.cpu.timed("tunerSeconds"):
+            self.tuner.progress(params, step, raw)
+
+    def stops(self) -> list[Params]:
+        with self.cpu.timed("tunerSeconds"):
+            return self.tuner.stops()
+
     def new_space(self, text: str) -> None:
         """`nnifc update --search-space`: a new tuner; it keeps the history that fits the space."""
         if text == self.space_text:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,14 @@ from nnifc.budget import Failures
 from nnifc.errors import PlatformError
 from nnifc.knowledge import Knowledge
 from nnifc.platforms import Platform
-from nnifc.records import MetricReported, StatusChanged, TrialEvent, TrialSpec, TrialStatus
+from nnifc.records import (
+    MetricReported,
+    Params,
+    StatusChanged,
+    TrialEvent,
+    TrialSpec,
+    TrialStatus,
+)
 from nnifc.scheduling.cpu import CpuTime
 from nnifc.store import Store, TrialRow
 
@@ -50,6 +58,8 @@ class Trials:
         self.live: dict[str, Live] = {}
         self.failed_starts = 0  # in a row
         self.overdue_checked = 0.0
+        # each counted intermediate result, for the tuner: parameters, step, raw value
+        self.progress: Callable[[Params, int, str], None] = lambda params, step, raw: None
 
     def start(self, spec: TrialSpec) -> None:
         """Live from here; its handle is recorded when the platform reports its start."""
@@ -131,7 +141,10 @@ class Trials:
         step = self.store.add_metric(event, counted=counted)
         if live is not None and not event.final and counted:
             live.curve_task = event.task
-        if step is None or live is None or event.final or event.value is None:
+        if step is None or live is None or event.final:
+            return
+        self.progress(live.spec.params, step, event.raw)
+        if event.value is None:
             return
         live.curve.append(self.knowledge.curve_point(event.value))
         if self.assessor is None or not assess:
@@ -165,6 +178,13 @@ class Trials:
         ):
             self.metric(metric, assess=False)
         self.finish(trial_id)
+
+    def stop_asked(self, params: Params, message: str) -> None:
+        """Stop early the first live trial with these parameters (none: it has ended)."""
+        for trial_id, live in sorted(self.live.items(), key=lambda kv: kv[1].spec.sequence):
+            if live.spec.params == params:
+                self.stop(trial_id, TrialStatus.EARLY_STOPPED, message)
+                return
 
     def stop_overdue(self, limit_seconds: float, limit_written: str) -> None:
         """maxTrialDuration: a trial running longer is stopped early, as NNI did (checked each second)."""

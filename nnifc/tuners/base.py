@@ -58,6 +58,17 @@ class Tuner(ABC):
         told each result as NNI tells it, even when no proposal follows."""
         return None
 
+    def progress(self, params: Params, step: int, raw: str) -> None:
+        """A running trial with these parameters reported intermediate result `step` (0 first;
+        `raw`: the value as the trial serialised it). The built-in tuners learn from ended
+        trials only; an NNI advisor is told it as NNI tells it (PERIODICAL)."""
+        return None
+
+    def stops(self) -> list[Params]:
+        """Parameters of running trials to stop early, each returned once (an NNI advisor's
+        KillTrialJob); the loop asks after each poll."""
+        return []
+
     @abstractmethod
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
