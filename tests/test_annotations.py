@@ -421,10 +421,11 @@ def run_trial(
     sys_dir.mkdir()
     (sys_dir / "parameter.cfg").write_text(parameter_cfg(spec))
     command = f"{shlex.quote(sys.executable)} {script}"
-    env = {
-        **os.environ,
-        **task_env(spec, sys_dir=sys_dir, task="local_0", command=command, workdir=out),
-    }
+    # an image without nni runs its trials with versionCheck: false, as the README says
+    task = task_env(
+        spec, sys_dir=sys_dir, task="local_0", command=command, workdir=out, version_check=with_nni
+    )
+    env = {**os.environ, **task}
     if not with_nni:  # an image without nni: the helper falls back to nnifc.trial
         blocker = tmp_path / "no-nni" / "nni"
         blocker.mkdir(parents=True)
