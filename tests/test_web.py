@@ -267,7 +267,9 @@ def test_reading_never_blocks_the_writer(finished: Finished, server: Server) -> 
         stop.set()
         for poller in pollers:
             poller.join()
-    assert slowest < 0.25, f"a write waited {slowest:.3f}s"
+    # a write the view blocked would wait for the lock (up to the store's 30 s busy timeout);
+    # the bound leaves room for a loaded machine, where these threads share one GIL
+    assert slowest < 1.0, f"a write waited {slowest:.3f}s"
     assert server.get(f"api/e/{finished.id}/version")["version"] > before
     assert server.get(f"api/e/{finished.id}/overview")["message"] == "write 149"
     store.set_message("")
