@@ -27,7 +27,7 @@ from nnifc.scheduling.cpu import CpuTime
 from nnifc.scheduling.proposals import Proposals, new_id
 from nnifc.scheduling.resume import HEARTBEAT_SECONDS, LAUNCHER_FAILED
 from nnifc.scheduling.trials import Live, Trials
-from nnifc.store import Store
+from nnifc.store import Store, experiment_dir
 
 __all__ = ["LAUNCHER_FAILED", "STOP_CHECK_SECONDS", "LeaveRunning", "Scheduler", "new_id"]
 
@@ -35,6 +35,9 @@ POLL_SECONDS = 0.25
 # `nnifc stop`, `update` and `kill` write to the store (stop also signals): read this often
 STOP_CHECK_SECONDS = 0.5
 STOPPED_BY_USER = "stopped by the user"
+
+
+STATE_DIR = "checkpoint"  # NNI's name for its dispatcher's directory (NNI_CHECKPOINT_DIRECTORY)
 
 
 class LeaveRunning(BaseException):
@@ -74,6 +77,10 @@ class Scheduler:
         self.cpu = CpuTime()
         self.trials = Trials(store, platform, knowledge, self.failures, self.cpu, assessor)
         self.proposals = Proposals(experiment, store, row, tuner, knowledge, self.cpu)
+        tuner.state_dir = str(experiment_dir(row.id) / STATE_DIR)
+        tuner.resumed = self.proposals.n_trials > 0
+        if assessor is not None:
+            assessor.state_dir, assessor.resumed = tuner.state_dir, tuner.resumed
         self.trials.progress = self.proposals.progress
         self.knowledge = knowledge
         self.reason = ""
@@ -130,6 +137,8 @@ class Scheduler:
             # a loop killed while it prepared recorded no trial: its set-up may be half done
             self.platform.prepare(resuming=resuming and bool(self.store.trial_ids()))
             resume.adopt(self.trials, self.exp_id)
+            if self.proposals.n_trials:  # a stateful tuner hears of the trials still running
+                self.proposals.observe(live.spec.params for live in self.live.values())
             status = self._loop()
         except LeaveRunning:
             self.platform.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import created_id, run_nnifc, status_json
+from tests.conftest import created_id, loop_pid, run_nnifc, status_json, wait_for
 from tests.test_nni_classes import kill_after_then_resume
 from tests.test_nni_classes import write_experiment as nni_class_experiment
 
@@ -535,3 +536,157 @@ def test_nni_v2s_dotted_class_name_names_the_advisors_file(tmp_path: Path, home:
     assert result.returncode == 0, result.stdout + result.stderr
     assert '{"x": 0.25, "TRIAL_BUDGET": 1}' in result.stdout, result.stdout
     assert "Rungs" in result.stdout
+
+
+# Keeps its state in get_checkpoint_path() and loads it on resume; told the trials an earlier
+# object started (handle_add_customized_trial), it kills those whose x is below 0.5.
+RESUMABLE_ADVISOR = """\
+    import json, os
+    import nni
+    from nni.runtime.msg_dispatcher_base import MsgDispatcherBase
+    from nni.runtime.tuner_command_channel import CommandType
+
+    class Resumable(MsgDispatcherBase):
+        def __init__(self, xs, log):
+            super().__init__()
+            self.xs, self.log, self.sent, self.resumed = list(xs), log, [], {}
+
+        def load_checkpoint(self):
+            path = os.path.join(self.get_checkpoint_path(), "resumable.json")
+            with open(path) as f:
+                self.sent = json.load(f)
+            self._write("load", self.get_checkpoint_path(), self.sent)
+
+        def handle_initialize(self, data):
+            self._write("initialize", self.get_checkpoint_path())
+            self.send(CommandType.Initialized, "")
+
+        def handle_add_customized_trial(self, data):
+            self._write("customized", data)
+            self.resumed = {job["parameter_id"]: job["parameters"] for job in data}
+
+        def handle_request_trial_jobs(self, data):
+            for _ in range(data):
+                left = [x for x in self.xs if x not in self.sent]
+                if not left:
+                    self.send(CommandType.NoMoreTrialJobs, "")
+                    return
+                self.sent.append(left[0])
+                with open(os.path.join(self.get_checkpoint_path(), "resumable.json"), "w") as f:
+                    json.dump(self.sent, f)
+                job = {"parameter_id": len(self.sent), "parameter_source": "algorithm",
+                       "parameters": {"x": left[0]}}
+                self._write("send", job)
+                self.send(CommandType.NewTrialJob, nni.dump(job))
+
+        def handle_report_metric_data(self, data):
+            self._write("metric", data)
+            params = self.resumed.get(data["parameter_id"])
+            if data["type"] == "PERIODICAL" and params and params["x"] < 0.5:
+                self.send(CommandType.KillTrialJob, json.dumps(data["trial_job_id"]))
+
+        def handle_trial_end(self, data):
+            self._write("end", data)
+
+        def handle_import_data(self, data):
+            self._write("import", data)
+
+        def _write(self, *event):
+            with open(self.log, "a") as f:
+                f.write(json.dumps([os.getpid(), *event]) + "\\n")
+"""
+
+# NNI_TRIAL_JOB_ID to RUNS_LOG, then x + step / 100 every 0.4 s, then x * 10; 16 steps, or
+# 300 for x below 0.5 (those the advisor kills: still running however slow the resume)
+LONG_CURVE_TRIAL = """\
+    import os, time
+    import nni
+    params = nni.get_next_parameter()
+    with open(os.environ["RUNS_LOG"], "a") as f:
+        f.write(os.environ["NNI_TRIAL_JOB_ID"] + "\\n")
+    for step in range(16 if params["x"] >= 0.5 else 300):
+        nni.report_intermediate_result(params["x"] + step / 100)
+        time.sleep(0.4)
+    nni.report_final_result(params["x"] * 10)
+"""
+
+
+def test_a_resumed_advisor_loads_its_checkpoint_and_follows_the_trials_still_running(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, runs = tmp_path / "advisor.log", tmp_path / "runs.log"
+    monkeypatch.setenv("RUNS_LOG", str(runs))
+    xs = [0.9, 0.2, 0.7]
+    advisor = textwrap.dedent(f"""\
+        advisor:
+          codeDir: algo
+          classFileName: resumable.py
+          className: Resumable
+          classArgs: {{xs: {json.dumps(xs)}, log: {json.dumps(str(log))}}}
+        """)
+    config = nni_class_experiment(
+        tmp_path,
+        advisor,
+        trial=LONG_CURVE_TRIAL,
+        max_trials=10,
+        files={"resumable.py": RESUMABLE_ADVISOR},
+    )
+    created = run_nnifc("create", "--config", str(config), "--detach")
+    assert created.returncode == 0, created.stdout + created.stderr
+    exp_id = created_id(created)
+
+    def both_reporting() -> bool:
+        trials = status_json(exp_id)["trials"]
+        return len(trials) == 2 and all(len(t["intermediate"]) >= 2 for t in trials)
+
+    wait_for(both_reporting, timeout=60, what="the first two trials to report twice")
+    first = loop_pid(exp_id)
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: not Path(f"/proc/{first}").exists(), timeout=10, what="the loop to die")
+    resumed = run_nnifc("resume", exp_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+
+    trials = {t["parameters"]["x"]: t for t in status_json(exp_id)["trials"]}
+    assert sorted(trials) == sorted(xs)
+    assert Counter(runs.read_text().split()) == Counter(t["id"] for t in trials.values())
+    assert trials[0.9]["status"] == "SUCCEEDED" and trials[0.9]["final"] == pytest.approx(9.0)
+    assert trials[0.7]["status"] == "SUCCEEDED"
+    assert trials[0.2]["status"] == "EARLY_STOPPED", trials[0.2]
+    assert trials[0.2]["message"] == "stopped early by the advisor (KillTrialJob)"
+
+    logged = events(log)
+    checkpoint = str(home / "experiments" / exp_id / "checkpoint")
+    assert (Path(checkpoint).stat().st_mode & 0o777) == 0o700
+    second = next(e[0] for e in logged if e[1] == "load")
+    before = [e[1:] for e in logged if e[0] == first]
+    after = [e[1:] for e in logged if e[0] == second]
+    assert before[0] == ["initialize", checkpoint]  # a created experiment loads nothing
+    # other processes (create's and resume's checks of the config) only built it
+    assert {e[1] for e in logged if e[0] not in (first, second)} == {"initialize"}
+    # NNI's order on resume: load_checkpoint, initialize, import, the trials still running
+    assert [e[0] for e in after[:3]] == ["load", "initialize", "customized"]
+    assert after[0][1:] == [checkpoint, [0.9, 0.2]]
+    sent = {e[1]["parameters"]["x"]: e[1] for e in before if e[0] == "send"}
+    assert sorted(after[2][1], key=lambda j: j["parameter_id"]) == [
+        {
+            "parameter_id": sent[x]["parameter_id"],
+            "parameter_source": "resumed",
+            "parameters": {"x": x},
+            "parameter_index": 0,
+        }
+        for x in (0.9, 0.2)
+    ]
+    # each intermediate result told once, by one object or the other, under the first ids
+    metrics = [e[1] for e in before + after if e[0] == "metric"]
+    job_ids = {m["parameter_id"]: m["trial_job_id"] for m in metrics if m["type"] == "PERIODICAL"}
+    for x in (0.9, 0.2):
+        told = [m for m in metrics if m["parameter_id"] == sent[x]["parameter_id"]]
+        assert {m["trial_job_id"] for m in told} == {job_ids[sent[x]["parameter_id"]]}
+        steps = [m["sequence"] for m in told if m["type"] == "PERIODICAL"]
+        assert steps == list(range(len(trials[x]["intermediate"])))
+    ends = {e[1]["trial_job_id"]: e[1] for e in after if e[0] == "end"}
+    assert ends[job_ids[sent[0.9]["parameter_id"]]]["event"] == "SUCCEEDED"
+    assert ends[job_ids[sent[0.2]["parameter_id"]]]["event"] == "EARLY_STOPPED"
+    new = [e[1] for e in after if e[0] == "send"]
+    assert [job["parameters"] for job in new] == [{"x": 0.7}]
+    assert len(set(job_ids.values()) | {m["trial_job_id"] for m in metrics}) == 3  # no id reused

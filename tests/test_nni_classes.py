@@ -42,6 +42,9 @@ FIXED_TUNER = """\
         def update_search_space(self, search_space):
             self._write("space", search_space)
 
+        def load_checkpoint(self):
+            self._write("load", self.get_checkpoint_path())
+
         def generate_parameters(self, parameter_id, **kwargs):
             if parameter_id >= len(self.xs):
                 raise nni.NoMoreTrialError
@@ -298,6 +301,10 @@ def test_a_resumed_loop_replays_the_history_and_tells_each_result_once(
     # the first: each of its results once
     first_learnt = [e[2] for e in before if e[0] == "result"]
     assert len(first_learnt) >= 3 and len(set(first_learnt)) == len(first_learnt)
+    # as NNI's dispatcher on resume: load_checkpoint() first, from the experiment's directory
+    calls = [e[1:] for e in events(log) if e[0] in (first, second) and e[1] in ("load", "space")]
+    checkpoint = str(home / "experiments" / exp_id / "checkpoint")
+    assert calls == [["space", calls[0][1]], ["load", checkpoint], ["space", calls[0][1]]]
 
 
 def before_generated(before: list[list[Any]]) -> list[Any]:

@@ -34,6 +34,9 @@ class Assessor(ABC):
 
     def __init__(self, options: AssessorOptions) -> None:
         self.options = options
+        # set by the scheduler, as a tuner's are (see `Tuner.state_dir`)
+        self.state_dir: str | None = None
+        self.resumed = False
 
     @abstractmethod
     def assess(self, curve: Sequence[float], finished: Sequence[Sequence[float]]) -> Verdict:

@@ -29,32 +29,48 @@ asked again only once a trial has ended (NNI's manager asks once per ended trial
 meanwhile polls its trials as always, without calling the advisor. With no trial running, the
 answer ends the proposals and the experiment ends DONE, as under NNI.
 
-Limits: resume builds a fresh object that imports every finished result; the trials still
-running are unknown to it until they end (then imported, their intermediate results unsaid), and
-what it kept beyond results is lost.
-`nnifc update --search-space` builds a fresh object too, initialized with the new space.
+Resume, as NNI's manager resumes an advisor: a fresh object, whose `load_checkpoint()` is called
+first (`get_checkpoint_path()` is the experiment's `checkpoint` directory in every loop, for an
+advisor that saves its own state there); then `handle_initialize`, `handle_import_data` of every
+finished result, and `handle_add_customized_trial` with the trials an earlier loop started that
+still run, each as NNI packs it (`parameter_source: "resumed"`, the advisor's own
+`parameter_id`). Where NNI reruns those trials, nnifc follows them where they run; their
+metrics, ends and kills keep the ids the earlier object gave them, which the adapter keeps in a
+journal beside the checkpoint. An advisor without `handle_add_customized_trial` (NNI's base class
+raises NotImplementedError, which ends an NNI experiment) hears of them as imported results when
+they end. `nnifc update --search-space` builds a fresh object the same way, initialized with
+the new space.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import numpy as np
 
 from nnifc.errors import NnifcError
 from nnifc.nni_classes.formats import nni_space, plain, raw_metric, tell_each
-from nnifc.nni_classes.loading import ClassProblem, ClassSource, instantiate, require_nni
+from nnifc.nni_classes.loading import (
+    ClassProblem,
+    ClassSource,
+    instantiate,
+    offer_checkpoint_dir,
+    require_nni,
+)
 from nnifc.records import Params, Result
 from nnifc.space import SearchSpace
 from nnifc.stages import BUDGET_KEY
 from nnifc.tuners.base import Tuner
 
 UNCONNECTED = "ws://_unittest_nnifc"  # NNI's dispatcher connects to no URL with this prefix
+JOURNAL = "nnifc-advisor-jobs.jsonl"  # in the state directory: each proposed job, one per line
 _log = logging.getLogger(__name__)
 
 
@@ -122,6 +138,7 @@ class NniAdvisor(Tuner):
         self._jobs: dict[str, Job] = {}  # by trial_job_id: what a KillTrialJob names
         self._to_stop: list[Job] = []  # kills asked, not yet handed to the loop
         self._killed: set[str] = set()  # trial_job_ids: their trial end says EARLY_STOPPED
+        self._job_count = 0  # NewTrialJobs received, by this object and those before it
 
     def wait(self, history: Sequence[Result], pending: Sequence[Params]) -> bool:
         self.observe(history, pending)
@@ -139,13 +156,17 @@ class NniAdvisor(Tuner):
             return None  # with nothing running: NNI's experiment ends here too
         job = self._ready.pop(0)
         self._outstanding.append(job)
+        self._journal_add(job)  # before the loop records the trial: a resume can find it
         return job.params
 
     def observe(self, history: Sequence[Result], pending: Sequence[Params]) -> None:
-        if self._nni is None:
+        first = self._nni is None
+        if first:
             self._start()
         new, self._told = history[self._told :], len(history)
         tell_each(new, self.optimize_mode, self._take, self._ended, self._import)
+        if first and self.resumed:
+            self._resume_running(pending)
         self._ended_without_result(pending)
 
     def progress(self, params: Params, step: int, raw: str) -> None:
@@ -166,11 +187,87 @@ class NniAdvisor(Tuner):
         return [job.params for job in asked if job in self._outstanding]
 
     def _start(self) -> None:
+        offer_checkpoint_dir(self.state_dir)
         try:
             self._nni, self._sent = build(self.source)
         except ClassProblem as e:
             raise NnifcError(f"the advisor {self.source.label}: {e}") from None
+        if self.resumed:  # as NNI's dispatcher does first when its experiment resumes
+            self._job_count = len(self._journal_read())  # ids given before: never given again
+            self._call("load_checkpoint")
         self._call("handle_initialize", nni_space(self.space))
+
+    def _resume_running(self, pending: Sequence[Params]) -> None:
+        """The trials an earlier object proposed that still run: told as NNI's manager tells
+        them on resume, then followed under the ids that object gave them."""
+        journal = self._journal_read()
+        resumed: list[Job] = []
+        for params in pending:
+            job = next((j for j in reversed(journal) if j.params == params), None)
+            if job is not None:
+                journal.remove(job)
+                resumed.append(job)
+        if not resumed:
+            return
+        packed = [
+            {
+                "parameter_id": job.parameter_id,
+                "parameter_source": "resumed",
+                "parameters": dict(job.params),
+                "parameter_index": 0,
+            }
+            for job in resumed
+        ]
+        for job in resumed:  # known before the call: it may kill them at once
+            self._jobs[job.trial_job_id] = job
+            self._outstanding.append(job)
+        try:
+            self._nni.handle_add_customized_trial(packed)
+        except NotImplementedError:
+            for job in resumed:
+                del self._jobs[job.trial_job_id]
+                self._outstanding.remove(job)
+            _log.warning(
+                "the advisor %s does not implement handle_add_customized_trial: the %d trials"
+                " an earlier loop started are told to it as imported results when they end",
+                self.source.label,
+                len(resumed),
+            )
+            return
+        except Exception as e:
+            raise NnifcError(
+                f"the advisor {self.source.label} raised {type(e).__name__} in"
+                f" handle_add_customized_trial: {e}"
+            ) from None
+        self._read_sent("handle_add_customized_trial")
+
+    def _journal_path(self) -> Path | None:
+        return Path(self.state_dir) / JOURNAL if self.state_dir else None
+
+    def _journal_add(self, job: Job) -> None:
+        path = self._journal_path()
+        if path is None:
+            return
+        line = json.dumps({**asdict(job), "params": dict(job.params)}, default=str)
+        with path.open("a", encoding="utf-8") as journal:
+            journal.write(line + "\n")
+
+    def _journal_read(self) -> list[Job]:
+        path = self._journal_path()
+        if path is None or not path.is_file():
+            return []
+        jobs = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                jobs.append(
+                    Job(
+                        entry["parameter_id"], entry["params"], entry["text"], entry["trial_job_id"]
+                    )
+                )
+            except (ValueError, KeyError, TypeError):  # a line cut by a killed launcher
+                continue
+        return jobs
 
     def _request(self) -> None:
         before = len(self._ready)
@@ -253,7 +350,8 @@ class NniAdvisor(Tuner):
                 f"the advisor {self.source.label} sent a NewTrialJob in {method} without"
                 f" parameters (a mapping of parameter names to values): {text[:200]}"
             )
-        trial_job_id = f"nnifc-{len(self._jobs) + 1}"
+        self._job_count += 1
+        trial_job_id = f"nnifc-{self._job_count}"
         self._jobs[trial_job_id] = Job(job.get("parameter_id"), params, text, trial_job_id)
         self._ready.append(self._jobs[trial_job_id])
 

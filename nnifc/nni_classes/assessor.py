@@ -6,10 +6,11 @@ nnifc's own assessors answer from the curve alone. Curves reach NNI's object as 
 reported them (un-oriented with the assessor's optimize_mode), and `trial_end` only for trials it
 assessed, as NNI's dispatcher does.
 
-Resume: a resumed loop builds a fresh object, which is first told each SUCCEEDED trial's curve
-as NNI told it while those trials ran (`assess_trial` with the whole curve, then
-`trial_end(id, True)`, under an id of the form `replayed-N`), so a median stop compares with the
-same completed curves as before. The running trials' curves are whole again at their next
+Resume: a resumed loop builds a fresh object, calls its `load_checkpoint()` as NNI's dispatcher
+does on resume (`get_checkpoint_path()` is the experiment's `checkpoint` directory), then tells
+it each SUCCEEDED trial's curve as NNI told it while those trials ran (`assess_trial` with the
+whole curve, then `trial_end(id, True)`, under an id of the form `replayed-N`), so a median stop
+compares with the same completed curves as before. The running trials' curves are whole again at their next
 intermediate result; a trial that failed or was stopped before the resume is not replayed (NNI's
 assessors drop those).
 """
@@ -23,7 +24,7 @@ from typing import Any, ClassVar, cast
 from nnifc.assessors.base import Assessor, Verdict
 from nnifc.errors import NnifcError
 from nnifc.nni_classes.formats import raw_metric
-from nnifc.nni_classes.loading import ClassSource, instantiate
+from nnifc.nni_classes.loading import ClassSource, instantiate, offer_checkpoint_dir
 
 
 class NniAssessor(Assessor):
@@ -57,8 +58,12 @@ class NniAssessor(Assessor):
             self._call("trial_end", trial_id, success)
 
     def _start(self, finished: Sequence[Sequence[float]]) -> None:
-        """Build the object and tell it the curves of the trials that succeeded before it."""
+        """Build the object (loading its checkpoint on resume, as NNI's dispatcher does) and
+        tell it the curves of the trials that succeeded before it."""
+        offer_checkpoint_dir(self.state_dir)
         self._nni = instantiate(self.source)
+        if self.resumed:
+            self._call("load_checkpoint")
         for i, curve in enumerate(c for c in finished if c):
             replayed = f"replayed-{i}"
             self._call("assess_trial", replayed, [raw_metric(x, self.optimize_mode) for x in curve])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from nnifc import private
 from nnifc.errors import NnifcError
 
 INSTALL_NNI = "pip install 'nnifc[nni]'"
+CHECKPOINT_ENV = "NNI_CHECKPOINT_DIRECTORY"
 # the method NNI calls on each kind of class: a class without it is not one
 NEEDS = {
     "tuner": "generate_parameters",
@@ -85,6 +88,15 @@ def load_class(source: ClassSource) -> type:
             "className", f"{source.class_name} is not an NNI {source.section}: it has no {method}"
         )
     return cls
+
+
+def offer_checkpoint_dir(state_dir: str | None) -> None:
+    """Where NNI's `Recoverable.get_checkpoint_path()` points an object: NNI's manager sets
+    NNI_CHECKPOINT_DIRECTORY for its dispatcher; here it is the experiment's own directory, made
+    private to the user. The launcher runs one experiment, so the variable is the process's."""
+    if state_dir is not None:
+        private.make_dirs(Path(state_dir))
+        os.environ[CHECKPOINT_ENV] = state_dir
 
 
 def instantiate(source: ClassSource) -> Any:

@@ -13,13 +13,16 @@ trial once:
 The history holds no trial ids: a result is matched to the earliest unfinished proposal with
 equal parameters.
 
-Resume: the store keeps no NNI object. A resumed loop builds a fresh one, whose first call after
-`update_search_space` is an import_data of every finished result the store has, so it learns all
-its predecessor was told. What is lost is the object's state beyond those results: its random
-generator restarts from its seed (a seeded tuner repeats its first draws; NNI's de-duplication
-then avoids the parameters it knows), and whatever it kept about trials still running. The
-loop's `rng` is not used: NNI's tuners draw from their own (a `seed` classArg, where the class
-takes one, makes a run reproducible as NNI's own is).
+Resume: the store keeps no NNI object. A resumed loop builds a fresh one and, as NNI's
+dispatcher does on resume, calls its `load_checkpoint()` first; `get_checkpoint_path()` is the
+experiment's `checkpoint` directory in every loop (NNI_CHECKPOINT_DIRECTORY), for a class that
+saves its own state there. Its first call after `update_search_space` is an import_data of every
+finished result the store has, so it learns all its predecessor was told. Without a checkpoint
+of its own, what is lost is the object's state beyond those results: its random generator
+restarts from its seed (a seeded tuner repeats its first draws; NNI's de-duplication then avoids
+the parameters it knows), and whatever it kept about trials still running. The loop's `rng` is
+not used: NNI's tuners draw from their own (a `seed` classArg, where the class takes one, makes
+a run reproducible as NNI's own is).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 
 from nnifc.errors import NnifcError
 from nnifc.nni_classes.formats import nni_space, plain, raw_metric, tell_each
-from nnifc.nni_classes.loading import ClassSource, instantiate
+from nnifc.nni_classes.loading import ClassSource, instantiate, offer_checkpoint_dir
 from nnifc.records import Params, Result
 from nnifc.tuners.base import Tuner
 
@@ -90,7 +93,10 @@ class NniTuner(Tuner):
         self._ended_without_result(pending)
 
     def _start(self, first_id: int) -> None:
+        offer_checkpoint_dir(self.state_dir)
         self._nni = instantiate(self.source)
+        if self.resumed:  # as NNI's dispatcher does first when its experiment resumes
+            self._call("load_checkpoint")
         self._call("update_search_space", nni_space(self.space))
         self._next_id = first_id
 

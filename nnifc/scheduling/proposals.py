@@ -89,8 +89,11 @@ class Proposals:
             return
         source = self.experiment.source.with_suffix(".json")
         new = space.parse(document.parse(source, text))
-        shared_dir = self.tuner.shared_dir
-        self.tuner = self.experiment.tuner_class(new, self.experiment.tuner_options)
-        self.tuner.shared_dir = shared_dir
+        old, self.tuner = (
+            self.tuner,
+            self.experiment.tuner_class(new, self.experiment.tuner_options),
+        )
+        self.tuner.shared_dir, self.tuner.state_dir = old.shared_dir, old.state_dir
+        self.tuner.resumed = True  # it follows the trials the replaced object started
         self.knowledge.keep_fitting(new)
         self.space_text, self.exhausted = text, False

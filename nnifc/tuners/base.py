@@ -46,6 +46,11 @@ class Tuner(ABC):
         # set by the scheduler: an absolute directory every trial of the experiment can read
         # and write, as the trials see it (PBT's checkpoints)
         self.shared_dir: str | None = None
+        # set by the scheduler: the launcher's own directory for the experiment, private to
+        # its user and kept across resume (NNI's checkpoint directory, for tuners that keep
+        # state between calls), and whether this object follows an earlier loop's trials
+        self.state_dir: str | None = None
+        self.resumed = False
 
     def wait(self, history: Sequence[Result], pending: Sequence[Params]) -> bool:
         """Whether a free slot stays empty for now, until a running trial ends (a None from
