@@ -3,8 +3,11 @@
 They live apart from tuners.py so that the benchmark's own logic (nnifc's runners, the table, the
 targets) reads without three other libraries' APIs in between. Every runner takes `batch`: 1 is
 the sequential run; more is synchronous rounds of `batch` proposals made before any of their
-results is known, then all of them told, the way tuners.py runs nnifc's `batch=8`. Each library
-handles the pending proposals of a round in its own way, described at its runner.
+results is known, then all of them told, the way tuners.py runs nnifc's `batch=8`. With
+`concurrent`, `batch` trials run at once instead and a new one is asked as the oldest is told
+(first in, first out), the way tuners.py runs nnifc's `concurrency=8` and nnifc's scheduler runs
+trialConcurrency. Each library handles the pending proposals in its own way, described at its
+runner.
 
 `cached` keeps each reference run's losses on disk (benchmarks/.cache, gitignored), keyed by the
 reference, problem, seed, trials, batch, classArgs if not the defaults, the reference library's
@@ -61,9 +64,15 @@ def cached(
 
 
 def run_optuna(
-    space: SearchSpace, objective: Objective, seed: int, trials: int, batch: int = 1
+    space: SearchSpace,
+    objective: Objective,
+    seed: int,
+    trials: int,
+    batch: int = 1,
+    concurrent: bool = False,
 ) -> list[float]:
-    """optuna's multivariate TPE; ask() `batch` times, then tell() every result.
+    """optuna's multivariate TPE; ask() `batch` times, then tell() every result (or, concurrent,
+    tell the oldest and ask again).
 
     With batch > 1 the sampler runs with constant_liar, optuna's documented setting for parallel
     runs: the asked, unfinished trials join the "bad" group. Sequential runs pass it off; in
@@ -77,16 +86,39 @@ def run_optuna(
         warnings.simplefilter("ignore")
         sampler = optuna.samplers.TPESampler(multivariate=True, seed=seed, constant_liar=batch > 1)
         study = optuna.create_study(sampler=sampler)
-        done = 0
-        while done < trials:
-            asked = []
-            for _ in range(min(batch, trials - done)):
-                trial = study.ask()
-                asked.append((trial, _suggest(trial, space)))  # params set now, seen as running
-            for trial, params in asked:
-                study.tell(trial, objective(params))
-            done += len(asked)
-    return [float(t.value) for t in study.trials if t.value is not None]
+
+        def ask() -> tuple[Any, dict[str, Any]]:
+            trial = study.ask()
+            return trial, _suggest(trial, space)  # params set now, seen as running
+
+        def tell(asked: tuple[Any, dict[str, Any]]) -> float:
+            trial, params = asked
+            loss = objective(params)
+            study.tell(trial, loss)
+            return loss
+
+        return in_slots(ask, tell, trials, batch, concurrent)
+
+
+def in_slots(
+    ask: Callable[[], Any],
+    tell: Callable[[Any], float],
+    trials: int,
+    batch: int,
+    concurrent: bool,
+) -> list[float]:
+    """The losses told, in order: rounds of `batch` asks then their tells, or (concurrent)
+    `batch` asked at once, the oldest told before each new ask."""
+    losses: list[float] = []
+    running: list[Any] = []
+    asked = 0
+    while len(losses) < trials:
+        if concurrent or not running:
+            while asked < trials and len(running) < batch:
+                running.append(ask())
+                asked += 1
+        losses.append(tell(running.pop(0)))
+    return losses
 
 
 def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
@@ -111,8 +143,10 @@ def run_hyperopt(
     seed: int,
     trials: int,
     batch: int = 1,
+    concurrent: bool = False,
 ) -> list[float]:
-    """hyperopt's tpe or anneal through fmin, rounds of `batch` by fmin's `max_queue_len`.
+    """hyperopt's tpe or anneal through fmin, rounds of `batch` by fmin's `max_queue_len`; or,
+    concurrent, through the calls fmin makes (see `_hyperopt_in_slots`).
 
     With in-memory Trials (not asynchronous), fmin fills its queue up to `max_queue_len` new
     trials, then evaluates all of them, and again: synchronous rounds. It asks the algorithm for
@@ -153,6 +187,10 @@ def run_hyperopt(
     def finished(params: Mapping[str, Any]) -> dict[str, Any]:
         return {k: _nni_rule(space[k], _plain(v)) for k, v in params.items()}
 
+    if concurrent:
+        return _hyperopt_in_slots(
+            suggest, hyper, lambda params: objective(finished(params)), seed, trials, batch
+        )
     fmin(
         lambda params: objective(finished(params)),
         hyper,
@@ -164,6 +202,45 @@ def run_hyperopt(
         max_queue_len=batch,
     )
     return [float(x) for x in record.losses()]
+
+
+def _hyperopt_in_slots(
+    suggest: Callable[..., Any],
+    hyper: dict[str, Any],
+    fn: Callable[[Any], float],
+    seed: int,
+    trials: int,
+    slots: int,
+) -> list[float]:
+    """hyperopt with `slots` trials running, as with asynchronous workers (MongoTrials), the
+    oldest finished before each new suggestion: fmin's own calls (new_trial_ids, the algorithm
+    with a seed from the run's generator, insert_trial_docs, Domain.evaluate), one trial at a
+    time. A running trial's document is in state RUNNING, as a worker leaves it: both algorithms
+    see it as a point with no loss yet."""
+    from hyperopt import Trials, base
+
+    record = Trials()
+    domain = base.Domain(fn, hyper)
+    rstate = np.random.default_rng(seed)
+
+    def ask() -> Any:
+        new_ids = record.new_trial_ids(1)
+        record.refresh()
+        doc = suggest(new_ids, domain, record, rstate.integers(2**31 - 1))[0]
+        doc["state"] = base.JOB_STATE_RUNNING
+        record.insert_trial_docs([doc])
+        record.refresh()
+        return doc["tid"]
+
+    def tell(tid: Any) -> float:
+        doc = next(t for t in record._dynamic_trials if t["tid"] == tid)
+        spec = base.spec_from_misc(doc["misc"])
+        result = domain.evaluate(spec, base.Ctrl(record, current_trial=doc))
+        doc["state"], doc["result"] = base.JOB_STATE_DONE, result
+        record.refresh()
+        return float(result["loss"])
+
+    return in_slots(ask, tell, trials, slots, True)
 
 
 def _plain(value: Any) -> Any:
@@ -189,9 +266,15 @@ def in_domain(space: SearchSpace, who: str, objective: Objective) -> Objective:
 
 
 def run_nni(
-    space: SearchSpace, objective: Objective, seed: int, trials: int, batch: int = 1
+    space: SearchSpace,
+    objective: Objective,
+    seed: int,
+    trials: int,
+    batch: int = 1,
+    concurrent: bool = False,
 ) -> list[float]:
-    """NNI 3.0's TpeTuner with its defaults; generate_parameters `batch` times, then the results.
+    """NNI 3.0's TpeTuner with its defaults; generate_parameters `batch` times, then the results
+    (or, concurrent, the oldest's result before each new generate_parameters).
 
     NNI's own constant liar (default "best") gives every generated, unanswered parameter set the
     best loss so far while it proposes the next.
@@ -201,17 +284,19 @@ def run_nni(
     logging.getLogger("nni").setLevel(logging.ERROR)
     tuner = TpeTuner(optimize_mode="minimize", seed=seed)
     tuner.update_search_space(nni_space(space))
-    losses: list[float] = []
-    while len(losses) < trials:
-        first = len(losses)
-        asked = [
-            (i, tuner.generate_parameters(i)) for i in range(first, min(first + batch, trials))
-        ]
-        for i, params in asked:
-            loss = objective({k: _plain(v) for k, v in params.items()})
-            tuner.receive_trial_result(i, params, loss)
-            losses.append(loss)
-    return losses
+    ids = iter(range(trials))
+
+    def ask() -> tuple[int, Any]:
+        i = next(ids)
+        return i, tuner.generate_parameters(i)
+
+    def tell(asked: tuple[int, Any]) -> float:
+        i, params = asked
+        loss = objective({k: _plain(v) for k, v in params.items()})
+        tuner.receive_trial_result(i, params, loss)
+        return loss
+
+    return in_slots(ask, tell, trials, batch, concurrent)
 
 
 def nni_space(space: SearchSpace) -> dict[str, dict[str, Any]]:

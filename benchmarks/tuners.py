@@ -14,7 +14,9 @@ Parallel TPE (issue 21, checked): the table `Parallel TPE` gives nnifc's TPE med
 of 8 (`batch=8`), each against the best of the references in rounds of 8, and sequential TPE
 against the best sequential reference; the ratio of medians comes with a 95% bootstrap interval
 (2,000 resamples of the seeds, paired, the best reference picked anew in each). A ratio above 1 is
-a miss. `--parallel-only` prints that table alone. The references' runs are cached on disk in
+a miss. A last row per problem, `concurrency=8*` (not checked), runs the references with 8
+trials running too, a new one asked as the oldest is told, as nnifc runs: like against like.
+`--parallel-only` prints that table alone. The references' runs are cached on disk in
 benchmarks/.cache (see references.cached), so a re-run only recomputes nnifc's tuners; clear it
 with `rm -rf benchmarks/.cache`.
 
@@ -133,7 +135,17 @@ def run(who: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> l
     if who == "TPE other seeds":
         return run_nnifc("TPE", problem, 1000 + seed, trials)
     if who.endswith(" concurrency"):
-        return run_concurrent(who.removesuffix(" concurrency"), problem, seed, trials, batch)
+        base = who.removesuffix(" concurrency")
+        if base in REFERENCES:
+            return cached(
+                who,
+                problem.name,
+                seed,
+                trials,
+                batch,
+                lambda: run_reference(base, problem, seed, trials, batch, concurrent=True),
+            )
+        return run_concurrent(base, problem, seed, trials, batch)
     if who in REFERENCES:
         return cached(
             who,
@@ -146,14 +158,16 @@ def run(who: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> l
     return run_nnifc(who, problem, seed, trials, batch)
 
 
-def run_reference(who: str, problem: Problem, seed: int, trials: int, batch: int) -> list[float]:
+def run_reference(
+    who: str, problem: Problem, seed: int, trials: int, batch: int, concurrent: bool = False
+) -> list[float]:
     objective = in_domain(problem.space, who, problem.objective)
     if who == "optuna-TPE":
-        return run_optuna(problem.space, objective, seed, trials, batch)
+        return run_optuna(problem.space, objective, seed, trials, batch, concurrent)
     if who.startswith("hyperopt-"):
         algorithm = who.removeprefix("hyperopt-")
-        return run_hyperopt(algorithm, problem.space, objective, seed, trials, batch)
-    return run_nni(problem.space, objective, seed, trials, batch)
+        return run_hyperopt(algorithm, problem.space, objective, seed, trials, batch, concurrent)
+    return run_nni(problem.space, objective, seed, trials, batch, concurrent)
 
 
 def best_after(curves: Sequence[Sequence[float]], n: int) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -375,17 +389,17 @@ def parallel_targets(problems: Sequence[Problem], seeds: range, trials: int) -> 
     )
     missed = []
     for problem in problems:
-        for mode, ours, batch in (
-            ("concurrency=8", "TPE concurrency", 8),
-            ("batch=8", "TPE", 8),
-            ("sequential", "TPE", 1),
+        for mode, ours, batch, their_mode in (
+            ("concurrency=8", "TPE concurrency", 8, ""),
+            ("batch=8", "TPE", 8, ""),
+            ("sequential", "TPE", 1, ""),
+            ("concurrency=8*", "TPE concurrency", 8, " concurrency"),
         ):
             start = time.perf_counter()
 
             mine = _regrets(ours, problem, seeds, trials, batch)
             theirs = {
-                w: _regrets(w, problem, seeds, trials, 1 if mode == "sequential" else 8)
-                for w in REFERENCES
+                w: _regrets(w + their_mode, problem, seeds, trials, batch) for w in REFERENCES
             }
             best = min(theirs, key=lambda w: float(np.median(theirs[w])))
             ratio, low, high = ratio_of_best([mine], list(theirs.values()))
@@ -394,8 +408,12 @@ def parallel_targets(problems: Sequence[Problem], seeds: range, trials: int) -> 
                 f"{problem.name:<14}{mode:<15}{np.median(mine):<12.4g}{reference:<30}"
                 f"{f'{ratio:.3f} [{low:.3f}, {high:.3f}]':<26}{time.perf_counter() - start:.1f}"
             )
-            if ratio > 1.0:
+            if ratio > 1.0 and not their_mode:
                 missed.append(f"{problem.name}: TPE {mode} regret {ratio:.3f} x {best}'s")
+    print(
+        "* not checked: the references with 8 trials running too, a new one asked as the oldest"
+        " is told (the issue's target compares with their rounds of 8)"
+    )
     return missed
 
 

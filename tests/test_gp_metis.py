@@ -229,3 +229,43 @@ def test_the_domain_check_names_the_point(references: Any) -> None:
     assert math.isclose(float(objective({"a": 3.0, "b": 10.0})), 7.0)
     with pytest.raises(ValueError, match=r"someone evaluated .*'a': 4\.0"):
         objective({"a": 4.0, "b": 8.0})
+
+
+@pytest.mark.parametrize(
+    ("concurrent", "order"),
+    [
+        (False, "a0 a1 a2 t0 t1 t2 a3 a4 t3 t4"),  # rounds of 3
+        (True, "a0 a1 a2 t0 a3 t1 a4 t2 t3 t4"),  # 3 running, the oldest told before each ask
+    ],
+)
+def test_references_run_in_rounds_or_with_trials_running(
+    references: Any, concurrent: bool, order: str
+) -> None:
+    calls: list[str] = []
+    asked = iter(range(5))
+
+    def ask() -> int:
+        i = next(asked)
+        calls.append(f"a{i}")
+        return i
+
+    def tell(i: int) -> float:
+        calls.append(f"t{i}")
+        return float(i)
+
+    assert references.in_slots(ask, tell, 5, 3, concurrent) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert " ".join(calls) == order
+
+
+@pytest.mark.parametrize("algorithm", ["tpe", "anneal"])
+def test_hyperopt_runs_with_trials_running(references: Any, algorithm: str) -> None:
+    pytest.importorskip("hyperopt")
+    seen: list[Mapping[str, Any]] = []
+
+    def recorded(params: Mapping[str, Any]) -> float:
+        seen.append(dict(params))
+        return off_grid(params)
+
+    objective = references.in_domain(OFF_GRID, algorithm, recorded)
+    losses = references.run_hyperopt(algorithm, OFF_GRID, objective, 0, 30, 4, True)
+    assert losses == [off_grid(p) for p in seen] and len(losses) == 30
