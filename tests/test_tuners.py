@@ -462,3 +462,24 @@ def test_commands_start_without_loading_the_tuners_a_config_does_not_name() -> N
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]", loaded.stdout
+
+
+def test_tpe_weighs_a_running_trials_lie_half_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a liar, each running trial joins the model as half an observation (tpe.py's fifth
+    departure from NNI); finished trials weigh one, and without a liar nothing is added."""
+    seen: list[np.ndarray[Any, Any]] = []
+    rank = parzen.rank
+
+    def spy(design: Any, below: Any, weights: Any, **kwargs: Any) -> Any:
+        seen.append(np.array(weights))
+        return rank(design, below, weights, **kwargs)
+
+    monkeypatch.setattr(parzen, "rank", spy)
+    space = SearchSpace({"x": Uniform(0.0, 1.0)})
+    cls = TUNERS["TPE"]
+    history = [Result({"x": x / 20}, abs(x / 20 - 0.3)) for x in range(20)]  # none forgotten
+    running = [{"x": 0.31}, {"x": 0.29}]
+    for liar, expected in (("worst", [1.0] * 20 + [0.5, 0.5]), (None, [1.0] * 20)):
+        options = cls.Options.model_validate({"tpe_args": {"constant_liar_type": liar}})
+        cls(space, options).propose(history, running, np.random.default_rng(0))
+        assert seen[-1].tolist() == expected

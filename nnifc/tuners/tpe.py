@@ -9,7 +9,7 @@ is then modelled from the observations that chose it. An exact repeat of a known
 proposed while another candidate remains.
 
 Running trials (`pending`) join the observations with a constant-liar loss, so a batch spreads
-out. Four choices differ from NNI, all only when trials are pending, so a sequential run is
+out. Five choices differ from NNI, all only when trials are pending, so a sequential run is
 unchanged:
 
 * The default liar is `worst`, not NNI's `best`. A `best` lie ranks every running trial next to
@@ -33,6 +33,9 @@ unchanged:
   draws keeps landing next to the same good point, which a stale model cannot afford.
   Pending points as heavy "bad" observations (local penalisation), fewer good points, and
   wider or randomly sized kernels did worse (benchmarks/tuners.py measures all of this).
+* A running trial's lie weighs half a result. With 8 running, seven stale lies sit where the
+  good model sent the last proposals and push the next ones away from the best region; at half
+  weight they still spread the proposals, and sequential-like progress resumes sooner.
 
     tuner:
       builtinTunerName: TPE
@@ -61,6 +64,7 @@ from nnifc.tuners.encoded import EncodedHistory, freeze
 _V1_LIARS = {"min": "best", "max": "worst", "mean": "mean"}
 # with a liar and trials running (docstring)
 _BATCH_WIDTH, _BATCH_PRIOR_SHARE, _CANDIDATES_PER_PENDING = 1.5, 0.05, 0.5
+_LIE_WEIGHT = 0.5  # a running trial's lie weighs half a result in the model
 
 
 class TpeArgs(BaseModel):
@@ -122,6 +126,8 @@ class TpeTuner(Tuner):
             if len(idx) > args.linear_forgetting:
                 old = len(idx) - args.linear_forgetting
                 weights[idx[:old]] = np.linspace(1.0 / len(idx), 1.0, num=old)
+        if args.constant_liar_type is not None and pending:
+            weights[n - len(pending) :] *= _LIE_WEIGHT  # the lies are the last rows
         model = _Model(args, rng, len(pending) if args.constant_liar_type is not None else 0)
         for candidate in model.candidates(self.space, params, below, weights, design):
             if candidate not in known:
