@@ -134,27 +134,18 @@ def run_concurrent(name: str, problem: Problem, seed: int, trials: int, slots: i
 def run(who: str, problem: Problem, seed: int, trials: int, batch: int = 1) -> list[float]:
     if who == "TPE other seeds":
         return run_nnifc("TPE", problem, 1000 + seed, trials)
-    if who.endswith(" concurrency"):
-        base = who.removesuffix(" concurrency")
-        if base in REFERENCES:
-            return cached(
-                who,
-                problem.name,
-                seed,
-                trials,
-                batch,
-                lambda: run_reference(base, problem, seed, trials, batch, concurrent=True),
-            )
-        return run_concurrent(base, problem, seed, trials, batch)
-    if who in REFERENCES:
+    base, concurrent = who.removesuffix(" concurrency"), who.endswith(" concurrency")
+    if base in REFERENCES:
         return cached(
             who,
             problem.name,
             seed,
             trials,
             batch,
-            lambda: run_reference(who, problem, seed, trials, batch),
+            lambda: run_reference(base, problem, seed, trials, batch, concurrent),
         )
+    if concurrent:
+        return run_concurrent(base, problem, seed, trials, batch)
     return run_nnifc(who, problem, seed, trials, batch)
 
 
