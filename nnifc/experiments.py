@@ -3,56 +3,93 @@ prefix of its id."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Mapping
+from contextlib import closing
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nnifc import rebuild
+from nnifc import private, rebuild
 from nnifc.errors import ExperimentNotFound
 from nnifc.records import ExperimentStatus
-from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids, home
+from nnifc.store import (
+    STAGING_PREFIX,
+    ExperimentRow,
+    Store,
+    experiment_dir,
+    experiment_ids,
+    home,
+)
 
 if TYPE_CHECKING:
     from nnifc.experiment import Experiment
 
 
 def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:
-    """Give a validated experiment an id and a store; nothing runs yet."""
+    """Give a validated experiment an id and a store; nothing runs yet.
+
+    The store is made whole in a hidden directory and then moved to the id's place in one step,
+    so another command (`status`, `view`) never opens a database still being set up.
+    """
     from nnifc.scheduler import new_id
 
-    exp_id = new_id(8)
-    while experiment_dir(exp_id).exists():
+    while True:
         exp_id = new_id(8)
+        staging = experiment_dir(f"{STAGING_PREFIX}{exp_id}")
+        if experiment_dir(exp_id).exists() or not _reserve(staging):
+            continue
+        _fill(staging / "nnifc.db", experiment, exp_id, options or {})
+        try:
+            os.rename(staging, experiment_dir(exp_id))
+        except OSError as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            continue  # another create took this id meanwhile
+        return Store.open(exp_id)
+
+
+def _reserve(staging: Path) -> bool:
+    private.make_dirs(staging.parent)
+    try:
+        os.mkdir(staging, private.DIR_MODE)
+    except FileExistsError:
+        return False
+    os.chmod(staging, private.DIR_MODE)
+    return True
+
+
+def _fill(path: Path, experiment: Experiment, exp_id: str, options: Mapping[str, str]) -> None:
     seed = experiment.tuner_options.seed
-    store = Store(experiment_dir(exp_id) / "nnifc.db", create=True)
-    settings = rebuild.settings_text(experiment, exp_id, options or {})
-    store.add_experiment(
-        ExperimentRow(
-            id=exp_id,
-            name=experiment.config.experiment_name,
-            platform=experiment.platform,
-            config_path=str(experiment.source),
-            config_text=experiment.config_text,
-            space_text=experiment.space_text,
-            seed=seed if seed is not None else secrets.randbits(32),
-            optimize_mode=experiment.optimize_mode,
-            max_trials=experiment.config.max_trial_num,
-            max_seconds=experiment.config.max_exec_seconds,
-            status=ExperimentStatus.RUNNING,
-            started=time.time(),
-            ended=None,
-            pid=os.getpid(),
-            stop_requested=False,
-            message="",
-            options=json.dumps(dict(options or {})),
-            concurrency=experiment.config.trial_concurrency,
-            settings=settings,
+    with closing(Store(path, create=True)) as store:
+        store.add_experiment(
+            ExperimentRow(
+                id=exp_id,
+                name=experiment.config.experiment_name,
+                platform=experiment.platform,
+                config_path=str(experiment.source),
+                config_text=experiment.config_text,
+                space_text=experiment.space_text,
+                seed=seed if seed is not None else secrets.randbits(32),
+                optimize_mode=experiment.optimize_mode,
+                max_trials=experiment.config.max_trial_num,
+                max_seconds=experiment.config.max_exec_seconds,
+                status=ExperimentStatus.RUNNING,
+                started=time.time(),
+                ended=None,
+                pid=os.getpid(),
+                stop_requested=False,
+                message="",
+                options=json.dumps(dict(options)),
+                concurrency=experiment.config.trial_concurrency,
+                settings=rebuild.settings_text(experiment, exp_id, options),
+            )
         )
-    )
-    return store
 
 
 def resolve(prefix: str) -> str:

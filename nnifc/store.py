@@ -30,7 +30,15 @@ _LIVE = "status IN ({})".format(", ".join(f"'{s.value}'" for s in TrialStatus if
 
 # what `nnifc update` may change while the experiment runs (add_changes)
 CHANGEABLE = frozenset({"concurrency", "max_trials", "max_seconds", "space_text"})
-__all__ = ["ExperimentRow", "Store", "TrialRow", "experiment_dir", "experiment_ids", "home"]
+__all__ = [
+    "STAGING_PREFIX",
+    "ExperimentRow",
+    "Store",
+    "TrialRow",
+    "experiment_dir",
+    "experiment_ids",
+    "home",
+]
 
 
 def home() -> Path:
@@ -41,11 +49,18 @@ def experiment_dir(exp_id: str) -> Path:
     return home() / "experiments" / exp_id
 
 
+STAGING_PREFIX = "."  # an experiment being registered; hidden until it is whole
+
+
 def experiment_ids() -> list[str]:
     root = home() / "experiments"
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "nnifc.db").is_file())
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if not p.name.startswith(STAGING_PREFIX) and (p / "nnifc.db").is_file()
+    )
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:

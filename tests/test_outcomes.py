@@ -3,13 +3,14 @@ that a script can trust (the real CLI, real trial processes, the real nni SDK)."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -286,15 +287,33 @@ def test_a_done_experiment_given_more_trials_resumes(
     assert data["budget"]["maxTrialNum"] == 3
 
 
-def start_foreground(config_path: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
-    return subprocess.Popen(
-        [sys.executable, "-m", "nnifc", "create", "--config", str(config_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+@pytest.fixture
+def start_foreground(home: Path) -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
+    """`nnifc create` in the foreground; what a failed test leaves running is killed after it."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(config_path: Path) -> subprocess.Popen[str]:
+        env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nnifc", "create", "--config", str(config_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    if (home / "experiments").is_dir():
+        for exp_dir in (home / "experiments").iterdir():
+            for pid in trial_processes(exp_dir.name):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def running_trials(home: Path) -> list[dict[str, object]]:
@@ -318,7 +337,9 @@ SLOW_TRIAL = """\
 
 
 def test_ctrl_c_says_what_it_does_and_stops_the_trials(
-    home: Path, experiment_files: Callable[..., Path]
+    home: Path,
+    experiment_files: Callable[..., Path],
+    start_foreground: Callable[[Path], subprocess.Popen[str]],
 ) -> None:
     proc = start_foreground(experiment_files(SLOW_TRIAL, max_trials=4, concurrency=2))
     wait_for(lambda: len(running_trials(home)) == 2, what="2 running trials")
@@ -336,7 +357,9 @@ def test_ctrl_c_says_what_it_does_and_stops_the_trials(
 
 
 def test_a_second_ctrl_c_leaves_the_trials_running_for_resume(
-    home: Path, experiment_files: Callable[..., Path]
+    home: Path,
+    experiment_files: Callable[..., Path],
+    start_foreground: Callable[[Path], subprocess.Popen[str]],
 ) -> None:
     proc = start_foreground(experiment_files(SLOW_TRIAL, max_trials=4, concurrency=2))
     wait_for(lambda: len(running_trials(home)) == 2, what="2 running trials")

@@ -8,6 +8,8 @@ loop waits or acts on the platform.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -302,3 +304,46 @@ def test_a_stop_written_by_another_process_is_seen(tmp_path: Path, home: Path) -
     assert polls > 5 and time.monotonic() - written < 4 * STOP_CHECK_SECONDS
     assert [t.status for t in store.trials()] == [TrialStatus.USER_CANCELED] * 2
     assert platform.seen == ["USER_CANCELED:0", "USER_CANCELED:0"]  # recorded before the cancel
+
+
+READER = """\
+import sys, time
+from nnifc.errors import ExperimentNotFound
+from nnifc.store import Store, experiment_ids
+seen, empty = set(), []
+print("ready", flush=True)
+deadline = time.monotonic() + 60
+while len(seen) < int(sys.argv[1]) and time.monotonic() < deadline:
+    for exp_id in experiment_ids():
+        if exp_id in seen:
+            continue
+        try:
+            store = Store.open(exp_id)
+            store.experiment()
+            seen.add(exp_id)
+            store.close()
+        except ExperimentNotFound as e:
+            empty.append(f"{exp_id}: {e}")
+print(len(seen), *empty, sep="\\n")
+"""
+
+
+def test_another_process_never_sees_an_experiment_half_registered(
+    tmp_path: Path, home: Path
+) -> None:
+    """`nnifc status` run while `create` registers lists the experiment whole or not at all."""
+    experiment = make_experiment(tmp_path)
+    count = 40
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(count)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == "ready\n"
+        for _ in range(count):
+            experiments.register(experiment).close()
+        out, _ = reader.communicate(timeout=90)
+    finally:
+        reader.kill()
+        reader.wait()
+    seen, *empty = out.splitlines()
+    assert empty == [] and int(seen) == count
