@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnifc import private, rebuild
-from nnifc.errors import ExperimentNotFound
+from nnifc.errors import ExperimentNotFound, StoreError
 from nnifc.records import ExperimentStatus
 from nnifc.store import (
     STAGING_PREFIX,
@@ -29,6 +29,8 @@ from nnifc.store import (
 if TYPE_CHECKING:
     from nnifc.experiment import Experiment
 
+ID_ATTEMPTS = 100  # 36**8 ids: a second draw is already rare
+
 
 def register(experiment: Experiment, options: Mapping[str, str] | None = None) -> Store:
     """Give a validated experiment an id and a store; nothing runs yet.
@@ -38,20 +40,22 @@ def register(experiment: Experiment, options: Mapping[str, str] | None = None) -
     """
     from nnifc.scheduler import new_id
 
-    while True:
+    for _ in range(ID_ATTEMPTS):
         exp_id = new_id(8)
         staging = experiment_dir(f"{STAGING_PREFIX}{exp_id}")
         if experiment_dir(exp_id).exists() or not _reserve(staging):
             continue
-        _fill(staging / "nnifc.db", experiment, exp_id, options or {})
         try:
+            _fill(staging, experiment, exp_id, options or {})
             os.rename(staging, experiment_dir(exp_id))
-        except OSError as e:
+        except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
-            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            continue  # another create took this id meanwhile
+            taken = isinstance(e, OSError) and e.errno in (errno.ENOTEMPTY, errno.EEXIST)
+            if taken and experiment_dir(exp_id).exists():
+                continue  # another create took this id meanwhile
+            raise
         return Store.open(exp_id)
+    raise StoreError(f"found no free experiment id in {experiment_dir('')} in {ID_ATTEMPTS} draws")
 
 
 def _reserve(staging: Path) -> bool:
@@ -64,9 +68,10 @@ def _reserve(staging: Path) -> bool:
     return True
 
 
-def _fill(path: Path, experiment: Experiment, exp_id: str, options: Mapping[str, str]) -> None:
+def _fill(staging: Path, experiment: Experiment, exp_id: str, options: Mapping[str, str]) -> None:
     seed = experiment.tuner_options.seed
-    with closing(Store(path, create=True)) as store:
+    settings = rebuild.settings_text(experiment, exp_id, options, made_in=staging)
+    with closing(Store(staging / "nnifc.db", create=True)) as store:
         store.add_experiment(
             ExperimentRow(
                 id=exp_id,
@@ -87,7 +92,7 @@ def _fill(path: Path, experiment: Experiment, exp_id: str, options: Mapping[str,
                 message="",
                 options=json.dumps(dict(options)),
                 concurrency=experiment.config.trial_concurrency,
-                settings=rebuild.settings_text(experiment, exp_id, options),
+                settings=settings,
             )
         )
 

@@ -35,10 +35,13 @@ def reload(row: ExperimentRow) -> Experiment:
     )
 
 
-def settings_text(experiment: Experiment, exp_id: str, options: Mapping[str, str]) -> str:
-    """The platform's settings for a new experiment, as the store keeps them."""
-    exp_dir = experiment_dir(exp_id)
-    settings = PLATFORMS[experiment.platform].settings_of(expanded(experiment, exp_dir), options)
+def settings_text(
+    experiment: Experiment, exp_id: str, options: Mapping[str, str], made_in: Path
+) -> str:
+    """The platform's settings for a new experiment, as the store keeps them; what they need on
+    disk (annotations expanded) is made in `made_in`, the directory that becomes its own."""
+    ready = expanded(experiment, experiment_dir(exp_id), made_in=made_in)
+    settings = PLATFORMS[experiment.platform].settings_of(ready, options)
     return settings.model_dump_json(by_alias=True)
 
 

@@ -27,7 +27,7 @@ from nnifc.records import (
     TrialStatus,
 )
 from nnifc.scheduler import STOP_CHECK_SECONDS, Scheduler
-from nnifc.store import ExperimentRow, Store, experiment_dir
+from nnifc.store import ExperimentRow, Store, experiment_dir, experiment_ids
 from tests.fakes import FakePlatform, Script
 from tests.test_scheduler import make_experiment, metric
 
@@ -347,3 +347,4 @@ def test_another_process_never_sees_an_experiment_half_registered(
         reader.wait()
     seen, *empty = out.splitlines()
     assert empty == [] and int(seen) == count
+    assert sorted(p.name for p in (home / "experiments").iterdir()) == experiment_ids()
