@@ -246,15 +246,24 @@ def simulate(
 
 
 CONTINUING = "nnifc ASHA continuing"
+BRACKETED = "nnifc ASHA 4 brackets+TPE"
 
 
-def methods(space: SearchSpace, seed: int, slots: int) -> dict[str, Callable[[], Policy]]:
+def ours(space: SearchSpace, seed: int) -> dict[str, Callable[[], Policy]]:
     return {
         "nnifc Hyperband": lambda: Advised("Hyperband", space, seed, r=R, eta=ETA),
         "nnifc BOHB": lambda: Advised("BOHB", space, seed, r=R, eta=ETA),
         "nnifc ASHA": lambda: Advised("ASHA", space, seed, r=R, eta=ETA),
         CONTINUING: lambda: Advised("ASHA", space, seed, r=R, eta=ETA, continuing=True),
+        BRACKETED: lambda: Advised(
+            "ASHA", space, seed, r=R, eta=ETA, continuing=True, brackets=4, sampler="tpe"
+        ),
         "nnifc TPE+Medianstop": lambda: TpeMedianstop(space, seed, r=R, start_step=START_STEP),
+    }
+
+
+def references(space: SearchSpace, seed: int, slots: int) -> dict[str, Callable[[], Policy]]:
+    return {
         "NNI 3.0 Hyperband": lambda: NniAdvisor("Hyperband", space, R, ETA, seed, slots),
         "NNI 3.0 BOHB": lambda: NniAdvisor("BOHB", space, R, ETA, seed, slots),
         "optuna TPE+Hyperband": lambda: OptunaPruned("hyperband", space, R, ETA, seed, slots),
@@ -262,8 +271,12 @@ def methods(space: SearchSpace, seed: int, slots: int) -> dict[str, Callable[[],
     }
 
 
+def methods(space: SearchSpace, seed: int, slots: int) -> dict[str, Callable[[], Policy]]:
+    return {**ours(space, seed), **references(space, seed, slots)}
+
+
 REFERENCES = ("NNI 3.0 Hyperband", "NNI 3.0 BOHB", "optuna TPE+Hyperband", "optuna TPE+SH")
-OURS = ("nnifc Hyperband", "nnifc BOHB", "nnifc ASHA", CONTINUING)
+OURS = ("nnifc Hyperband", "nnifc BOHB", "nnifc ASHA", CONTINUING, BRACKETED)
 HALF = 15  # the compute level (x R) at which nnifc must match NNI's Hyperband at 30x
 TIE = 1e-9  # medians are means of two errors: 0.188 can come out as 0.18800000000000003
 Row = dict[str, list[float]]  # "c=1 10x" -> one best loss per seed; "c=8 idle" -> idle fractions
@@ -303,7 +316,7 @@ def run_seed(problem: Problem, seed: int, levels: Sequence[int]) -> Cells:
 RUNS = Cache(  # everything that decides a reference's run, as code or values
     simulate,
     Outcome,
-    methods,
+    references,
     misleading,
     CURVES.digest,
     nni_space,
@@ -324,9 +337,8 @@ def interval(values: Sequence[float], seed: int = 0) -> tuple[float, float, floa
 
 def decision_ms(name: str) -> tuple[float, float, int]:
     """Median and 95th percentile ms of nnifc's proposals made with 1000 to 1200 results."""
-    continuing = name == CONTINUING
-    advisor = "ASHA" if continuing else name.removeprefix("nnifc ")
-    policy = Advised(advisor, PROBLEMS[1].space, 0, r=R, eta=ETA, continuing=continuing)
+    policy = ours(PROBLEMS[1].space, 0)[name]()
+    assert isinstance(policy, Advised)
     simulate(policy, misleading(0), 8, 600 * R, lambda: len(policy.history) >= 1200)
     times = [s * 1000 for n, s in policy.seconds if 1000 <= n < 1200]
     if not times:
@@ -349,14 +361,14 @@ def table(
                 rows.setdefault(name, {}).setdefault(key, []).append(value)
     keys = [f"c={c} {x}x" for c in (1, 8) for x in levels]
     print(f"\n== {problem.name}: median best loss at budget R [bootstrap 95%], {len(seeds)} seeds")
-    print(f"{'method':<22}" + "".join(f"{k:<25}" for k in keys) + "idle c=1, c=8 (max)")
+    print(f"{'method':<27}" + "".join(f"{k:<25}" for k in keys) + "idle c=1, c=8 (max)")
     medians: dict[str, dict[str, float]] = {}
     for name, row in rows.items():
         stats = {k: interval(v) for k, v in row.items() if not k.endswith("idle")}
         medians[name] = {k: s[0] for k, s in stats.items()}
         shown = "".join(f"{_cell(*stats[k]):<25}" for k in keys)
         idle = f"{max(row['c=1 idle']):.1%}, {max(row['c=8 idle']):.1%}"
-        print(f"{name:<22}{shown}{idle}")
+        print(f"{name:<27}{shown}{idle}")
     missed = []
     for c in (1, 8):
         for x in levels if not compare else ():
@@ -435,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n== proposal time with 1000-1200 results (ms): median, 95th percentile")
     for name in () if args.quick else OURS:
         median, p95, results = decision_ms(name)
-        print(f"{name:<22}{median:.2f}  {p95:.2f}  ({results} results at the end)")
+        print(f"{name:<27}{median:.2f}  {p95:.2f}  ({results} results at the end)")
         if not median < 2.0:
             missed.append(f"{name}: median proposal {median:.2f} ms >= 2 ms")
     print(f"\n{time.perf_counter() - began:.0f} s")

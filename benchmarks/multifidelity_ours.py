@@ -41,10 +41,13 @@ class Advised:
         r: int,
         eta: int,
         continuing: bool = False,
+        **options: Any,
     ) -> None:
         cls = ADVISORS[name]
         args: dict[str, Any] = {"max_budget": r} if name == "BOHB" else {"R": r}
-        self.advisor: Advisor = cls(space, cls.Options.model_validate({**args, "eta": eta}))
+        self.advisor: Advisor = cls(
+            space, cls.Options.model_validate({**args, "eta": eta, **options})
+        )
         if continuing:
             self.advisor.shared_dir = "/simulated"
         self.seed, self.history, self.pending = seed, list[Result](), dict[int, Params]()

@@ -160,6 +160,51 @@ def test_a_failed_trial_is_never_promoted() -> None:
     assert asha.propose(history, [], rng)[BUDGET_KEY] == 1
 
 
+def test_asha_brackets_take_new_configs_in_turn_from_the_smallest_budget() -> None:
+    asha, pending = make("ASHA", R=27, eta=3, brackets=4), list[Params]()
+    for t in range(8):
+        pending.append(asha.propose([], pending, np.random.default_rng(t)))
+    assert [p[BUDGET_KEY] for p in pending] == [1, 3, 9, 27] * 2
+    capped, pending = make("ASHA", R=9, eta=3, brackets=10), []
+    for t in range(4):
+        pending.append(capped.propose([], pending, np.random.default_rng(t)))
+    assert [p[BUDGET_KEY] for p in pending] == [1, 3, 9, 1]  # one bracket per rung at most
+
+
+def test_an_asha_bracket_promotes_among_its_own_configs() -> None:
+    """A config promoted to 3 from the bracket that starts at 1 does not compete with the
+    configs that started at 3, however good it is."""
+    rng = np.random.default_rng(0)
+    a, b, c, d, e, f = (SPACE.sample(rng) for _ in range(6))
+    history = [Result({**p, BUDGET_KEY: 1}, v) for p, v in ((a, 0.2), (b, 0.3), (c, 0.4))]
+    history.append(Result({**a, BUDGET_KEY: 3}, 0.1))
+    history += [Result({**p, BUDGET_KEY: 3}, v) for p, v in ((d, 0.5), (e, 0.6), (f, 0.7))]
+    bracketed = make("ASHA", R=27, eta=3, brackets=2)
+    assert bracketed.propose(history, [], rng) == {**d, BUDGET_KEY: 9}
+    assert make("ASHA", R=27, eta=3, brackets=2).propose(history, [], rng) == {**d, BUDGET_KEY: 9}
+    assert make("ASHA", R=27, eta=3).propose(history, [], rng) == {**a, BUDGET_KEY: 9}
+
+
+def test_asha_with_tpe_learns_from_the_largest_budget_only() -> None:
+    """Small budgets say x near 0.9 is best, the largest says x near 0.1: new configs follow
+    the largest budget, as on the benchmark's `misleading` problem."""
+    rng = np.random.default_rng(1)
+    history = [
+        Result({**p, BUDGET_KEY: 1}, (p["x"] - 0.9) ** 2)
+        for p in (SPACE.sample(rng) for _ in range(60))
+    ]
+    history += [
+        Result({**p, BUDGET_KEY: 27}, (p["x"] - 0.1) ** 2)
+        for p in (SPACE.sample(rng) for _ in range(20))
+    ]
+    modelled = make("ASHA", R=27, eta=3, sampler="tpe")
+    drawn = [modelled.new_config(history, [], np.random.default_rng(t))["x"] for t in range(30)]
+    assert np.median(np.abs(np.array(drawn) - 0.1)) < 0.1
+    plain = make("ASHA", R=27, eta=3)
+    drawn = [plain.new_config(history, [], np.random.default_rng(t))["x"] for t in range(30)]
+    assert np.median(np.abs(np.array(drawn) - 0.1)) > 0.2
+
+
 # ---------------------------------------------------------------- rebuilt after a restart
 
 
@@ -452,8 +497,11 @@ CONTINUING_TRIAL = """\
 """
 
 
+@pytest.mark.parametrize(
+    "class_args", ["{R: 9, eta: 3}", "{R: 9, eta: 3, brackets: 2, sampler: tpe, n_startup: 2}"]
+)
 def test_asha_promotions_continue_from_the_promoted_trials_checkpoint(
-    home: Path, experiment_files: Callable[..., Path]
+    home: Path, experiment_files: Callable[..., Path], class_args: str
 ) -> None:
     config = experiment_files(
         CONTINUING_TRIAL,
@@ -464,7 +512,7 @@ def test_asha_promotions_continue_from_the_promoted_trials_checkpoint(
     text = config.read_text()
     tuner = text[text.index("tuner:") : text.index("trial:")]
     config.write_text(
-        text.replace(tuner, "advisor:\n  builtinAdvisorName: ASHA\n  classArgs: {R: 9, eta: 3}\n")
+        text.replace(tuner, f"advisor:\n  builtinAdvisorName: ASHA\n  classArgs: {class_args}\n")
     )
     result = run_nnifc("create", "--config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -472,18 +520,15 @@ def test_asha_promotions_continue_from_the_promoted_trials_checkpoint(
     trials = sorted(status_json(exp_id)["trials"], key=lambda t: t["sequence"])
     assert [t["status"] for t in trials] == ["SUCCEEDED"] * 8
     by_save = {t["parameters"][SAVE_KEY]: t for t in trials}
-    promoted = [t for t in trials if t["parameters"][BUDGET_KEY] > 1]
-    assert promoted, [t["parameters"] for t in trials]
+    new = [t for t in trials if by_save.get(t["parameters"][LOAD_KEY]) is t]
+    expected_starts = {1, 3} if "brackets" in class_args else {1}
+    assert {t["parameters"][BUDGET_KEY] for t in new} == expected_starts
+    assert len(new) < len(trials), [t["parameters"] for t in trials]  # some were promoted
     for t in trials:
         out = home / "experiments" / exp_id / "trials" / t["id"] / "output"
         ran = json.loads(next(out.rglob("continued.json")).read_text())
         source = by_save.get(t["parameters"][LOAD_KEY])
-        if t in promoted:
-            assert source is not None and source is not t
-            assert ran == {
-                "from": source["parameters"][BUDGET_KEY],
-                "to": t["parameters"][BUDGET_KEY],
-            }
-        else:
-            assert source is t and ran == {"from": 0, "to": 1}
+        assert source is not None
+        begun = 0 if source is t else source["parameters"][BUDGET_KEY]
+        assert ran == {"from": begun, "to": t["parameters"][BUDGET_KEY]}
         assert len(t["intermediate"]) == ran["to"] - ran["from"]  # only the epochs it added
