@@ -27,15 +27,30 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def nnifc_env() -> dict[str, str]:
+    """This environment with the test venv's python first on PATH, for trials."""
+    return {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", "")}
+
+
 def run_nnifc(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """The real command in a child process, with the test venv's python first on PATH for trials."""
-    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", "")}
+    """The real command in a child process, to its end."""
     return subprocess.run(
         [sys.executable, "-m", "nnifc", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=nnifc_env(),
         timeout=timeout,
+    )
+
+
+def start_nnifc(*args: str) -> subprocess.Popen[str]:
+    """The real command in a child process, running on; its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnifc", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=nnifc_env(),
     )
 
 

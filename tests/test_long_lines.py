@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from nnifc.metrics import LINE_LIMIT
 from nnifc.store import experiment_dir
-from tests.conftest import VENV_BIN, created_id, status_json
+from tests.conftest import created_id, start_nnifc, status_json
 
 ENDLESS_LINE = """\
     import sys
@@ -50,14 +49,7 @@ HUGE_METRIC = """\
 def run_create(config: Path) -> tuple[subprocess.CompletedProcess[str], float, int]:
     """`nnifc create` in the foreground (the loop runs in that process); with the CPU seconds
     the launcher itself used (its trials' not counted) and its peak resident memory in bytes."""
-    env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nnifc", "create", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = start_nnifc("create", "--config", str(config))
     status = Path(f"/proc/{proc.pid}/status")
     peak = 0
     deadline = time.monotonic() + 300

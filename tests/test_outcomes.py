@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,12 +21,13 @@ from nnifc.platforms.local import LocalPlatform
 from nnifc.records import ExperimentStatus, TrialStatus
 from nnifc.scheduler import Scheduler
 from nnifc.stopping import ENDED_BEFORE_STOP
-from nnifc.store import Store, TrialRow, experiment_dir
+from nnifc.store import Store, TrialRow, experiment_dir, experiment_ids
 from nnifc.wrapper import EXIT_NAME
 from tests.conftest import (
     VENV_BIN,
     created_id,
     run_nnifc,
+    start_nnifc,
     status_json,
     trial_processes,
     wait_for,
@@ -293,14 +293,7 @@ def start_foreground(home: Path) -> Iterator[Callable[[Path], subprocess.Popen[s
     started: list[subprocess.Popen[str]] = []
 
     def start(config_path: Path) -> subprocess.Popen[str]:
-        env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nnifc", "create", "--config", str(config_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        proc = start_nnifc("create", "--config", str(config_path))
         started.append(proc)
         return proc
 
@@ -317,11 +310,7 @@ def start_foreground(home: Path) -> Iterator[Callable[[Path], subprocess.Popen[s
 
 
 def running_trials(home: Path) -> list[dict[str, object]]:
-    ids = (
-        [p.name for p in (home / "experiments").iterdir()]
-        if (home / "experiments").is_dir()
-        else []
-    )
+    ids = experiment_ids()  # under `home`, the NNIFC_HOME of the test
     if len(ids) != 1:
         return []
     return [t for t in status_json(ids[0])["trials"] if t["status"] == "RUNNING"]
