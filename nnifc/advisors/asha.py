@@ -28,11 +28,13 @@ pairs TPE with its Hyperband pruner.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
-from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -47,6 +49,7 @@ from nnifc.advisors.base import (
     Ledger,
     Schedule,
     config_of,
+    rank_key,
     with_budget,
 )
 from nnifc.records import Params, Result
@@ -84,19 +87,19 @@ class Asha(Advisor):
             args = {"n_startup_jobs": options.n_startup, "constant_liar_type": "best"}
             self.tpe = TpeTuner(space, TpeOptions.model_validate({"tpe_args": args}))
 
-    def promotion(
-        self, history: Sequence[Result], pending: Sequence[Params]
-    ) -> tuple[Params, int] | None:
+    def promotion(self, ledger: Ledger, index: Index) -> tuple[Params, int] | None:
         """The trial whose config runs next at a larger budget, and that budget; None: start a
         new config."""
-        ledger = Ledger(self.finished, history, pending)
-        start = self.bracket_of(ledger)
         for k in range(len(self.budgets) - 2, -1, -1):
             above = self.budgets[k + 1]
             done, running = ledger.counts(above)
-            for mine in self.rung(k, start):
+            for mine in self.rung(k, index):
+                best = mine[: len(mine) // self.eta]
+                keys = {e.key for e in best}
+                if len(keys) == len(best) and all(k in done or k in running for k in keys):
+                    continue  # each ran once here and is promoted already: the common case
                 taken: dict[Hashable, int] = {}
-                for e in mine[: len(mine) // self.eta]:
+                for e in best:
                     if e.loss == math.inf:
                         break  # failed: never promoted
                     n = taken[e.key] = taken.get(e.key, 0) + 1
@@ -104,35 +107,22 @@ class Asha(Advisor):
                         return e.params, above
         return None
 
-    def rung(self, k: int, start: Mapping[Hashable, float]) -> list[list[Entry]]:
+    def rung(self, k: int, index: Index) -> list[list[Entry]]:
         """The finished trials at the k-th budget, best first, one list per bracket that has
         that rung (smallest first budget first)."""
-        everyone = self.finished.ranked(self.budgets[k])  # nothing is claimed in ASHA
+        budget = self.budgets[k]
         if len(self.starts) == 1:
-            return [everyone]
-        brackets: dict[float, list[Entry]] = {b: [] for b in self.starts if b <= self.budgets[k]}
-        for e in everyone:  # a config from other settings (fewer brackets) is in none
-            group = brackets.get(start.get(e.key, -1.0))
-            if group is not None:
-                group.append(e)
-        return list(brackets.values())
+            return [self.finished.ranked(budget)]  # nothing is claimed in ASHA
+        return [index.rung(self.finished, budget, b) for b in self.starts if b <= budget]
 
-    def bracket_of(self, ledger: Ledger) -> Mapping[Hashable, float]:
-        """Each config's bracket, named by its first budget: the smallest it ran at."""
-        if len(self.starts) == 1:
-            return {}
-        seen, start = self.finished.memo.setdefault("start", ([0], dict[Hashable, float]()))
-        for e in self.finished.entries[seen[0] :]:
-            start[e.key] = min(start.get(e.key, e.budget), e.budget)
-        seen[0] = len(self.finished.entries)
-        new = {e.key: e.budget for e in ledger.running if e.key not in start}
-        return {**start, **new} if new else start
-
-    def new_budget(self, history: Sequence[Result], pending: Sequence[Params]) -> int:
+    def new_budget(self, ledger: Ledger, index: Index) -> int:
         """The first budget of the bracket with the fewest configs (the smallest on a tie)."""
         if len(self.starts) == 1:
             return self.starts[0]
-        configs = Counter(self.bracket_of(Ledger(self.finished, history, pending)).values())
+        configs = Counter(index.configs)
+        configs.update(
+            {e.key: e.budget for e in ledger.running if e.key not in index.start}.values()
+        )
         return min(self.starts, key=lambda b: configs[b])
 
     def new_config(
@@ -140,23 +130,26 @@ class Asha(Advisor):
     ) -> dict[str, Any]:
         if self.tpe is None:
             return self.space.sample(rng)
-        self.finished.update(history)
-        top = self.finished.memo.setdefault("tpe", ([0], list[Result]()))
-        seen, results = top
-        for e in self.finished.entries[seen[0] :]:
-            if e.budget == self.budgets[-1] and e.loss is not None and math.isfinite(e.loss):
-                results.append(Result(config_of(e.params), e.loss))
-        seen[0] = len(self.finished.entries)
-        proposed = self.tpe.propose(results, [config_of(p) for p in pending], rng)
+        top = self.index(history).top
+        proposed = self.tpe.propose(top, [config_of(p) for p in pending], rng)
         return dict(proposed) if proposed is not None else self.space.sample(rng)
+
+    def index(self, history: Sequence[Result]) -> Index:
+        self.finished.update(history)
+        found = self.finished.memo.setdefault("asha", Index(self.budgets[-1]))
+        assert isinstance(found, Index)
+        found.update(self.finished.entries)
+        return found
 
     def propose(
         self, history: Sequence[Result], pending: Sequence[Params], rng: np.random.Generator
     ) -> Params:
         root = checkpoints.root(self.options.all_checkpoint_dir, self.shared_dir)
-        promoted = self.promotion(history, pending)
+        ledger = Ledger(self.finished, history, pending)
+        index = self.index(history)
+        promoted = self.promotion(ledger, index)
         if promoted is None:
-            budget = self.new_budget(history, pending)
+            budget = self.new_budget(ledger, index)
             params = with_budget(self.new_config(history, pending, rng), budget)
             load = None
         else:
@@ -164,17 +157,64 @@ class Asha(Advisor):
             load = promoted[0].get(SAVE_KEY)
         if root is None:
             return params
-        save = directory(root, params, [*pending, *(r.params for r in history)])
+        save = directory(root, params, index.saves, {p.get(SAVE_KEY) for p in pending})
         return {**params, LOAD_KEY: load if isinstance(load, str) else save, SAVE_KEY: save}
 
 
-def directory(root: str, params: Params, others: Sequence[Mapping[str, Any]]) -> str:
+class Index:
+    """What ASHA reads of the finished trials at each proposal, grown as results arrive (kept in
+    the Finished memo, so it goes when the history is another one): each config's bracket (the
+    budget it first ran at), each bracket's results per budget in rank order, the checkpoint
+    directories taken, and the results at the largest budget for TPE."""
+
+    def __init__(self, largest: float) -> None:
+        self.largest = largest
+        self._clear()
+
+    def _clear(self) -> None:
+        self.seen = 0
+        self.start: dict[Hashable, float] = {}
+        self.configs: Counter[float] = Counter()  # configs per bracket
+        self.rungs: dict[tuple[float, float], list[Entry]] = defaultdict(list)
+        self.unordered: set[float] = set()  # budgets with a NaN result: ranked when read
+        self.saves: set[Any] = set()
+        self.top: list[Result] = []
+
+    def update(self, entries: Sequence[Entry]) -> None:
+        new = entries[self.seen :]
+        if any(e.budget < self.start[e.key] for e in new if e.key in self.start):
+            self._clear()  # a config's smaller budget came after a larger one: read it again
+            new = entries
+        firsts: dict[Hashable, float] = {}
+        for e in new:
+            if e.key not in self.start:
+                firsts[e.key] = min(firsts.get(e.key, e.budget), e.budget)
+        self.start.update(firsts)
+        self.configs.update(firsts.values())
+        for e in new:
+            self.saves.add(e.params.get(SAVE_KEY))
+            if e.loss is None or math.isnan(e.loss):
+                self.unordered.add(e.budget)
+                continue
+            bisect.insort(self.rungs[e.budget, self.start[e.key]], e, key=rank_key)
+            if e.budget == self.largest and math.isfinite(e.loss):
+                self.top.append(Result(config_of(e.params), e.loss))
+        self.seen = len(entries)
+
+    def rung(self, finished: Finished, budget: float, first: float) -> list[Entry]:
+        """The results at `budget` of the configs that started at `first`, best first."""
+        if budget in self.unordered:
+            return [e for e in finished.ranked(budget) if self.start.get(e.key) == first]
+        return self.rungs.get((budget, first), [])
+
+
+def directory(root: str, params: Params, *taken: AbstractSet[Any]) -> str:
     """`<root>/asha/<config digest>-<budget>-<n>`: a new one for each run of a config at a
-    budget, the same after a resume (the digest does not depend on the process)."""
+    budget (`taken`: the directories of every trial so far), the same after a resume (the
+    digest does not depend on the process)."""
     text = json.dumps(config_of(params), sort_keys=True, default=str)
     stem = f"{root}/asha/{hashlib.sha256(text.encode()).hexdigest()[:16]}-{params[BUDGET_KEY]}-"
-    taken = {p.get(SAVE_KEY) for p in others}
     n = 0
-    while f"{stem}{n}" in taken:
+    while any(f"{stem}{n}" in t for t in taken):
         n += 1
     return f"{stem}{n}"

@@ -156,7 +156,7 @@ class Finished:
         if e.loss is None or math.isnan(e.loss):
             self._unordered.add(e.budget)
         elif e.budget not in self._unordered:
-            bisect.insort(self._ranked[e.budget], e, key=_rank)
+            bisect.insort(self._ranked[e.budget], e, key=rank_key)
 
     def ranked(self, budget: float) -> list[Entry]:
         """ranked(self.by_budget[budget]), kept sorted as results arrive (do not modify)."""
@@ -219,10 +219,10 @@ def _probes(n: int) -> list[int]:
     return sorted({0, n // 4, n // 2, 3 * n // 4, n - 1}) if n else []
 
 
-def _rank(e: Entry) -> tuple[float, int]:
+def rank_key(e: Entry) -> tuple[float, int]:
     return (e.loss if e.loss is not None else math.inf, e.order)
 
 
 def ranked(entries: Sequence[Entry]) -> list[Entry]:
     """Best first (lowest loss); ties go to the one that finished first."""
-    return sorted(entries, key=_rank)
+    return sorted(entries, key=rank_key)
