@@ -56,7 +56,6 @@ from nnifc.records import Params, Result
 from nnifc.space import SearchSpace
 from nnifc.stages import BUDGET_KEY, LOAD_KEY, SAVE_KEY
 from nnifc.tuners.base import Tuner
-from nnifc.tuners.tpe import TpeOptions, TpeTuner
 
 
 class AshaOptions(AdvisorOptions):
@@ -83,7 +82,9 @@ class Asha(Advisor):
         self.eta = options.eta
         self.finished = Finished(self.budgets[-1])
         self.tpe: Tuner | None = None
-        if options.sampler == "tpe":
+        if options.sampler == "tpe":  # imported here: commands that name no TPE never load it
+            from nnifc.tuners.tpe import TpeOptions, TpeTuner
+
             args = {"n_startup_jobs": options.n_startup, "constant_liar_type": "best"}
             self.tpe = TpeTuner(space, TpeOptions.model_validate({"tpe_args": args}))
 
